@@ -1,1 +1,24 @@
+//! runnerwire's format core: ansible-runner's job and result streams.
+//!
+//! Everything here is deterministic and does no IO of its own except through the
+//! directories it is given: [`decoder`] is a sans-IO frame decoder, [`pyjson`] parses and
+//! re-encodes JSON exactly as CPython's `json` module does, [`pack`] and [`unpack`] move
+//! directories in and out of zips, and [`process`] and [`transmit`] are the two
+//! controller-side stages built on them. Compiled for wasm32-wasip2, `component` exports it
+//! all through the WIT interface in `wit/`.
 
+pub mod base64;
+pub mod decoder;
+pub mod dostime;
+pub mod error;
+pub mod fsys;
+pub mod limits;
+pub mod pack;
+pub mod paths;
+pub mod pyjson;
+pub mod unpack;
+pub mod process;
+pub mod transmit;
+
+#[cfg(target_arch = "wasm32")]
+mod component;

@@ -1,1 +1,16 @@
-fn main(){}
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = runnerwire::cli::Cli::parse();
+    match runnerwire::run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            if !failure.message.is_empty() {
+                eprintln!("runnerwire: {}", failure.message);
+            }
+            ExitCode::from(failure.code)
+        }
+    }
+}

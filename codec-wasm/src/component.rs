@@ -1,0 +1,213 @@
+//! The wasm component: WIT bindings over the format core. Only glue lives here.
+
+use std::cell::RefCell;
+use std::io;
+
+use crate::decoder::{self, Decoder, Frame, LineKind};
+use crate::error::{ErrorKind, StreamError};
+use crate::fsys::{HostFs, Meta};
+use crate::limits::Limits;
+use crate::process::{ProcessDirs, Processor};
+use crate::transmit::{TransmitRequest, Transmitter};
+use crate::{paths, pyjson};
+
+wit_bindgen::generate!({ path: "wit", world: "codec" });
+
+use exports::runnerwire::codec::frames as wit_frames;
+use exports::runnerwire::codec::process as wit_process;
+use exports::runnerwire::codec::transmit as wit_transmit;
+use exports::runnerwire::codec::types as wit_types;
+use runnerwire::codec::host_fs;
+
+/// Guest paths of the directories the host grants.
+const ARTIFACTS: &str = "/artifacts";
+const SCRATCH: &str = "/scratch";
+const PDD: &str = "/pdd";
+
+struct Component;
+
+/// [`HostFs`] through the host's `host-fs` import.
+struct WasiHostFs;
+
+fn host_err(message: String) -> io::Error {
+    io::Error::other(message)
+}
+
+impl HostFs for WasiHostFs {
+    fn lstat(&self, path: &str) -> io::Result<Option<Meta>> {
+        let meta = host_fs::lstat(path).map_err(host_err)?;
+        Ok(meta.map(|m| Meta { mode: m.mode, size: m.size, mtime: m.mtime }))
+    }
+    fn set_mode(&self, path: &str, mode: u32) -> io::Result<()> {
+        host_fs::set_mode(path, mode).map_err(host_err)
+    }
+    fn set_mtime(&self, path: &str, mtime: i64) -> io::Result<()> {
+        host_fs::set_mtime(path, mtime).map_err(host_err)
+    }
+    fn read_link(&self, path: &str) -> io::Result<String> {
+        host_fs::read_link(path).map_err(host_err)
+    }
+    fn symlink(&self, target: &str, path: &str) -> io::Result<()> {
+        host_fs::make_symlink(target, path).map_err(host_err)
+    }
+    fn utc_offset(&self, unix_seconds: i64) -> i32 {
+        host_fs::utc_offset(unix_seconds)
+    }
+}
+
+fn limits_from(l: wit_types::Limits) -> Limits {
+    Limits {
+        max_line_bytes: l.max_line_bytes,
+        max_archive_bytes: l.max_archive_bytes,
+        max_entries: l.max_entries,
+        max_unpacked_bytes: l.max_unpacked_bytes,
+        max_json_depth: l.max_json_depth,
+    }
+}
+
+fn error_to_wit(e: StreamError) -> wit_types::StreamError {
+    let kind = match e.kind {
+        ErrorKind::Malformed => wit_types::ErrorKind::Malformed,
+        ErrorKind::Truncated => wit_types::ErrorKind::Truncated,
+        ErrorKind::Unsafe => wit_types::ErrorKind::Unsafe,
+        ErrorKind::Limit => wit_types::ErrorKind::Limit,
+        ErrorKind::Io => wit_types::ErrorKind::Io,
+    };
+    wit_types::StreamError { kind, offset: e.offset, message: e.message }
+}
+
+impl wit_types::Guest for Component {
+    fn default_limits() -> wit_types::Limits {
+        let l = Limits::default();
+        wit_types::Limits {
+            max_line_bytes: l.max_line_bytes,
+            max_archive_bytes: l.max_archive_bytes,
+            max_entries: l.max_entries,
+            max_unpacked_bytes: l.max_unpacked_bytes,
+            max_json_depth: l.max_json_depth,
+        }
+    }
+}
+
+struct DecoderResource(RefCell<Decoder>);
+
+impl wit_frames::Guest for Component {
+    type Decoder = DecoderResource;
+}
+
+impl wit_frames::GuestDecoder for DecoderResource {
+    fn new(kind: wit_types::StreamKind, limits: wit_types::Limits) -> Self {
+        let kind = match kind {
+            wit_types::StreamKind::JobStream => decoder::StreamKind::Job,
+            wit_types::StreamKind::ResultStream => decoder::StreamKind::Result,
+        };
+        DecoderResource(RefCell::new(Decoder::new(kind, limits_from(limits))))
+    }
+    fn push(&self, bytes: Vec<u8>) {
+        self.0.borrow_mut().push(&bytes);
+    }
+    fn finish(&self) {
+        self.0.borrow_mut().finish();
+    }
+    fn next(&self) -> Result<Option<wit_frames::Frame>, wit_types::StreamError> {
+        let frame = self.0.borrow_mut().next().map_err(error_to_wit)?;
+        Ok(frame.map(|f| match f {
+            Frame::Line { offset, kind, value } => {
+                let mut json = Vec::new();
+                pyjson::encode(&value, &mut json);
+                let kind = match kind {
+                    LineKind::Kwargs => wit_frames::LineKind::Kwargs,
+                    LineKind::Status => wit_frames::LineKind::Status,
+                    LineKind::Event => wit_frames::LineKind::Event,
+                    LineKind::Keepalive => wit_frames::LineKind::Keepalive,
+                    LineKind::Eof => wit_frames::LineKind::Eof,
+                    LineKind::Other => wit_frames::LineKind::Other,
+                };
+                // ensure_ascii output is ASCII, so this never loses anything.
+                let json = String::from_utf8_lossy(&json).into_owned();
+                wit_frames::Frame::Line(wit_frames::JsonLine { offset, kind, json })
+            }
+            Frame::ArchiveStart { offset, size } => wit_frames::Frame::ArchiveStart((offset, size)),
+            Frame::ArchiveData(data) => wit_frames::Frame::ArchiveData(data),
+            Frame::ArchiveEnd { offset } => wit_frames::Frame::ArchiveEnd(offset),
+        }))
+    }
+}
+
+struct ProcessorResource(RefCell<Result<Processor<WasiHostFs>, StreamError>>);
+
+impl wit_process::Guest for Component {
+    type Processor = ProcessorResource;
+
+    fn artifact_dir(cwd: String, private_data_dir: String, ident: Option<String>, artifact_dir: Option<String>) -> String {
+        paths::process_artifact_dir(&cwd, &private_data_dir, ident.as_deref(), artifact_dir.as_deref())
+    }
+}
+
+impl wit_process::GuestProcessor for ProcessorResource {
+    fn new(limits: wit_types::Limits, quiet: bool) -> Self {
+        let dirs = ProcessDirs { artifact_dir: ARTIFACTS.into(), scratch_dir: SCRATCH.into() };
+        // A constructor cannot fail in WIT: the error surfaces on the first call.
+        ProcessorResource(RefCell::new(Processor::new(WasiHostFs, dirs, limits_from(limits), quiet)))
+    }
+    fn feed(&self, bytes: Vec<u8>) -> Result<Vec<u8>, wit_types::StreamError> {
+        let mut cell = self.0.borrow_mut();
+        let processor = cell.as_mut().map_err(|e| error_to_wit(e.clone()))?;
+        let mut stdout = Vec::new();
+        processor.feed(&bytes, &mut stdout).map_err(error_to_wit)?;
+        Ok(stdout)
+    }
+    fn finish(&self) -> Result<(Vec<u8>, wit_process::Outcome), wit_types::StreamError> {
+        let mut cell = self.0.borrow_mut();
+        let processor = cell.as_mut().map_err(|e| error_to_wit(e.clone()))?;
+        let mut stdout = Vec::new();
+        let o = processor.finish(&mut stdout).map_err(error_to_wit)?;
+        Ok((stdout, wit_process::Outcome { status: o.status, rc: o.rc, events_written: o.events_written }))
+    }
+}
+
+struct TransmitterResource(RefCell<Transmitter>);
+
+impl wit_transmit::Guest for Component {
+    type Transmitter = TransmitterResource;
+}
+
+impl wit_transmit::GuestTransmitter for TransmitterResource {
+    fn start(r: wit_transmit::TransmitRequest) -> Result<wit_transmit::Transmitter, wit_types::StreamError> {
+        let request = TransmitRequest {
+            private_data_dir: r.private_data_dir,
+            ident: r.ident,
+            binary: r.binary,
+            playbook: r.playbook,
+            module: r.module,
+            module_args: r.module_args,
+            host_pattern: r.host_pattern,
+            verbosity: r.verbosity,
+            quiet: r.quiet,
+            rotate_artifacts: r.rotate_artifacts,
+            json_mode: r.json_mode,
+            omit_event_data: r.omit_event_data,
+            only_failed_event_data: r.only_failed_event_data,
+            inventory: r.inventory,
+            forks: r.forks,
+            project_dir: r.project_dir,
+            artifact_dir: r.artifact_dir,
+            roles_path: r.roles_path,
+            container_image: r.container_image,
+            container_volume_mounts: r.container_volume_mounts,
+            container_options: r.container_options,
+            cmdline: r.cmdline,
+            limit: r.limit,
+            suppress_env_files: r.suppress_env_files,
+            only_transmit_kwargs: r.only_transmit_kwargs,
+            now: r.now,
+        };
+        let transmitter = Transmitter::start(&request, PDD, SCRATCH, &WasiHostFs).map_err(|e| error_to_wit(e.at(0)))?;
+        Ok(wit_transmit::Transmitter::new(TransmitterResource(RefCell::new(transmitter))))
+    }
+    fn next_chunk(&self) -> Result<Option<Vec<u8>>, wit_types::StreamError> {
+        self.0.borrow_mut().next_chunk().map_err(|e| error_to_wit(e.at(0)))
+    }
+}
+
+export!(Component);

@@ -1,0 +1,304 @@
+//! Sans-IO pull decoder for both stream kinds.
+//!
+//! Bytes go in with [`Decoder::push`] in any chunking; [`Decoder::next`] hands out frames,
+//! `Ok(None)` meaning "push more bytes". [`Decoder::finish`] says the input has ended, after
+//! which `next` drains what is left and reports a truncated stream. Errors are sticky.
+
+use crate::base64;
+use crate::error::{ErrorKind, StreamError};
+use crate::limits::Limits;
+use crate::pyjson::{self, Value};
+
+/// Which of the two streams is being read; it decides how lines are classified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamKind {
+    /// transmit -> worker: `kwargs`, `zipfile`, `eof`.
+    Job,
+    /// worker -> process: `status`, events, keepalives, `zipfile`, `eof`.
+    Result,
+}
+
+/// What a JSON line is, decided the way upstream's reader decides it (first matching key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineKind {
+    Kwargs,
+    Status,
+    Event,
+    Keepalive,
+    Eof,
+    /// A job-stream line with none of the known keys: upstream's worker skips it.
+    Other,
+}
+
+impl LineKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            LineKind::Kwargs => "kwargs",
+            LineKind::Status => "status",
+            LineKind::Event => "event",
+            LineKind::Keepalive => "keepalive",
+            LineKind::Eof => "eof",
+            LineKind::Other => "other",
+        }
+    }
+}
+
+/// One decoded piece of a stream.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Frame {
+    /// A JSON line; `offset` is where the line starts.
+    Line { offset: u64, kind: LineKind, value: Value },
+    /// `{"zipfile": size}`: `size` bytes of zip follow as base64.
+    ArchiveStart { offset: u64, size: u64 },
+    /// Decoded zip bytes, in order.
+    ArchiveData(Vec<u8>),
+    /// The archive's last base64 character has been read; `offset` is just past it.
+    ArchiveEnd { offset: u64 },
+}
+
+#[derive(Debug)]
+enum State {
+    Lines,
+    Archive(base64::Decoder),
+    /// After `eof`: upstream stops reading, so the rest is ignored.
+    Done,
+}
+
+/// The pull decoder. See the module docs.
+#[derive(Debug)]
+pub struct Decoder {
+    kind: StreamKind,
+    limits: Limits,
+    buf: Vec<u8>,
+    /// Start of the unconsumed bytes in `buf`.
+    start: usize,
+    /// Where the newline search resumes, so no byte is scanned twice.
+    scan: usize,
+    /// Stream offset of `buf[0]`.
+    base: u64,
+    state: State,
+    input_ended: bool,
+    error: Option<StreamError>,
+}
+
+impl Decoder {
+    pub fn new(kind: StreamKind, limits: Limits) -> Self {
+        Decoder {
+            kind,
+            limits,
+            buf: Vec::new(),
+            start: 0,
+            scan: 0,
+            base: 0,
+            state: State::Lines,
+            input_ended: false,
+            error: None,
+        }
+    }
+
+    /// Buffers more input. Cheap: all work happens in [`Decoder::next`].
+    pub fn push(&mut self, bytes: &[u8]) {
+        if matches!(self.state, State::Done) || self.error.is_some() {
+            self.base += bytes.len() as u64;
+            return;
+        }
+        if self.start > 0 && self.start >= self.buf.len() / 2 {
+            self.buf.drain(..self.start);
+            self.base += self.start as u64;
+            self.scan -= self.start;
+            self.start = 0;
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Marks the end of input; `next` then drains the rest.
+    pub fn finish(&mut self) {
+        self.input_ended = true;
+    }
+
+    /// True once the `eof` frame has been decoded.
+    pub fn saw_eof(&self) -> bool {
+        matches!(self.state, State::Done)
+    }
+
+    /// Stream offset of the first byte not yet consumed.
+    pub fn position(&self) -> u64 {
+        self.base + self.start as u64
+    }
+
+    /// The next frame, `Ok(None)` if more input is needed (or the stream is complete).
+    pub fn next(&mut self) -> Result<Option<Frame>, StreamError> {
+        if let Some(err) = &self.error {
+            return Err(err.clone());
+        }
+        let result = self.step();
+        if let Err(err) = &result {
+            self.error = Some(err.clone());
+        }
+        result
+    }
+
+    fn step(&mut self) -> Result<Option<Frame>, StreamError> {
+        match &mut self.state {
+            State::Done => Ok(None),
+            State::Lines => self.next_line(),
+            State::Archive(_) => self.next_archive_piece(),
+        }
+    }
+
+    fn next_line(&mut self) -> Result<Option<Frame>, StreamError> {
+        let line_start = self.start;
+        let offset = self.base + line_start as u64;
+        let end = match memchr(b'\n', &self.buf[self.scan..]) {
+            Some(i) => self.scan + i + 1,
+            None => {
+                self.scan = self.buf.len();
+                let pending = (self.buf.len() - line_start) as u64;
+                if pending > self.limits.max_line_bytes {
+                    return Err(self.line_too_long(offset));
+                }
+                if !self.input_ended {
+                    return Ok(None);
+                }
+                if pending == 0 {
+                    return Err(StreamError::new(
+                        ErrorKind::Truncated,
+                        offset,
+                        "stream ended before its eof frame",
+                    ));
+                }
+                // Like Python's readline(), a last line without a newline still counts.
+                self.buf.len()
+            }
+        };
+        if (end - line_start) as u64 > self.limits.max_line_bytes {
+            return Err(self.line_too_long(offset));
+        }
+        self.start = end;
+        self.scan = end;
+        let line = &self.buf[line_start..end];
+        let frame = classify(self.kind, &self.limits, line, offset)?;
+        match &frame {
+            Frame::ArchiveStart { size, .. } => self.state = State::Archive(base64::Decoder::new(*size)),
+            Frame::Line { kind: LineKind::Eof, .. } => {
+                // Nothing after eof is read, as upstream; drop what is buffered.
+                self.base += self.buf.len() as u64;
+                self.buf = Vec::new();
+                self.start = 0;
+                self.scan = 0;
+                self.state = State::Done;
+            }
+            _ => {}
+        }
+        Ok(Some(frame))
+    }
+
+    fn line_too_long(&self, offset: u64) -> StreamError {
+        StreamError::new(
+            ErrorKind::Limit,
+            offset,
+            format!("line longer than the {}-byte limit (max line bytes)", self.limits.max_line_bytes),
+        )
+    }
+
+    fn next_archive_piece(&mut self) -> Result<Option<Frame>, StreamError> {
+        let State::Archive(decoder) = &mut self.state else { return Ok(None) };
+        let mut out = Vec::new();
+        let input = &self.buf[self.start..];
+        let used = decoder.decode(input, &mut out).map_err(|bad| {
+            StreamError::new(ErrorKind::Malformed, self.base + (self.start + bad.index) as u64, bad.message)
+        })?;
+        self.start += used;
+        self.scan = self.start;
+        if !out.is_empty() {
+            return Ok(Some(Frame::ArchiveData(out)));
+        }
+        if decoder.is_done() {
+            self.state = State::Lines;
+            return Ok(Some(Frame::ArchiveEnd { offset: self.position() }));
+        }
+        if self.input_ended {
+            return Err(StreamError::new(
+                ErrorKind::Truncated,
+                self.position(),
+                "stream ended inside a zipfile's base64 data",
+            ));
+        }
+        Ok(None)
+    }
+}
+
+/// Parses one line and decides its kind, in upstream's order of checks.
+fn classify(kind: StreamKind, limits: &Limits, line: &[u8], offset: u64) -> Result<Frame, StreamError> {
+    let value = pyjson::parse(line, limits.max_json_depth as usize).map_err(|e| {
+        let what = if line.iter().all(|b| b" \t\r\n".contains(b)) {
+            "blank line where a JSON frame was expected".to_string()
+        } else {
+            format!("invalid JSON line: {}", e.message)
+        };
+        StreamError::new(ErrorKind::Malformed, offset + e.offset as u64, what)
+    })?;
+    if !matches!(value, Value::Object(_)) {
+        return Err(StreamError::new(
+            ErrorKind::Malformed,
+            offset,
+            format!("a frame must be a JSON object, found {}", type_name(&value)),
+        ));
+    }
+    let has = |key: &str| value.get(key).is_some();
+    let line_kind = match kind {
+        StreamKind::Job if has("kwargs") => LineKind::Kwargs,
+        StreamKind::Result if has("status") => LineKind::Status,
+        _ if has("zipfile") => return archive_start(&value, limits, offset),
+        _ if has("eof") => LineKind::Eof,
+        StreamKind::Result => match value.get("event").and_then(Value::as_py_str) {
+            Some(s) if s.as_wtf8() == b"keepalive" => LineKind::Keepalive,
+            _ => LineKind::Event,
+        },
+        StreamKind::Job => LineKind::Other,
+    };
+    Ok(Frame::Line { offset, kind: line_kind, value })
+}
+
+fn archive_start(value: &Value, limits: &Limits, offset: u64) -> Result<Frame, StreamError> {
+    let size = match value.get("zipfile") {
+        Some(Value::Int(text)) => text.parse::<u64>().ok(),
+        _ => None,
+    };
+    let Some(size) = size else {
+        let found = value.get("zipfile").map(type_name).unwrap_or("nothing");
+        return Err(StreamError::new(
+            ErrorKind::Malformed,
+            offset,
+            format!("zipfile size must be a non-negative integer, found {found}"),
+        ));
+    };
+    if size > limits.max_archive_bytes {
+        return Err(StreamError::new(
+            ErrorKind::Limit,
+            offset,
+            format!("zipfile of {size} bytes exceeds the {}-byte limit (max archive bytes)", limits.max_archive_bytes),
+        ));
+    }
+    Ok(Frame::ArchiveStart { offset, size })
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Int(t) if t.starts_with('-') => "a negative integer",
+        Value::Int(_) => "an integer too large",
+        Value::Float(_) => "a float",
+        Value::Str(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
+    haystack.iter().position(|&b| b == needle)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,213 @@
+use super::*;
+use crate::error::ErrorKind;
+
+fn fixture_streams() -> Vec<(String, StreamKind, Vec<u8>)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&root).expect("fixtures dir") {
+        let dir = entry.unwrap().path();
+        for (file, kind) in [("job.stream", StreamKind::Job), ("result.stream", StreamKind::Result)] {
+            if let Ok(bytes) = std::fs::read(dir.join(file)) {
+                let name = format!("{}/{file}", dir.file_name().unwrap().to_string_lossy());
+                out.push((name, kind, bytes));
+            }
+        }
+    }
+    assert!(out.len() >= 10, "expected the recorded fixtures, found {}", out.len());
+    out
+}
+
+/// Decodes with the given chunk sizes, merging archive data so chunkings compare equal.
+fn decode(kind: StreamKind, limits: Limits, bytes: &[u8], chunks: &mut dyn FnMut() -> usize) -> (Vec<Frame>, Option<StreamError>) {
+    let mut d = Decoder::new(kind, limits);
+    let mut frames: Vec<Frame> = Vec::new();
+    let mut rest = bytes;
+    let drain = |d: &mut Decoder, frames: &mut Vec<Frame>| -> Option<StreamError> {
+        loop {
+            match d.next() {
+                Ok(Some(Frame::ArchiveData(data))) => match frames.last_mut() {
+                    Some(Frame::ArchiveData(prev)) => prev.extend_from_slice(&data),
+                    _ => frames.push(Frame::ArchiveData(data)),
+                },
+                Ok(Some(frame)) => frames.push(frame),
+                Ok(None) => return None,
+                Err(e) => return Some(e),
+            }
+        }
+    };
+    while !rest.is_empty() {
+        let n = chunks().clamp(1, rest.len());
+        d.push(&rest[..n]);
+        rest = &rest[n..];
+        if let Some(e) = drain(&mut d, &mut frames) {
+            return (frames, Some(e));
+        }
+    }
+    d.finish();
+    let err = drain(&mut d, &mut frames);
+    (frames, err)
+}
+
+fn one_shot(kind: StreamKind, bytes: &[u8]) -> (Vec<Frame>, Option<StreamError>) {
+    decode(kind, Limits::default(), bytes, &mut || usize::MAX)
+}
+
+struct XorShift(u64);
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn every_fixture_decodes_completely() {
+    for (name, kind, bytes) in fixture_streams() {
+        let (frames, err) = one_shot(kind, &bytes);
+        assert_eq!(err, None, "{name}");
+        match frames.last() {
+            Some(Frame::Line { kind: LineKind::Eof, .. }) => {}
+            other => panic!("{name}: last frame {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn any_chunking_gives_the_same_frames() {
+    for (name, kind, bytes) in fixture_streams() {
+        let expected = one_shot(kind, &bytes);
+        for seed in 1..=8u64 {
+            let mut rng = XorShift(seed * 0x9e37_79b9_7f4a_7c15);
+            let max = [1, 3, 17, 4096][seed as usize % 4];
+            let got = decode(kind, Limits::default(), &bytes, &mut || 1 + (rng.next() % max) as usize);
+            assert_eq!(got, expected, "{name} seed {seed}");
+        }
+    }
+}
+
+#[test]
+fn every_truncation_is_reported_as_truncated_or_malformed_never_complete() {
+    let (_, _, bytes) = fixture_streams().into_iter().find(|(n, _, _)| n == "simple/result.stream").unwrap();
+    let full = one_shot(StreamKind::Result, &bytes).0;
+    for cut in 0..bytes.len() {
+        let (frames, err) = one_shot(StreamKind::Result, &bytes[..cut]);
+        let err = err.unwrap_or_else(|| panic!("cut at {cut} decoded without error"));
+        assert!(matches!(err.kind, ErrorKind::Truncated | ErrorKind::Malformed), "cut {cut}: {err}");
+        assert!(err.offset <= cut as u64, "cut {cut}: offset {} past the end", err.offset);
+        assert!(frames.len() <= full.len());
+    }
+}
+
+#[test]
+fn last_line_without_newline_counts_like_readline() {
+    let (frames, err) = one_shot(StreamKind::Result, b"{\"status\": \"running\"}\n{\"eof\": true}");
+    assert_eq!(err, None);
+    assert_eq!(frames.len(), 2);
+}
+
+#[test]
+fn bytes_after_eof_are_ignored() {
+    let (frames, err) = one_shot(StreamKind::Result, b"{\"eof\": true}\nnot json at all\n");
+    assert_eq!(err, None);
+    assert_eq!(frames.len(), 1);
+}
+
+#[test]
+fn keepalive_and_events_are_told_apart_like_upstream() {
+    let stream = b"{\"event\": \"keepalive\", \"counter\": 0, \"uuid\": 0}\n{\"status\": \"x\", \"event\": \"keepalive\"}\n{\"uuid\": \"u\", \"counter\": 1}\n{\"eof\": true}\n";
+    let kinds: Vec<LineKind> = one_shot(StreamKind::Result, stream)
+        .0
+        .into_iter()
+        .map(|f| match f {
+            Frame::Line { kind, .. } => kind,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(kinds, [LineKind::Keepalive, LineKind::Status, LineKind::Event, LineKind::Eof]);
+}
+
+#[test]
+fn job_stream_lines_are_classified_with_unknown_ones_kept_as_other() {
+    let stream = b"{\"kwargs\": {}}\n{\"something\": 1}\n{\"zipfile\": 0}\n{\"eof\": true}\n";
+    let (frames, err) = one_shot(StreamKind::Job, stream);
+    assert_eq!(err, None);
+    assert!(matches!(frames[0], Frame::Line { kind: LineKind::Kwargs, offset: 0, .. }));
+    assert!(matches!(frames[1], Frame::Line { kind: LineKind::Other, offset: 15, .. }));
+    assert!(matches!(frames[2], Frame::ArchiveStart { size: 0, offset: 32 }));
+    assert!(matches!(frames[3], Frame::ArchiveEnd { offset: 47 }));
+}
+
+fn error_of(kind: StreamKind, stream: &[u8]) -> StreamError {
+    one_shot(kind, stream).1.expect("an error")
+}
+
+#[test]
+fn errors_name_the_problem_and_the_byte_offset() {
+    let e = error_of(StreamKind::Result, b"{\"status\": \"running\"}\n\n{\"eof\": true}\n");
+    assert_eq!((e.kind, e.offset), (ErrorKind::Malformed, 22));
+    assert!(e.message.contains("blank line"), "{e}");
+
+    let e = error_of(StreamKind::Result, b"{\"status\": \"running\"}\n[1, 2]\n");
+    assert_eq!((e.kind, e.offset), (ErrorKind::Malformed, 22));
+    assert!(e.message.contains("an array"), "{e}");
+
+    let e = error_of(StreamKind::Result, b"{\"a\": tru}\n");
+    assert_eq!((e.kind, e.offset), (ErrorKind::Malformed, 6));
+
+    let e = error_of(StreamKind::Result, b"{\"zipfile\": -1}\n");
+    assert_eq!(e.kind, ErrorKind::Malformed);
+    assert!(e.message.contains("negative"), "{e}");
+    let e = error_of(StreamKind::Result, b"{\"zipfile\": \"12\"}\n");
+    assert!(e.message.contains("a string"), "{e}");
+
+    let e = error_of(StreamKind::Result, b"{\"zipfile\": 6}\naGVs*G8h{\"eof\": true}\n");
+    assert_eq!((e.kind, e.offset), (ErrorKind::Malformed, 19));
+
+    let e = error_of(StreamKind::Result, b"{\"zipfile\": 6}\naGVsbG");
+    assert_eq!((e.kind, e.offset), (ErrorKind::Truncated, 21));
+
+    let e = error_of(StreamKind::Result, b"{\"status\": \"running\"}\n");
+    assert_eq!((e.kind, e.offset), (ErrorKind::Truncated, 22));
+}
+
+#[test]
+fn errors_are_sticky() {
+    let mut d = Decoder::new(StreamKind::Result, Limits::default());
+    d.push(b"nope\n{\"eof\": true}\n");
+    let first = d.next().unwrap_err();
+    assert_eq!(d.next().unwrap_err(), first);
+}
+
+#[test]
+fn line_limit_is_obeyed_and_enforced() {
+    let line = b"{\"status\": \"0123456789\"}\n{\"eof\": true}\n";
+    let limits = Limits { max_line_bytes: 25, ..Limits::default() };
+    let (_, err) = decode(StreamKind::Result, limits, line, &mut || 3);
+    assert_eq!(err, None);
+    let limits = Limits { max_line_bytes: 24, ..Limits::default() };
+    for step in [1, 7, 100] {
+        let (_, err) = decode(StreamKind::Result, limits, line, &mut || step);
+        let err = err.expect("limit error");
+        assert_eq!((err.kind, err.offset), (ErrorKind::Limit, 0), "step {step}");
+    }
+}
+
+#[test]
+fn archive_limit_is_obeyed_and_enforced() {
+    let stream = b"{\"zipfile\": 3}\nYWJj{\"eof\": true}\n";
+    let ok = Limits { max_archive_bytes: 3, ..Limits::default() };
+    assert_eq!(decode(StreamKind::Result, ok, stream, &mut || 5).1, None);
+    let tight = Limits { max_archive_bytes: 2, ..Limits::default() };
+    assert_eq!(decode(StreamKind::Result, tight, stream, &mut || 5).1.unwrap().kind, ErrorKind::Limit);
+}
+
+#[test]
+fn json_depth_limit_is_obeyed_and_enforced() {
+    let nested = |depth: usize| format!("{{\"status\": {}{}}}\n{{\"eof\": true}}\n", "[".repeat(depth), "]".repeat(depth));
+    let limits = Limits { max_json_depth: 10, ..Limits::default() };
+    assert_eq!(decode(StreamKind::Result, limits, nested(9).as_bytes(), &mut || 64).1, None);
+    let err = decode(StreamKind::Result, limits, nested(10).as_bytes(), &mut || 64).1.unwrap();
+    assert_eq!(err.kind, ErrorKind::Malformed);
+}

@@ -1,0 +1,85 @@
+//! The file metadata WASI does not offer, behind a trait: Unix modes, symlinks with any
+//! target text, no-follow mtimes and the local time zone. The component gets them from the
+//! host's `host-fs` import; native tests use the real filesystem.
+
+use std::io;
+
+pub const S_IFMT: u32 = 0o170_000;
+pub const S_IFDIR: u32 = 0o040_000;
+pub const S_IFREG: u32 = 0o100_000;
+pub const S_IFLNK: u32 = 0o120_000;
+pub const S_IFIFO: u32 = 0o010_000;
+
+/// `lstat` of one path: never follows a final symlink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Meta {
+    /// `st_mode`, file type bits included.
+    pub mode: u32,
+    pub size: u64,
+    /// Modification time, whole seconds since the epoch.
+    pub mtime: i64,
+}
+
+impl Meta {
+    pub fn file_type(&self) -> u32 {
+        self.mode & S_IFMT
+    }
+    pub fn is_dir(&self) -> bool {
+        self.file_type() == S_IFDIR
+    }
+    pub fn is_symlink(&self) -> bool {
+        self.file_type() == S_IFLNK
+    }
+}
+
+/// Metadata operations on paths inside granted directories.
+pub trait HostFs {
+    /// `None` when nothing is at `path`.
+    fn lstat(&self, path: &str) -> io::Result<Option<Meta>>;
+    fn set_mode(&self, path: &str, mode: u32) -> io::Result<()>;
+    /// Sets access and modification time without following a final symlink.
+    fn set_mtime(&self, path: &str, mtime: i64) -> io::Result<()>;
+    fn read_link(&self, path: &str) -> io::Result<String>;
+    /// Creates a symlink at `path` whose text is `target` (absolute targets included).
+    fn symlink(&self, target: &str, path: &str) -> io::Result<()>;
+    /// Seconds east of UTC of local time at the given instant (zip times are local).
+    fn utc_offset(&self, unix_seconds: i64) -> i32;
+}
+
+/// The real filesystem, for native tests and tools (not compiled into the component).
+#[cfg(all(unix, not(target_arch = "wasm32")))]
+pub struct NativeFs {
+    pub utc_offset: i32,
+}
+
+#[cfg(all(unix, not(target_arch = "wasm32")))]
+impl HostFs for NativeFs {
+    fn lstat(&self, path: &str) -> io::Result<Option<Meta>> {
+        use std::os::unix::fs::MetadataExt;
+        match std::fs::symlink_metadata(path) {
+            Ok(m) => Ok(Some(Meta { mode: m.mode(), size: m.size(), mtime: m.mtime() })),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+    fn set_mode(&self, path: &str, mode: u32) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+    }
+    fn set_mtime(&self, path: &str, mtime: i64) -> io::Result<()> {
+        let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime.max(0) as u64);
+        std::fs::File::open(path)?.set_times(std::fs::FileTimes::new().set_accessed(time).set_modified(time))
+    }
+    fn read_link(&self, path: &str) -> io::Result<String> {
+        std::fs::read_link(path)?
+            .into_os_string()
+            .into_string()
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "symlink target is not UTF-8"))
+    }
+    fn symlink(&self, target: &str, path: &str) -> io::Result<()> {
+        std::os::unix::fs::symlink(target, path)
+    }
+    fn utc_offset(&self, _unix_seconds: i64) -> i32 {
+        self.utc_offset
+    }
+}

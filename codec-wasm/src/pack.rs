@@ -1,0 +1,130 @@
+//! Packing a directory into a zip the way upstream's `stream_dir` does: deflated files with
+//! `st_mode << 16` attributes, every directory as its own `name/` entry (empty ones kept),
+//! symlinks stored with their target text (never followed), FIFOs skipped, times clamped
+//! into the zip range. Entries are sorted, so the same tree gives the same archive.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Write};
+
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, DateTime, ZipWriter};
+
+use crate::dostime;
+use crate::error::{EntryError, ErrorKind};
+use crate::fsys::{HostFs, Meta, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG};
+
+/// MS-DOS directory attribute, which Python also sets on directory entries.
+const DOS_DIRECTORY: u32 = 0x10;
+/// Zip64 is needed for entries of 4 GiB and more.
+const ZIP64_THRESHOLD: u64 = 0xffff_ffff;
+
+/// A file that is not on disk but must be in the archive (see transmit's `env/cmdline`).
+#[derive(Clone, Debug)]
+pub struct ExtraFile {
+    pub name: String,
+    pub mode: u32,
+    pub mtime: i64,
+    pub content: Vec<u8>,
+}
+
+/// Writes the zip of `source` (and `extra` files) to `zip_path`; returns the zip's size.
+pub fn pack(source: &str, zip_path: &str, fs: &dyn HostFs, extra: &[ExtraFile]) -> Result<u64, EntryError> {
+    let out = File::create(zip_path).map_err(|e| EntryError::io("cannot create scratch archive", zip_path, e))?;
+    let mut packer = Packer { fs, zip: ZipWriter::new(BufWriter::with_capacity(256 << 10, out)) };
+    packer.walk(source, "")?;
+    for file in extra {
+        if let Some((dir, _)) = file.name.rsplit_once('/') {
+            if fs.lstat(&format!("{source}/{dir}")).map_err(|e| EntryError::io("cannot stat", dir, e))?.is_none() {
+                packer.directory(&format!("{dir}/"), S_IFDIR | 0o700, file.mtime)?;
+            }
+        }
+        packer.start(&file.name, S_IFREG | file.mode, file.mtime, file.content.len() as u64, CompressionMethod::Deflated)?;
+        packer.zip.write_all(&file.content).map_err(|e| EntryError::io("cannot write archive entry", &file.name, e))?;
+    }
+    let mut writer = packer.zip.finish().map_err(|e| EntryError::new(ErrorKind::Io, format!("cannot finish archive: {e}")))?;
+    writer.flush().map_err(|e| EntryError::io("cannot write", zip_path, e))?;
+    let file = writer.into_inner().map_err(|e| EntryError::io("cannot write", zip_path, e.into_error()))?;
+    let size = file.metadata().map_err(|e| EntryError::io("cannot stat", zip_path, e))?.len();
+    Ok(size)
+}
+
+struct Packer<'a> {
+    fs: &'a dyn HostFs,
+    zip: ZipWriter<BufWriter<File>>,
+}
+
+impl Packer<'_> {
+    /// One directory level: its files and links, then its directories, then into each of
+    /// them — upstream's `os.walk` order, with names sorted.
+    fn walk(&mut self, dir: &str, prefix: &str) -> Result<(), EntryError> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(|e| EntryError::io("cannot list", dir, e))? {
+            let entry = entry.map_err(|e| EntryError::io("cannot list", dir, e))?;
+            let name = entry.file_name().into_string().map_err(|raw| {
+                EntryError::new(ErrorKind::Malformed, format!("file name {raw:?} in {dir:?} is not UTF-8"))
+            })?;
+            let path = format!("{dir}/{name}");
+            let meta = self.fs.lstat(&path).map_err(|e| EntryError::io("cannot stat", &path, e))?;
+            if let Some(meta) = meta {
+                names.push((name, path, meta));
+            }
+        }
+        names.sort_by(|a, b| a.0.cmp(&b.0));
+        let (dirs, others): (Vec<_>, Vec<_>) = names.into_iter().partition(|(_, _, m)| m.is_dir());
+        for (name, path, meta) in &others {
+            self.non_directory(&format!("{prefix}{name}"), path, meta)?;
+        }
+        for (name, _, meta) in &dirs {
+            self.directory(&format!("{prefix}{name}/"), meta.mode, meta.mtime)?;
+        }
+        for (name, path, _) in &dirs {
+            self.walk(path, &format!("{prefix}{name}/"))?;
+        }
+        Ok(())
+    }
+
+    fn non_directory(&mut self, name: &str, path: &str, meta: &Meta) -> Result<(), EntryError> {
+        match meta.file_type() {
+            S_IFLNK => {
+                let target = self.fs.read_link(path).map_err(|e| EntryError::io("cannot read symlink", path, e))?;
+                // Upstream's exact attributes for links: 0o120777, stored, target text as data.
+                self.start(name, S_IFLNK | 0o777, meta.mtime, target.len() as u64, CompressionMethod::Stored)?;
+                self.zip.write_all(target.as_bytes()).map_err(|e| EntryError::io("cannot write archive entry", name, e))
+            }
+            // Reading a FIFO would block forever (upstream skips them too), as would sockets
+            // and devices.
+            S_IFIFO => Ok(()),
+            S_IFREG => {
+                let src = File::open(path).map_err(|e| EntryError::io("cannot read", path, e))?;
+                self.start(name, meta.mode, meta.mtime, meta.size, CompressionMethod::Deflated)?;
+                io::copy(&mut BufReader::with_capacity(256 << 10, src), &mut self.zip)
+                    .map_err(|e| EntryError::io("cannot pack", path, e))?;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn directory(&mut self, name: &str, mode: u32, mtime: i64) -> Result<(), EntryError> {
+        let options = self.options(mode, mtime, 0, CompressionMethod::Stored).external_attributes((mode << 16) | DOS_DIRECTORY);
+        self.zip.add_directory(name, options).map_err(|e| EntryError::new(ErrorKind::Io, format!("cannot add {name:?} to archive: {e}")))
+    }
+
+    fn start(&mut self, name: &str, mode: u32, mtime: i64, size: u64, method: CompressionMethod) -> Result<(), EntryError> {
+        let options = self.options(mode, mtime, size, method);
+        self.zip.start_file(name, options).map_err(|e| EntryError::new(ErrorKind::Io, format!("cannot add {name:?} to archive: {e}")))
+    }
+
+    fn options(&self, mode: u32, mtime: i64, size: u64, method: CompressionMethod) -> SimpleFileOptions {
+        let t = dostime::to_zip_time(mtime, self.fs.utc_offset(mtime));
+        let time = DateTime::from_date_and_time(t.year, t.month, t.day, t.hour, t.minute, t.second).unwrap_or_default();
+        let level = if method == CompressionMethod::Deflated { Some(6) } else { None };
+        SimpleFileOptions::default()
+            .compression_method(method)
+            .compression_level(level)
+            .system(zip::System::Unix)
+            .external_attributes(mode << 16)
+            .last_modified_time(time)
+            .large_file(size >= ZIP64_THRESHOLD)
+    }
+}

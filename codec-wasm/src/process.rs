@@ -1,0 +1,191 @@
+//! The `process` stage: a result stream in, upstream's artifact tree out.
+//!
+//! Per frame, as upstream's Processor: a status line sets the status; an event with a truthy
+//! `counter` and `uuid` has its `stdout` printed and is written to
+//! `job_events/<counter>-<uuid>.json` (mode 0600) exactly as Python's `json.dump` writes it;
+//! keepalives and events without counter/uuid are dropped; a `zipfile` is spooled to scratch
+//! and unpacked into the artifact dir; `eof` ends the stream.
+
+use std::fs::File;
+use std::io::Write;
+
+use crate::decoder::{Decoder, Frame, LineKind, StreamKind};
+use crate::error::{EntryError, ErrorKind, StreamError};
+use crate::fsys::HostFs;
+use crate::limits::Limits;
+use crate::paths;
+use crate::pyjson::{self, Value};
+use crate::unpack;
+
+/// Where a processor writes; both are paths in the granted namespace.
+#[derive(Clone, Debug)]
+pub struct ProcessDirs {
+    /// The artifact directory (created by the host; `job_events/` is made here).
+    pub artifact_dir: String,
+    /// A private directory for spooling archives.
+    pub scratch_dir: String,
+}
+
+/// How a complete stream ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The last status line's `status`, as Python's `str()` prints it.
+    pub status: Option<String>,
+    /// The job's return code, from the artifacts' `rc` file.
+    pub rc: Option<i32>,
+    pub events_written: u64,
+}
+
+pub struct Processor<F: HostFs> {
+    fs: F,
+    dirs: ProcessDirs,
+    limits: Limits,
+    quiet: bool,
+    decoder: Decoder,
+    spool: Option<(File, String, u64)>,
+    status: Option<String>,
+    rc: Option<i32>,
+    events_written: u64,
+    error: Option<StreamError>,
+}
+
+impl<F: HostFs> Processor<F> {
+    /// Prepares `job_events/` (0700) like upstream does before reading anything.
+    pub fn new(fs: F, dirs: ProcessDirs, limits: Limits, quiet: bool) -> Result<Self, StreamError> {
+        let events_dir = format!("{}/job_events", dirs.artifact_dir);
+        let at_start = |e: EntryError| e.at(0);
+        match fs.lstat(&events_dir).map_err(|e| at_start(EntryError::io("cannot stat", &events_dir, e)))? {
+            Some(m) if m.is_dir() => {}
+            Some(_) => {
+                return Err(StreamError::new(ErrorKind::Unsafe, 0, format!("{events_dir:?} exists and is not a directory")));
+            }
+            None => {
+                std::fs::create_dir(&events_dir).map_err(|e| at_start(EntryError::io("cannot create", &events_dir, e)))?;
+                fs.set_mode(&events_dir, 0o700).map_err(|e| at_start(EntryError::io("cannot set mode of", &events_dir, e)))?;
+            }
+        }
+        Ok(Processor {
+            fs,
+            dirs,
+            limits,
+            quiet,
+            decoder: Decoder::new(StreamKind::Result, limits),
+            spool: None,
+            status: None,
+            rc: None,
+            events_written: 0,
+            error: None,
+        })
+    }
+
+    /// Feeds stream bytes; event `stdout` text to print is appended to `stdout`.
+    pub fn feed(&mut self, bytes: &[u8], stdout: &mut Vec<u8>) -> Result<(), StreamError> {
+        self.sticky(|p| {
+            p.decoder.push(bytes);
+            p.drain(stdout)
+        })
+    }
+
+    /// Ends the input: the stream must have been complete.
+    pub fn finish(&mut self, stdout: &mut Vec<u8>) -> Result<Outcome, StreamError> {
+        self.sticky(|p| {
+            p.decoder.finish();
+            p.drain(stdout)?;
+            Ok(Outcome { status: p.status.clone(), rc: p.rc, events_written: p.events_written })
+        })
+    }
+
+    fn sticky<T>(&mut self, work: impl FnOnce(&mut Self) -> Result<T, StreamError>) -> Result<T, StreamError> {
+        if let Some(err) = &self.error {
+            return Err(err.clone());
+        }
+        let result = work(self);
+        if let Err(err) = &result {
+            self.error = Some(err.clone());
+            self.drop_spool();
+        }
+        result
+    }
+
+    fn drain(&mut self, stdout: &mut Vec<u8>) -> Result<(), StreamError> {
+        while let Some(frame) = self.decoder.next()? {
+            match frame {
+                Frame::Line { kind: LineKind::Status, value, .. } => {
+                    self.status = value.get("status").map(pyjson::python_str);
+                }
+                Frame::Line { kind: LineKind::Event, value, offset } => {
+                    self.event(&value, stdout).map_err(|e| e.at(offset))?;
+                }
+                Frame::Line { .. } => {} // keepalive, eof (the decoder stops there)
+                Frame::ArchiveStart { offset, .. } => {
+                    let path = format!("{}/archive.zip", self.dirs.scratch_dir);
+                    let file = File::create(&path).map_err(|e| EntryError::io("cannot create", &path, e).at(offset))?;
+                    self.spool = Some((file, path, offset));
+                }
+                Frame::ArchiveData(data) => {
+                    if let Some((file, path, offset)) = &mut self.spool {
+                        file.write_all(&data).map_err(|e| EntryError::io("cannot write", path, e).at(*offset))?;
+                    }
+                }
+                Frame::ArchiveEnd { .. } => self.unpack_spool()?,
+            }
+        }
+        Ok(())
+    }
+
+    fn event(&mut self, event: &Value, stdout: &mut Vec<u8>) -> Result<(), EntryError> {
+        let (Some(counter), Some(uuid)) = (event.get("counter"), event.get("uuid")) else { return Ok(()) };
+        if !counter.is_truthy() || !uuid.is_truthy() {
+            return Ok(());
+        }
+        let name = paths::event_file_name(&pyjson::python_str(counter), &pyjson::python_str(uuid))?;
+        if !self.quiet {
+            if let Some(text) = event.get("stdout") {
+                stdout.extend_from_slice(pyjson::python_str(text).as_bytes());
+                stdout.push(b'\n');
+            }
+        }
+        let path = format!("{}/job_events/{name}", self.dirs.artifact_dir);
+        let mut json = Vec::with_capacity(1024);
+        pyjson::encode(event, &mut json);
+        self.write_private_file(&path, &json)?;
+        self.events_written += 1;
+        Ok(())
+    }
+
+    /// Writes a 0600 file, replacing (never following) whatever link or file is there.
+    fn write_private_file(&self, path: &str, content: &[u8]) -> Result<(), EntryError> {
+        if let Some(existing) = self.fs.lstat(path).map_err(|e| EntryError::io("cannot stat", path, e))? {
+            if existing.is_dir() {
+                return Err(EntryError::new(ErrorKind::Unsafe, format!("{path:?} is a directory")));
+            }
+            std::fs::remove_file(path).map_err(|e| EntryError::io("cannot replace", path, e))?;
+        }
+        let written = File::create(path).and_then(|mut f| f.write_all(content));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(path);
+            return Err(EntryError::io("cannot write", path, e));
+        }
+        self.fs.set_mode(path, 0o600).map_err(|e| EntryError::io("cannot set mode of", path, e))
+    }
+
+    fn unpack_spool(&mut self) -> Result<(), StreamError> {
+        let Some((file, path, offset)) = self.spool.take() else { return Ok(()) };
+        file.sync_all().ok();
+        drop(file);
+        let result = unpack::unpack(&path, &self.dirs.artifact_dir, &self.fs, &self.limits, Some("rc"));
+        let _ = std::fs::remove_file(&path);
+        let unpacked = result.map_err(|e| e.at(offset))?;
+        if let Some(rc) = unpacked.captured {
+            self.rc = std::str::from_utf8(&rc).ok().and_then(|s| s.trim().parse().ok());
+        }
+        Ok(())
+    }
+
+    fn drop_spool(&mut self) {
+        if let Some((file, path, _)) = self.spool.take() {
+            drop(file);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! The `transmit` stage: job kwargs and a private data dir in, a job stream out.
+//!
+//! The kwargs line carries the same keys, in the same order and with the same JSON types, as
+//! upstream's CLI sends, so upstream workers run it unchanged. Where upstream's transmit
+//! writes `env/cmdline` into the user's private data dir, we add that file to the archive
+//! only: the same job reaches the worker and the source tree is left untouched.
+
+use std::fs::File;
+use std::io::Read;
+
+use crate::base64;
+use crate::error::EntryError;
+use crate::fsys::HostFs;
+use crate::pack::{self, ExtraFile};
+use crate::paths;
+use crate::pyjson::{self, PyStr, Value};
+
+/// What the user asked for on the transmit command line (upstream's option names).
+#[derive(Clone, Debug, Default)]
+pub struct TransmitRequest {
+    /// Absolute host path of the private data dir (for upstream's path rules).
+    pub private_data_dir: String,
+    pub ident: String,
+    pub binary: Option<String>,
+    pub playbook: Option<String>,
+    pub module: Option<String>,
+    pub module_args: Option<String>,
+    pub host_pattern: Option<String>,
+    pub verbosity: Option<u32>,
+    pub quiet: bool,
+    pub rotate_artifacts: i64,
+    pub json_mode: bool,
+    pub omit_event_data: bool,
+    pub only_failed_event_data: bool,
+    /// Absolute when given (the host resolved it as upstream's `valid_inventory` does).
+    pub inventory: Option<String>,
+    pub forks: Option<String>,
+    pub project_dir: Option<String>,
+    pub artifact_dir: Option<String>,
+    pub roles_path: Option<String>,
+    pub container_image: Option<String>,
+    pub container_volume_mounts: Option<Vec<String>>,
+    pub container_options: Option<Vec<String>>,
+    pub cmdline: Option<String>,
+    pub limit: Option<String>,
+    pub suppress_env_files: bool,
+    /// Send only the kwargs line and eof (the API's `only_transmit_kwargs`).
+    pub only_transmit_kwargs: bool,
+    /// Seconds since the epoch, for files transmit adds (kept out of the core: no clocks).
+    pub now: i64,
+}
+
+fn text(s: &Option<String>) -> Value {
+    s.as_deref().map_or(Value::Null, |s| Value::Str(PyStr::from_str(s)))
+}
+
+fn texts(list: &Option<Vec<String>>) -> Value {
+    list.as_ref()
+        .map_or(Value::Null, |l| Value::Array(l.iter().map(|s| Value::Str(PyStr::from_str(s))).collect()))
+}
+
+/// The kwargs object, with `cmdline` left out when it travels as `env/cmdline` instead.
+pub fn job_kwargs(req: &TransmitRequest, cmdline_as_file: bool) -> Value {
+    let pdd = paths::normpath(&req.private_data_dir);
+    let project = paths::join(&pdd, "project");
+    let playbook = req.playbook.as_ref().map(|p| paths::relative_if_under(p, &project));
+    let inventory = req.inventory.as_ref().map(|p| paths::relative_if_under(p, &pdd));
+    let int = |n: i64| Value::Int(n.to_string().into());
+    let mut fields: Vec<(&str, Value)> = vec![
+        ("ident", Value::Str(PyStr::from_str(&req.ident))),
+        ("binary", text(&req.binary)),
+        ("playbook", text(&playbook)),
+        ("module", text(&req.module)),
+        ("module_args", text(&req.module_args)),
+        ("host_pattern", text(&req.host_pattern)),
+        ("verbosity", req.verbosity.map_or(Value::Null, |v| int(i64::from(v)))),
+        ("quiet", Value::Bool(req.quiet)),
+        ("rotate_artifacts", int(req.rotate_artifacts)),
+        ("json_mode", Value::Bool(req.json_mode)),
+        ("omit_event_data", Value::Bool(req.omit_event_data)),
+        ("only_failed_event_data", Value::Bool(req.only_failed_event_data)),
+        ("inventory", text(&inventory)),
+        ("forks", text(&req.forks)),
+        ("project_dir", text(&req.project_dir)),
+        ("artifact_dir", text(&req.artifact_dir)),
+        ("roles_path", req.roles_path.as_ref().map_or(Value::Null, |r| texts(&Some(vec![r.clone()])))),
+        // Upstream's transmit has no isolation options, so these are always null.
+        ("process_isolation", Value::Null),
+        ("process_isolation_executable", Value::Null),
+        ("process_isolation_path", Value::Null),
+        ("process_isolation_hide_paths", Value::Null),
+        ("process_isolation_show_paths", Value::Null),
+        ("process_isolation_ro_paths", Value::Null),
+        ("container_image", text(&req.container_image)),
+        ("container_volume_mounts", texts(&req.container_volume_mounts)),
+        ("container_options", texts(&req.container_options)),
+        ("directory_isolation_base_path", Value::Null),
+        ("cmdline", text(&req.cmdline)),
+        ("limit", text(&req.limit)),
+        ("suppress_env_files", Value::Bool(req.suppress_env_files)),
+    ];
+    if cmdline_as_file {
+        fields.retain(|(k, _)| *k != "cmdline");
+    }
+    Value::Object(fields.into_iter().map(|(k, v)| (PyStr::from_str(k), v)).collect())
+}
+
+/// Pulls a job stream out in chunks: the header lines, the archive as base64, `eof`.
+pub struct Transmitter {
+    pending: Option<Vec<u8>>,
+    archive: Option<(File, String, u64)>,
+    eof_sent: bool,
+}
+
+/// Raw bytes per base64 chunk (a multiple of 3, so chunks concatenate cleanly).
+const CHUNK_RAW: usize = 768 << 10;
+
+impl Transmitter {
+    /// Builds the kwargs and, unless only kwargs are sent, packs `source` into `scratch_dir`.
+    pub fn start(req: &TransmitRequest, source: &str, scratch_dir: &str, fs: &dyn HostFs) -> Result<Self, EntryError> {
+        let cmdline_file = match &req.cmdline {
+            Some(c) if !c.is_empty() && !req.suppress_env_files => {
+                let existing = format!("{source}/env/cmdline");
+                let exists = fs.lstat(&existing).map_err(|e| EntryError::io("cannot stat", &existing, e))?.is_some();
+                (!exists).then(|| ExtraFile { name: "env/cmdline".into(), mode: 0o600, mtime: req.now, content: c.as_bytes().to_vec() })
+            }
+            _ => None,
+        };
+        let mut header = b"{\"kwargs\": ".to_vec();
+        pyjson::encode(&job_kwargs(req, cmdline_file.is_some()), &mut header);
+        header.extend_from_slice(b"}\n");
+        let mut archive = None;
+        if !req.only_transmit_kwargs {
+            let zip_path = format!("{scratch_dir}/job.zip");
+            let extra: Vec<ExtraFile> = cmdline_file.into_iter().collect();
+            let size = pack::pack(source, &zip_path, fs, &extra)?;
+            header.extend_from_slice(format!("{{\"zipfile\": {size}}}\n").as_bytes());
+            let file = File::open(&zip_path).map_err(|e| EntryError::io("cannot read", &zip_path, e))?;
+            archive = Some((file, zip_path, size));
+        }
+        Ok(Transmitter { pending: Some(header), archive, eof_sent: false })
+    }
+
+    /// The next piece of the stream, `None` once `eof` has been handed out.
+    pub fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, EntryError> {
+        if let Some(header) = self.pending.take() {
+            return Ok(Some(header));
+        }
+        if let Some((file, path, remaining)) = &mut self.archive {
+            if *remaining > 0 {
+                let want = CHUNK_RAW.min(*remaining as usize);
+                let mut raw = vec![0u8; want];
+                file.read_exact(&mut raw).map_err(|e| EntryError::io("cannot read", path, e))?;
+                *remaining -= want as u64;
+                let mut out = Vec::with_capacity(base64::encoded_len(want as u64) as usize);
+                base64::encode(&raw, &mut out);
+                return Ok(Some(out));
+            }
+            if let Some((file, path, _)) = self.archive.take() {
+                drop(file);
+                std::fs::remove_file(&path).map_err(|e| EntryError::io("cannot remove", &path, e))?;
+            }
+        }
+        if self.eof_sent {
+            return Ok(None);
+        }
+        self.eof_sent = true;
+        Ok(Some(b"{\"eof\": true}\n".to_vec()))
+    }
+}
+

@@ -1,0 +1,152 @@
+//! Command-line interface, mirroring upstream's `ansible-runner transmit|process` options.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "runnerwire", version, about = "ansible-runner's remote job streams, sandboxed in WebAssembly")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Write a job stream (kwargs + private data dir) to stdout, like `ansible-runner transmit`.
+    Transmit(TransmitArgs),
+    /// Read a result stream on stdin and write its artifacts, like `ansible-runner process`.
+    Process(ProcessArgs),
+}
+
+/// Bounds on what a stream may make runnerwire hold, write or spend.
+#[derive(Args, Debug, Clone)]
+pub struct LimitArgs {
+    /// Longest JSON line accepted, in bytes.
+    #[arg(long, default_value_t = 16 << 20, value_name = "BYTES")]
+    pub max_line_bytes: u64,
+    /// Largest zipfile archive accepted, in bytes.
+    #[arg(long, default_value_t = 4 << 30, value_name = "BYTES")]
+    pub max_archive_bytes: u64,
+    /// Most entries in one archive.
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub max_entries: u64,
+    /// Most bytes unpacked from one archive.
+    #[arg(long, default_value_t = 8 << 30, value_name = "BYTES")]
+    pub max_unpacked_bytes: u64,
+    /// Deepest JSON nesting accepted.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub max_json_depth: u32,
+    /// Most memory the sandboxed component may use, in bytes.
+    #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
+    pub max_memory_bytes: usize,
+    /// Longest one step of the sandboxed component may run, in seconds.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub step_timeout: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct TransmitArgs {
+    /// Base directory holding project, inventory, env, ...
+    pub private_data_dir: PathBuf,
+    /// Playbook to run, relative to <private_data_dir>/project.
+    #[arg(short = 'p', long, conflicts_with = "module", required_unless_present = "module")]
+    pub playbook: Option<String>,
+    /// Module to run ad hoc.
+    #[arg(short = 'm', long)]
+    pub module: Option<String>,
+    /// Module arguments.
+    #[arg(short = 'a', long = "args", value_name = "MODULE_ARGS", requires = "module")]
+    pub module_args: Option<String>,
+    /// Host pattern for a module run.
+    #[arg(long = "hosts", value_name = "PATTERN", requires = "module")]
+    pub host_pattern: Option<String>,
+    /// Identifier of this run (default: a random UUID's hex).
+    #[arg(short = 'i', long)]
+    pub ident: Option<String>,
+    /// Full path of the Ansible binaries on the worker.
+    #[arg(short = 'b', long)]
+    pub binary: Option<String>,
+    /// Inventory file or directory (absolute, relative, or under <private_data_dir>/inventory).
+    #[arg(long)]
+    pub inventory: Option<PathBuf>,
+    /// Further limit the selected host/group patterns.
+    #[arg(long)]
+    pub limit: Option<String>,
+    /// Number of parallel processes.
+    #[arg(long)]
+    pub forks: Option<String>,
+    /// Increase ansible verbosity (repeatable).
+    #[arg(short = 'v', action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Command-line options passed to ansible-playbook at execution time.
+    #[arg(long, allow_hyphen_values = true)]
+    pub cmdline: Option<String>,
+    /// Path used to locate roles.
+    #[arg(long)]
+    pub roles_path: Option<String>,
+    /// Where the worker writes artifacts.
+    #[arg(long)]
+    pub artifact_dir: Option<String>,
+    /// Project directory on the worker.
+    #[arg(long)]
+    pub project_dir: Option<String>,
+    /// Keep only this many artifact directories on the worker (0: all).
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub rotate_artifacts: i64,
+    /// Ask the worker for JSON event output.
+    #[arg(short = 'j', long = "json")]
+    pub json_mode: bool,
+    /// Ask the worker to be quiet.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Omit extra event data.
+    #[arg(long)]
+    pub omit_event_data: bool,
+    /// Only keep event data of failed tasks.
+    #[arg(long)]
+    pub only_failed_event_data: bool,
+    /// Do not write env files (cmdline then travels in the kwargs).
+    #[arg(long = "omit-env-files")]
+    pub suppress_env_files: bool,
+    /// Container image for the worker.
+    #[arg(long)]
+    pub container_image: Option<String>,
+    /// Container volume mount (repeatable).
+    #[arg(long = "container-volume-mount")]
+    pub container_volume_mounts: Vec<String>,
+    /// Container engine option (repeatable).
+    #[arg(long = "container-option", allow_hyphen_values = true)]
+    pub container_options: Vec<String>,
+    /// Send only the kwargs line and eof, no private data dir (the API's only_transmit_kwargs).
+    #[arg(long)]
+    pub only_transmit_kwargs: bool,
+    /// Accepted for compatibility; ignored.
+    #[arg(long, hide = true)]
+    pub debug: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ProcessArgs {
+    /// Private data dir to write artifacts under (created if missing).
+    pub private_data_dir: PathBuf,
+    /// Subdirectory of <private_data_dir>/artifacts to write to (match transmit's --ident).
+    #[arg(short = 'i', long)]
+    pub ident: Option<String>,
+    /// Write artifacts here instead.
+    #[arg(long)]
+    pub artifact_dir: Option<PathBuf>,
+    /// Print no event output.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Accepted for compatibility; upstream's process ignores it too.
+    #[arg(short = 'j', long = "json")]
+    pub json_mode: bool,
+    /// Accepted for compatibility; ignored.
+    #[arg(long, hide = true)]
+    pub debug: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}

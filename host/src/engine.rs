@@ -1,0 +1,222 @@
+//! The wasmtime embedding: one engine, the embedded component loaded from a precompiled
+//! cache, and a fresh store per stage run with memory and time limits and only the
+//! directories that run is granted.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::host_fs::Grants;
+
+wasmtime::component::bindgen!({ path: "../codec-wasm/wit", world: "codec" });
+
+pub use exports::runnerwire::codec::{frames as wit_frames, process as wit_process, transmit as wit_transmit, types as wit_types};
+
+/// The component, embedded at build time.
+pub static COMPONENT: &[u8] = include_bytes!(env!("RUNNERWIRE_COMPONENT_PATH"));
+
+/// Epoch ticks per second (the time budget's resolution).
+const TICKS_PER_SECOND: u64 = 10;
+
+/// Sandbox budget for one store.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    /// Most linear memory the component may grow to.
+    pub max_memory_bytes: usize,
+    /// Longest one call into the component may run.
+    pub call_timeout: Duration,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget { max_memory_bytes: 256 << 20, call_timeout: Duration::from_secs(600) }
+    }
+}
+
+/// A directory granted to the component for one run.
+pub struct Grant {
+    pub host_path: PathBuf,
+    pub guest_path: &'static str,
+    pub writable: bool,
+}
+
+/// State of one store: WASI, the host-fs grants and the limits.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    pub(crate) grants: Grants,
+    /// Epoch ticks one call into the component may run.
+    call_ticks: u64,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// The loaded component, ready to instantiate.
+pub struct Runtime {
+    engine: Engine,
+    component: Component,
+    linker: Linker<HostState>,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A running instance with its store.
+pub struct Instance {
+    pub store: Store<HostState>,
+    pub codec: Codec,
+}
+
+/// Re-arms the time budget; call before each call into the component.
+pub fn arm(store: &mut Store<HostState>) -> &mut Store<HostState> {
+    let ticks = store.data().call_ticks;
+    store.set_epoch_deadline(ticks);
+    store
+}
+
+impl Runtime {
+    pub fn new() -> Result<Self> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(|e| anyhow!("cannot create the wasm engine: {e}"))?;
+        let component = load_component(&engine)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow!("cannot link WASI: {e}"))?;
+        runnerwire::codec::host_fs::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| anyhow!("cannot link host-fs: {e}"))?;
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        let (engine_for_ticker, stop) = (engine.clone(), ticker_stop.clone());
+        std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(1000 / TICKS_PER_SECOND));
+                    engine_for_ticker.increment_epoch();
+                }
+            })
+            .context("cannot start the epoch ticker")?;
+        Ok(Runtime { engine, component, linker, ticker_stop })
+    }
+
+    /// A fresh store that sees only `grants`, under `budget`.
+    pub fn instantiate(&self, grants: &[Grant], budget: Budget) -> Result<Instance> {
+        let mut builder = WasiCtxBuilder::new();
+        // Must precede the preopens: each preopen captures it. Keeps file IO inline (fast)
+        // instead of hopping to a blocking thread pool.
+        builder.allow_blocking_current_thread(true);
+        let mut host_grants = Grants::default();
+        for grant in grants {
+            let perms = if grant.writable { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
+            builder
+                .preopened_dir(&grant.host_path, grant.guest_path, perms)
+                .map_err(|e| anyhow!("cannot grant {}: {e}", grant.host_path.display()))?;
+            host_grants.add(grant)?;
+        }
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(budget.max_memory_bytes)
+            .instances(4)
+            .tables(16)
+            .memories(4)
+            .trap_on_grow_failure(true)
+            .build();
+        let call_ticks = (budget.call_timeout.as_millis() as u64 * TICKS_PER_SECOND / 1000).max(1);
+        let state = HostState { wasi: builder.build(), table: ResourceTable::new(), limits, grants: host_grants, call_ticks };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        arm(&mut store);
+        let codec = Codec::instantiate(&mut store, &self.component, &self.linker)
+            .map_err(|e| anyhow!("cannot instantiate the component: {e}"))?;
+        Ok(Instance { store, codec })
+    }
+}
+
+/// Loads the embedded component from the precompiled cache, compiling and caching it on
+/// first use. Compiling takes ~300 ms; loading a cached one well under 1 ms.
+fn load_component(engine: &Engine) -> Result<Component> {
+    let key = cache_key(engine);
+    if let Some(dir) = cache_dir() {
+        let path = dir.join(format!("codec-{key:016x}.cwasm"));
+        if private_dir(&dir) && path.is_file() {
+            // SAFETY: the file is in a directory only this user can write, named by a hash of
+            // this exact component and engine configuration, and was written by
+            // `store_precompiled` below (atomically, via rename).
+            if let Ok(component) = unsafe { Component::deserialize_file(engine, &path) } {
+                return Ok(component);
+            }
+        }
+        if let Ok(bytes) = engine.precompile_component(COMPONENT) {
+            let _ = store_precompiled(&dir, &path, &bytes);
+            // SAFETY: these bytes were just produced by this engine.
+            if let Ok(component) = unsafe { Component::deserialize(engine, &bytes) } {
+                return Ok(component);
+            }
+        }
+    }
+    Component::new(engine, COMPONENT).map_err(|e| anyhow!("cannot compile the component: {e}"))
+}
+
+fn cache_key(engine: &Engine) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    COMPONENT.hash(&mut hasher);
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    env!("CARGO_PKG_VERSION").hash(&mut hasher);
+    hasher.finish()
+}
+
+fn cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("RUNNERWIRE_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("runnerwire"))
+}
+
+/// True when `dir` is owned by this user and nobody else can write to it.
+fn private_dir(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) => m.is_dir() && m.uid() == unsafe { libc::geteuid() } && m.mode() & 0o022 == 0,
+        Err(_) => false,
+    }
+}
+
+fn store_precompiled(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    if !private_dir(dir) {
+        return Err(std::io::Error::other("cache directory is not private"));
+    }
+    let tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::fs::write(tmp.path(), bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Limits as the WIT interface takes them.
+pub fn wit_limits(l: &crate::cli::LimitArgs) -> wit_types::Limits {
+    wit_types::Limits {
+        max_line_bytes: l.max_line_bytes,
+        max_archive_bytes: l.max_archive_bytes,
+        max_entries: l.max_entries,
+        max_unpacked_bytes: l.max_unpacked_bytes,
+        max_json_depth: l.max_json_depth,
+    }
+}

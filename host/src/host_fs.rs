@@ -1,0 +1,108 @@
+//! The `host-fs` import: Unix metadata that WASI lacks, on the same directories WASI was
+//! granted and nowhere else. Paths resolve through cap-std, which refuses to leave a
+//! granted directory (`..`, absolute symlinks, escaping links).
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Result};
+use cap_std::ambient_authority;
+use cap_std::fs::{Dir, MetadataExt, PermissionsExt};
+
+use crate::engine::runnerwire::codec::host_fs::{Host, Meta};
+use crate::engine::{Grant, HostState};
+
+/// The directories one store was granted, by guest path.
+#[derive(Default)]
+pub struct Grants {
+    dirs: Vec<(&'static str, Dir, bool)>,
+}
+
+impl Grants {
+    pub fn add(&mut self, grant: &Grant) -> Result<()> {
+        let dir = Dir::open_ambient_dir(&grant.host_path, ambient_authority())
+            .map_err(|e| anyhow!("cannot open {}: {e}", grant.host_path.display()))?;
+        self.dirs.push((grant.guest_path, dir, grant.writable));
+        Ok(())
+    }
+
+    /// The granted directory holding `path` and the path relative to it ("." for the root).
+    fn resolve(&self, path: &str, write: bool) -> io::Result<(&Dir, PathBuf)> {
+        for (prefix, dir, writable) in &self.dirs {
+            let rest = match path.strip_prefix(prefix) {
+                Some("") => ".",
+                Some(rest) if rest.starts_with('/') => rest.trim_start_matches('/'),
+                _ => continue,
+            };
+            if write && !writable {
+                return Err(io::Error::new(io::ErrorKind::PermissionDenied, "directory is granted read-only"));
+            }
+            return Ok((dir, PathBuf::from(if rest.is_empty() { "." } else { rest })));
+        }
+        Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("{path:?} is outside the granted directories")))
+    }
+}
+
+fn text(e: io::Error) -> String {
+    e.to_string()
+}
+
+/// Splits `rel` into its parent directory (opened inside the grant) and its last component,
+/// for the *at() calls that must not follow a final symlink.
+fn parent_and_name(dir: &Dir, rel: &Path) -> io::Result<(Dir, String)> {
+    let name = rel
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?
+        .to_string();
+    let parent = match rel.parent() {
+        Some(p) if !p.as_os_str().is_empty() => dir.open_dir(p)?,
+        _ => dir.try_clone()?,
+    };
+    Ok((parent, name))
+}
+
+impl Host for HostState {
+    fn lstat(&mut self, path: String) -> Result<Option<Meta>, String> {
+        let (dir, rel) = self.grants.resolve(&path, false).map_err(text)?;
+        match dir.symlink_metadata(&rel) {
+            Ok(m) => Ok(Some(Meta { mode: m.mode(), size: m.len(), mtime: m.mtime() })),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(text(e)),
+        }
+    }
+
+    fn set_mode(&mut self, path: String, mode: u32) -> Result<(), String> {
+        let (dir, rel) = self.grants.resolve(&path, true).map_err(text)?;
+        dir.set_permissions(&rel, cap_std::fs::Permissions::from_mode(mode)).map_err(text)
+    }
+
+    fn set_mtime(&mut self, path: String, mtime: i64) -> Result<(), String> {
+        let (dir, rel) = self.grants.resolve(&path, true).map_err(text)?;
+        let (parent, name) = parent_and_name(dir, &rel).map_err(text)?;
+        let time = rustix::fs::Timespec { tv_sec: mtime, tv_nsec: 0 };
+        let times = rustix::fs::Timestamps { last_access: time, last_modification: time };
+        rustix::fs::utimensat(&parent, name.as_str(), &times, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| io::Error::from(e).to_string())
+    }
+
+    fn read_link(&mut self, path: String) -> Result<String, String> {
+        let (dir, rel) = self.grants.resolve(&path, false).map_err(text)?;
+        let target = dir.read_link_contents(&rel).map_err(text)?;
+        target.into_os_string().into_string().map_err(|_| "symlink target is not UTF-8".to_string())
+    }
+
+    fn make_symlink(&mut self, target: String, path: String) -> Result<(), String> {
+        let (dir, rel) = self.grants.resolve(&path, true).map_err(text)?;
+        // The link's text is data: it may point anywhere, and nothing here follows it.
+        dir.symlink_contents(&target, &rel).map_err(text)
+    }
+
+    fn utc_offset(&mut self, unix_seconds: i64) -> i32 {
+        use chrono::{Local, Offset, TimeZone};
+        match Local.timestamp_opt(unix_seconds, 0) {
+            chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.offset().fix().local_minus_utc(),
+            chrono::LocalResult::None => 0,
+        }
+    }
+}

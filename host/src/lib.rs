@@ -1,0 +1,21 @@
+//! runnerwire's native host: loads the codec component into wasmtime with only the
+//! directories each stage needs, and runs the `transmit` and `process` stages.
+
+pub mod cli;
+pub mod engine;
+pub mod exit;
+pub mod failure;
+pub mod host_fs;
+pub mod paths_host;
+pub mod stage_process;
+pub mod stage_transmit;
+
+use failure::StageResult;
+
+/// Runs one parsed command; the exit code, or the failure to report.
+pub fn run(cli: cli::Cli) -> StageResult {
+    match cli.command {
+        cli::Command::Transmit(args) => stage_transmit::run(args),
+        cli::Command::Process(args) => stage_process::run(args),
+    }
+}

@@ -1,0 +1,107 @@
+//! `runnerwire process`: prepare the directories upstream prepares, then feed stdin to the
+//! component and print what it hands back.
+
+use std::io::{Read, Write};
+
+use anyhow::Context;
+
+use crate::cli::ProcessArgs;
+use crate::engine::{arm, wit_limits, Budget, Grant, Runtime};
+use crate::exit;
+use crate::failure::{Failure, StageResult};
+use crate::paths_host::absolute;
+
+/// Bytes read from stdin per call into the component.
+const READ_CHUNK: usize = 1 << 20;
+
+pub fn run(args: ProcessArgs) -> StageResult {
+    let cwd = std::env::current_dir().context("cannot read the current directory").map_err(Failure::io)?;
+    let pdd = absolute(&cwd, &args.private_data_dir);
+    prepare_private_data_dir(&pdd).map_err(Failure::io)?;
+
+    let runtime = Runtime::new().map_err(Failure::internal)?;
+    let budget = Budget { max_memory_bytes: args.limits.max_memory_bytes, call_timeout: std::time::Duration::from_secs(args.limits.step_timeout) };
+    // The artifact-dir rule is format logic: ask the component, with nothing granted.
+    let mut probe = runtime.instantiate(&[], budget).map_err(Failure::internal)?;
+        let artifact_dir = probe
+        .codec
+        .runnerwire_codec_process()
+        .call_artifact_dir(
+            arm(&mut probe.store),
+            &cwd.to_string_lossy(),
+            &pdd.to_string_lossy(),
+            args.ident.as_deref(),
+            args.artifact_dir.as_ref().map(|p| p.to_string_lossy().into_owned()).as_deref(),
+        )
+        .map_err(Failure::trap)?;
+    drop(probe);
+    std::fs::create_dir_all(&artifact_dir)
+        .with_context(|| format!("cannot create the artifact dir {artifact_dir}"))
+        .map_err(Failure::io)?;
+
+    let scratch = tempfile::Builder::new().prefix("runnerwire-process-").tempdir().context("cannot create a scratch dir").map_err(Failure::io)?;
+    let grants = [
+        Grant { host_path: artifact_dir.clone().into(), guest_path: "/artifacts", writable: true },
+        Grant { host_path: scratch.path().to_path_buf(), guest_path: "/scratch", writable: true },
+    ];
+    let mut instance = runtime.instantiate(&grants, budget).map_err(Failure::internal)?;
+    let api = instance.codec.runnerwire_codec_process().processor();
+    let processor = api
+        .call_constructor(arm(&mut instance.store), wit_limits(&args.limits), args.quiet)
+        .map_err(Failure::trap)?;
+
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut input = std::io::stdin().lock();
+    let mut buf = vec![0u8; READ_CHUNK];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Failure { code: exit::IO_ERROR, message: format!("cannot read stdin: {e}") }),
+        };
+        let printed = api.call_feed(arm(&mut instance.store), processor, &buf[..n]).map_err(Failure::trap)?;
+        let printed = printed.map_err(|e| {
+            let _ = out.flush();
+            Failure::stream(e)
+        })?;
+        out.write_all(&printed).map_err(Failure::write)?;
+    }
+    let (printed, outcome) = api
+        .call_finish(arm(&mut instance.store), processor)
+        .map_err(Failure::trap)?
+        .map_err(|e| {
+            let _ = out.flush();
+            Failure::stream(e)
+        })?;
+    out.write_all(&printed).map_err(Failure::write)?;
+    out.flush().map_err(Failure::write)?;
+    let _ = processor.resource_drop(&mut instance.store);
+    Ok(match outcome.status.as_deref() {
+        Some("successful") => exit::SUCCESS,
+        _ => match outcome.rc {
+            Some(rc) if rc != 0 => u8::try_from(rc).unwrap_or(exit::JOB_FAILED),
+            _ => exit::JOB_FAILED,
+        },
+    })
+}
+
+/// What upstream's CLI does before processing: the private data dir (0700) and an empty
+/// `daemon.log` (0600) in it.
+fn prepare_private_data_dir(pdd: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if !pdd.is_dir() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(pdd).with_context(|| format!("cannot create {}", pdd.display()))?;
+    }
+    let log = pdd.join("daemon.log");
+    if std::fs::symlink_metadata(&log).is_err() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&log)
+            .with_context(|| format!("cannot create {}", log.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! `runnerwire transmit`: CLI checks that need the real filesystem, then the component.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::cli::TransmitArgs;
+use crate::engine::{arm, wit_transmit, Budget, Grant, Runtime};
+use crate::failure::{Failure, StageResult};
+use crate::paths_host::{absolute, random_hex_ident};
+
+pub fn run(args: TransmitArgs) -> StageResult {
+    let cwd = std::env::current_dir().context("cannot read the current directory").map_err(Failure::io)?;
+    let pdd = absolute(&cwd, &args.private_data_dir);
+    // Like upstream's CLI: a missing private data dir is created (0700).
+    if !pdd.is_dir() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&pdd)
+            .with_context(|| format!("cannot create {}", pdd.display()))
+            .map_err(Failure::io)?;
+    }
+    let inventory = match &args.inventory {
+        Some(inv) => Some(valid_inventory(&cwd, &pdd, inv).ok_or_else(|| {
+            Failure::usage(format!("value for --inventory does not appear to be a valid path: {}", inv.display()))
+        })?),
+        None => None,
+    };
+    let request = wit_transmit::TransmitRequest {
+        private_data_dir: pdd.to_string_lossy().into_owned(),
+        ident: args.ident.clone().unwrap_or_else(random_hex_ident),
+        binary: args.binary,
+        playbook: args.playbook,
+        module: args.module,
+        module_args: args.module_args,
+        host_pattern: args.host_pattern,
+        verbosity: (args.verbose > 0).then_some(u32::from(args.verbose)),
+        quiet: args.quiet,
+        rotate_artifacts: args.rotate_artifacts,
+        json_mode: args.json_mode,
+        omit_event_data: args.omit_event_data,
+        only_failed_event_data: args.only_failed_event_data,
+        inventory: inventory.map(|p| p.to_string_lossy().into_owned()),
+        forks: args.forks,
+        project_dir: args.project_dir,
+        artifact_dir: args.artifact_dir,
+        roles_path: args.roles_path,
+        container_image: args.container_image,
+        container_volume_mounts: (!args.container_volume_mounts.is_empty()).then_some(args.container_volume_mounts),
+        container_options: (!args.container_options.is_empty()).then_some(args.container_options),
+        cmdline: args.cmdline,
+        limit: args.limit,
+        suppress_env_files: args.suppress_env_files,
+        only_transmit_kwargs: args.only_transmit_kwargs,
+        now: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
+    };
+
+    let scratch = tempfile::Builder::new().prefix("runnerwire-transmit-").tempdir().context("cannot create a scratch dir").map_err(Failure::io)?;
+    let runtime = Runtime::new().map_err(Failure::internal)?;
+    let grants = [
+        Grant { host_path: pdd.clone(), guest_path: "/pdd", writable: false },
+        Grant { host_path: scratch.path().to_path_buf(), guest_path: "/scratch", writable: true },
+    ];
+    let budget = Budget { max_memory_bytes: args.limits.max_memory_bytes, call_timeout: std::time::Duration::from_secs(args.limits.step_timeout) };
+    let mut instance = runtime.instantiate(&grants, budget).map_err(Failure::internal)?;
+    let api = instance.codec.runnerwire_codec_transmit().transmitter();
+    let transmitter = api
+        .call_start(arm(&mut instance.store), &request)
+        .map_err(Failure::trap)?
+        .map_err(Failure::stream)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    loop {
+        let chunk = api.call_next_chunk(arm(&mut instance.store), transmitter).map_err(Failure::trap)?.map_err(Failure::stream)?;
+        let Some(chunk) = chunk else { break };
+        out.write_all(&chunk).map_err(Failure::write)?;
+    }
+    out.flush().map_err(Failure::write)?;
+    let _ = transmitter.resource_drop(&mut instance.store);
+    Ok(crate::exit::SUCCESS)
+}
+
+/// Upstream's `valid_inventory`: an existing file or directory as given (relative to the
+/// current directory), else one under `<pdd>/inventory/`; returned absolute.
+fn valid_inventory(cwd: &Path, pdd: &Path, inventory: &Path) -> Option<PathBuf> {
+    let direct = absolute(cwd, inventory);
+    if direct.is_file() || direct.is_dir() {
+        return Some(direct);
+    }
+    if !inventory.is_absolute() {
+        let under = pdd.join("inventory").join(inventory);
+        if under.is_file() || under.is_dir() {
+            return Some(under);
+        }
+    }
+    None
+}
