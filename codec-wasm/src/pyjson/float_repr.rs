@@ -213,7 +213,7 @@ fn python_tie_choice(a: f64, rust: &Digits) -> Option<(u128, i32)> {
         }
         let mut s = (m as u128) << e;
         let mut q = 0;
-        while s % 10 == 0 {
+        while s.is_multiple_of(10) {
             s /= 10;
             q += 1;
         }
@@ -243,7 +243,9 @@ fn python_tie_choice(a: f64, rust: &Digits) -> Option<(u128, i32)> {
     }
     let mut r: u128 = 0;
     for &d in digits {
-        r = r.checked_mul(10)?.checked_add((d.wrapping_sub(b'0')) as u128)?;
+        r = r
+            .checked_mul(10)?
+            .checked_add((d.wrapping_sub(b'0')) as u128)?;
     }
     r = r.checked_mul(10u128.checked_pow((r_exp - scale) as u32)?)?;
     if r != lower && r != upper {
@@ -272,4 +274,3 @@ pub(crate) fn write_json_float(f: f64, out: &mut Vec<u8>) {
         write_py_float_str(f, out);
     }
 }
-

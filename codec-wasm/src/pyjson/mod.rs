@@ -91,7 +91,10 @@ impl PyStr {
 
     /// The code points, as Python would iterate the string (surrogates included).
     pub fn code_points(&self) -> CodePoints<'_> {
-        CodePoints { bytes: &self.0, pos: 0 }
+        CodePoints {
+            bytes: &self.0,
+            pos: 0,
+        }
     }
 
     pub(crate) fn from_vec_unchecked(bytes: Vec<u8>) -> PyStr {

@@ -362,9 +362,7 @@ impl Parser<'_> {
                     }
                     i += 2;
                 }
-                Some(&b) if b < 0x20 => {
-                    return Err(err(i, "invalid control character in string"))
-                }
+                Some(&b) if b < 0x20 => return Err(err(i, "invalid control character in string")),
                 Some(_) => {
                     let j = scan_plain(buf, i + 1);
                     out.extend_from_slice(buf.get(i..j).unwrap_or(b""));

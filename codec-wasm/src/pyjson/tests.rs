@@ -76,11 +76,17 @@ fn python_batch(kind: &str, inputs: &[Vec<u8>]) -> Vec<Result<String, String>> {
     }
     let mut stdin = child.stdin.take().expect("stdin");
     let writer = std::thread::spawn(move || {
-        stdin.write_all(payload.as_bytes()).expect("write to python3");
+        stdin
+            .write_all(payload.as_bytes())
+            .expect("write to python3");
     });
     let output = child.wait_with_output().expect("wait for python3");
     writer.join().expect("writer thread");
-    assert!(output.status.success(), "python3 oracle failed: {:?}", output.status);
+    assert!(
+        output.status.success(),
+        "python3 oracle failed: {:?}",
+        output.status
+    );
     let text = String::from_utf8(output.stdout).expect("python output is ASCII");
     let mut lines = text.lines();
     let version = lines.next().unwrap_or("");
@@ -97,7 +103,11 @@ fn python_batch(kind: &str, inputs: &[Vec<u8>]) -> Vec<Result<String, String>> {
             }
         })
         .collect();
-    assert_eq!(results.len(), inputs.len(), "python answered a different number of lines");
+    assert_eq!(
+        results.len(),
+        inputs.len(),
+        "python answered a different number of lines"
+    );
     results
 }
 
@@ -124,7 +134,10 @@ const DIFF_MAX_DEPTH: usize = 1000;
 /// Compares our parse+encode with Python for every input; returns (accepted, rejected).
 fn differential(inputs: &[Vec<u8>]) -> (usize, usize) {
     for b in inputs {
-        assert!(!python_uses_non_utf8(b), "test input would be UTF-16/32 for Python: {b:?}");
+        assert!(
+            !python_uses_non_utf8(b),
+            "test input would be UTF-16/32 for Python: {b:?}"
+        );
     }
     let py = python_batch("J", inputs);
     let mut failures = Vec::new();
@@ -150,12 +163,19 @@ fn differential(inputs: &[Vec<u8>]) -> (usize, usize) {
                 match parse(&enc, DIFF_MAX_DEPTH) {
                     Ok(v2) => {
                         let enc2 = encode_to_string(&v2);
-                        let stable = parse(enc2.as_bytes(), DIFF_MAX_DEPTH).map(|v3| encode_to_string(&v3));
+                        let stable =
+                            parse(enc2.as_bytes(), DIFF_MAX_DEPTH).map(|v3| encode_to_string(&v3));
                         if stable.as_deref() != Ok(enc2.as_str()) {
-                            failures.push(format!("re-encode not stable for {:?}", String::from_utf8_lossy(b)));
+                            failures.push(format!(
+                                "re-encode not stable for {:?}",
+                                String::from_utf8_lossy(b)
+                            ));
                         }
                     }
-                    Err(e) => failures.push(format!("cannot re-parse our output {:?}: {e}", String::from_utf8_lossy(&enc))),
+                    Err(e) => failures.push(format!(
+                        "cannot re-parse our output {:?}: {e}",
+                        String::from_utf8_lossy(&enc)
+                    )),
                 }
                 ok += 1;
             }
@@ -207,6 +227,11 @@ fn tricky_inputs() -> Vec<Vec<u8>> {
         b"1e-4", b"9.999999999999999e15", b"9.999999999999999e16", b"1e308", b"1e-308",
         b"4.9406564584124654e-324", b"0e0", b"-0e0", b"0e-5", b"0.000e400",
         b"123e-20", b"8.5e+15", b"1.25e16", b"4503599627370496.5", b"18446744073709551616",
+        b"1e99999999999999999999", b"-1e-99999999999999999999", b"0e99999999999999999999",
+        b"0.00000000000000000000000000000000000000000000000000001e400", b"1104896754342368.25",
+        b"2.4703282292062327e-324", b"2.4703282292062328e-324", b"1e-323", b"2.225073858507201e-308",
+        b"179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497791.9999",
+        b"179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792.0",
         // whitespace
         b" 1", b"1 ", b"\t\n\r 1\r\n\t ", b"", b" ", b"\n", b"\x0c1", b"\x0b1", b"1\x0c",
         b"[ 1 , 2 ]", b"{ \"a\" : 1 , \"b\" : [ ] }", b"[\n]", b"{\t}", b"\xc2\xa01",
@@ -248,7 +273,7 @@ fn tricky_inputs() -> Vec<Vec<u8>> {
     for n in [4299usize, 4300, 4301, 5000] {
         v.push(vec![b'7'; n]);
         let mut neg = vec![b'-'];
-        neg.extend(std::iter::repeat(b'7').take(n));
+        neg.extend(std::iter::repeat_n(b'7', n));
         v.push(neg);
         let mut f = vec![b'7'; n];
         f.extend_from_slice(b".5");
@@ -264,10 +289,17 @@ fn tricky_inputs() -> Vec<Vec<u8>> {
         v.push(format!("{}{}", "[".repeat(d), "]".repeat(d)).into_bytes());
         v.push(format!("{}1{}", "{\"a\":".repeat(d), "}".repeat(d)).into_bytes());
         v.push(format!("{}{}", "[{\"k\":".repeat(d / 2), "[]}]".repeat(d / 2)).into_bytes());
-        v.push(format!("{}", "[".repeat(d)).into_bytes());
+        v.push("[".repeat(d).into_bytes());
     }
     // Big objects with duplicate keys (exercise the hash index).
-    for (n, modulo) in [(15usize, 7usize), (16, 16), (17, 5), (100, 37), (3000, 1000), (5000, 5000)] {
+    for (n, modulo) in [
+        (15usize, 7usize),
+        (16, 16),
+        (17, 5),
+        (100, 37),
+        (3000, 1000),
+        (5000, 5000),
+    ] {
         let mut s = String::from("{");
         for i in 0..n {
             if i > 0 {
@@ -309,7 +341,10 @@ fn tricky_inputs() -> Vec<Vec<u8>> {
 fn differential_tricky_inputs() {
     let inputs = tricky_inputs();
     let (ok, rejected) = differential(&inputs);
-    eprintln!("tricky inputs: {} total, {ok} accepted, {rejected} rejected, all equal to CPython", inputs.len());
+    eprintln!(
+        "tricky inputs: {} total, {ok} accepted, {rejected} rejected, all equal to CPython",
+        inputs.len()
+    );
     assert!(ok > 200 && rejected > 200);
 }
 
@@ -352,19 +387,23 @@ fn gen_ws(r: &mut Rng, out: &mut Vec<u8>) {
         return;
     }
     for _ in 0..r.below(3) + 1 {
-        out.push(*r.pick(&[b' ', b'\t', b'\n', b'\r']));
+        out.push(*r.pick(b" \t\n\r"));
     }
 }
 
 fn gen_string(r: &mut Rng, out: &mut Vec<u8>) {
     out.push(b'"');
-    let len = if r.chance(10) { r.below(200) } else { r.below(12) };
+    let len = if r.chance(10) {
+        r.below(200)
+    } else {
+        r.below(12)
+    };
     for _ in 0..len {
         match r.below(20) {
             0..=7 => out.push(b'a' + r.below(26) as u8),
-            8 => out.push(*r.pick(&[b' ', b'/', b'\'', b'~', b'{', b'}', b':', b',', b'0'])),
+            8 => out.push(*r.pick(b" /'~{}:,0")),
             9 => {
-                let e = *r.pick(&[b'"', b'\\', b'/', b'b', b'f', b'n', b'r', b't']);
+                let e = *r.pick(b"\"\\/bfnrt");
                 out.extend_from_slice(&[b'\\', e]);
             }
             10 | 11 => {
@@ -384,7 +423,11 @@ fn gen_string(r: &mut Rng, out: &mut Vec<u8>) {
             12 => {
                 // escaped surrogate pair (sometimes a mismatched one)
                 let hi = 0xD800 + r.below(0x400) as u32;
-                let lo = if r.chance(80) { 0xDC00 + r.below(0x400) as u32 } else { 0xD800 + r.below(0x800) as u32 };
+                let lo = if r.chance(80) {
+                    0xDC00 + r.below(0x400) as u32
+                } else {
+                    0xD800 + r.below(0x800) as u32
+                };
                 out.extend_from_slice(format!("\\u{hi:04x}\\u{lo:04X}").as_bytes());
             }
             13 | 14 => {
@@ -418,7 +461,7 @@ fn gen_string(r: &mut Rng, out: &mut Vec<u8>) {
             }
             18 => {
                 if r.chance(5) {
-                    let e = *r.pick(&[b'x', b'a', b'U', b'0', b'\'', b' ', b'u']);
+                    let e = *r.pick(b"xaU0' u");
                     out.extend_from_slice(&[b'\\', e]); // invalid escape (or \u without hex)
                 } else {
                     out.push(b'-');
@@ -461,7 +504,7 @@ fn gen_number(r: &mut Rng, out: &mut Vec<u8>) {
                 }
             }
             if r.chance(50) {
-                out.push(*r.pick(&[b'e', b'E']));
+                out.push(*r.pick(b"eE"));
                 match r.below(3) {
                     0 => out.push(b'+'),
                     1 => out.push(b'-'),
@@ -473,7 +516,11 @@ fn gen_number(r: &mut Rng, out: &mut Vec<u8>) {
                     2 => r.below(330),
                     _ => r.below(500),
                 };
-                let e = if r.chance(10) { format!("0{e}") } else { e.to_string() };
+                let e = if r.chance(10) {
+                    format!("0{e}")
+                } else {
+                    e.to_string()
+                };
                 out.extend_from_slice(e.as_bytes());
             }
         }
@@ -481,10 +528,26 @@ fn gen_number(r: &mut Rng, out: &mut Vec<u8>) {
 }
 
 const KEYS: &[&[u8]] = &[
-    b"\"a\"", b"\"\\u0061\"", b"\"b\"", b"\"event\"", b"\"ev\\u0065nt\"", b"\"\"", b"\"\xc3\xa9\"",
-    b"\"\\u00e9\"", b"\"\\ud83d\\ude00\"", b"\"\xf0\x9f\x98\x80\"", b"\"\xed\xa0\xbd\xed\xb8\x80\"",
-    b"\"\\ud83d\xed\xb8\x80\"", b"\"k\\n\"", b"\"k\n\"", b"\"uuid\"", b"\"stdout\"", b"\"counter\"",
-    b"\"\\/\"", b"\"/\"", b"\"\\u0000\"",
+    b"\"a\"",
+    b"\"\\u0061\"",
+    b"\"b\"",
+    b"\"event\"",
+    b"\"ev\\u0065nt\"",
+    b"\"\"",
+    b"\"\xc3\xa9\"",
+    b"\"\\u00e9\"",
+    b"\"\\ud83d\\ude00\"",
+    b"\"\xf0\x9f\x98\x80\"",
+    b"\"\xed\xa0\xbd\xed\xb8\x80\"",
+    b"\"\\ud83d\xed\xb8\x80\"",
+    b"\"k\\n\"",
+    b"\"k\n\"",
+    b"\"uuid\"",
+    b"\"stdout\"",
+    b"\"counter\"",
+    b"\"\\/\"",
+    b"\"/\"",
+    b"\"\\u0000\"",
 ];
 
 fn gen_value(r: &mut Rng, out: &mut Vec<u8>, depth: u32) {
@@ -536,7 +599,8 @@ fn gen_value(r: &mut Rng, out: &mut Vec<u8>, depth: u32) {
 }
 
 fn mutate(r: &mut Rng, doc: &mut Vec<u8>) {
-    const INSERTS: &[u8] = b"[]{}\",:\\/-+.eE0123456789 \t\nuntfalsNI\x01\x1f\x7f\x80\xbf\xc3\xed\xa0\xf0\xff";
+    const INSERTS: &[u8] =
+        b"[]{}\",:\\/-+.eE0123456789 \t\nuntfalsNI\x01\x1f\x7f\x80\xbf\xc3\xed\xa0\xf0\xff";
     for _ in 0..r.below(3) + 1 {
         let len = doc.len() as u64;
         let at = r.below(len + 1) as usize;
@@ -580,9 +644,18 @@ fn random_documents(seed: u64, count: usize) -> Vec<Vec<u8>> {
 fn differential_random_documents() {
     let docs = random_documents(0x9E37_79B9_7F4A_7C15, 6000);
     let (ok, rejected) = differential(&docs);
-    eprintln!("random documents: {} total, {ok} accepted, {rejected} rejected, all equal to CPython", docs.len());
-    assert!(ok > 3000, "generator should produce mostly valid documents ({ok})");
-    assert!(rejected > 500, "generator should produce some invalid documents ({rejected})");
+    eprintln!(
+        "random documents: {} total, {ok} accepted, {rejected} rejected, all equal to CPython",
+        docs.len()
+    );
+    assert!(
+        ok > 3000,
+        "generator should produce mostly valid documents ({ok})"
+    );
+    assert!(
+        rejected > 500,
+        "generator should produce some invalid documents ({rejected})"
+    );
 }
 
 #[test]
@@ -600,7 +673,9 @@ fn differential_random_floats() {
                 m * 10f64.powi(e)
             }
             // small integers and halves, near the 1e16 switch
-            _ => (r.below(1 << 53) as f64) * [1.0, 0.5, 0.25, 10.0, 100.0, 1e-5][r.below(6) as usize],
+            _ => {
+                (r.below(1 << 53) as f64) * [1.0, 0.5, 0.25, 10.0, 100.0, 1e-5][r.below(6) as usize]
+            }
         };
         if !f.is_finite() {
             continue;
@@ -629,29 +704,62 @@ fn differential_random_floats() {
         inputs.push(format!("[1e{e}, 9.999999999999999e{e}, 1.5e{e}, 5e{e}]").into_bytes());
     }
     let (ok, rejected) = differential(&inputs);
-    eprintln!("random floats: {} documents, {ok} accepted, all equal to CPython", inputs.len());
+    eprintln!(
+        "random floats: {} documents, {ok} accepted, all equal to CPython",
+        inputs.len()
+    );
     assert_eq!(rejected, 0);
 }
 
 #[test]
 fn differential_python_str() {
     let inputs: Vec<Vec<u8>> = [
-        &b"null"[..], b"true", b"false", b"0", b"-0", b"12345678901234567890", b"1.5", b"1e16",
-        b"1e22", b"-0.0", b"NaN", b"Infinity", b"-Infinity", b"1e-5", b"0.1", b"100.0",
-        b"\"plain\"", b"\"caf\xc3\xa9\"", b"\"\"", b"[]", b"{}", b"[1, 2.5, \"a\", null, true, NaN]",
-        b"{\"a\": [1, {\"b\": -Infinity}], \"c\": \"it's\"}", b"[\"say \\\"hi\\\"\", \"both ' and \\\"\"]",
-        b"[\"tab\\tnl\\ncr\\rbs\\\\\", \"\\u0001\\u007f\"]", b"[\"\xc3\xa9\", \"\\u00a0\", \"\\u0085\", \"\\u2028\"]",
-        b"[\"\xf0\x9f\x8e\x89\", \"\xe4\xb8\xad\"]", b"[\"\\ud800\"]", b"{\"k\": {\"\": []}}",
+        &b"null"[..],
+        b"true",
+        b"false",
+        b"0",
+        b"-0",
+        b"12345678901234567890",
+        b"1.5",
+        b"1e16",
+        b"1e22",
+        b"-0.0",
+        b"NaN",
+        b"Infinity",
+        b"-Infinity",
+        b"1e-5",
+        b"0.1",
+        b"100.0",
+        b"\"plain\"",
+        b"\"caf\xc3\xa9\"",
+        b"\"\"",
+        b"[]",
+        b"{}",
+        b"[1, 2.5, \"a\", null, true, NaN]",
+        b"{\"a\": [1, {\"b\": -Infinity}], \"c\": \"it's\"}",
+        b"[\"say \\\"hi\\\"\", \"both ' and \\\"\"]",
+        b"[\"tab\\tnl\\ncr\\rbs\\\\\", \"\\u0001\\u007f\"]",
+        b"[\"\xc3\xa9\", \"\\u00a0\", \"\\u0085\", \"\\u2028\"]",
+        b"[\"\xf0\x9f\x8e\x89\", \"\xe4\xb8\xad\"]",
+        b"[\"\\ud800\"]",
+        b"{\"k\": {\"\": []}}",
     ]
     .iter()
     .map(|b| b.to_vec())
     .collect();
     let py = python_batch("S", &inputs);
     for (b, expected) in inputs.iter().zip(&py) {
-        let expected = expected.as_ref().unwrap_or_else(|e| panic!("python failed on {b:?}: {e}"));
+        let expected = expected
+            .as_ref()
+            .unwrap_or_else(|e| panic!("python failed on {b:?}: {e}"));
         let expected = String::from_utf8_lossy(&unhex(expected)).into_owned();
         let v = parse(b, 10).expect("valid");
-        assert_eq!(python_str(&v), expected, "str() of {:?}", String::from_utf8_lossy(b));
+        assert_eq!(
+            python_str(&v),
+            expected,
+            "str() of {:?}",
+            String::from_utf8_lossy(b)
+        );
     }
 }
 
@@ -661,7 +769,10 @@ fn differential_python_str() {
 
 fn err_at(input: &[u8]) -> usize {
     match parse(input, 100) {
-        Ok(v) => panic!("{:?} should fail, parsed {v:?}", String::from_utf8_lossy(input)),
+        Ok(v) => panic!(
+            "{:?} should fail, parsed {v:?}",
+            String::from_utf8_lossy(input)
+        ),
         Err(e) => {
             assert!(!e.message.contains('\n'));
             e.offset
@@ -731,7 +842,10 @@ fn python_str_values() {
     assert_eq!(p("true"), "True");
     assert_eq!(p("false"), "False");
     assert_eq!(p("-0"), "0");
-    assert_eq!(p("123456789012345678901234567890"), "123456789012345678901234567890");
+    assert_eq!(
+        p("123456789012345678901234567890"),
+        "123456789012345678901234567890"
+    );
     assert_eq!(p("NaN"), "nan");
     assert_eq!(p("Infinity"), "inf");
     assert_eq!(p("-Infinity"), "-inf");
@@ -750,10 +864,35 @@ fn python_str_values() {
 #[test]
 fn truthiness() {
     let t = |s: &str| parse(s.as_bytes(), 10).unwrap().is_truthy();
-    for falsy in ["null", "false", "0", "-0", "0.0", "-0.0", "0e5", "1e-400000", "\"\"", "[]", "{}"] {
+    for falsy in [
+        "null",
+        "false",
+        "0",
+        "-0",
+        "0.0",
+        "-0.0",
+        "0e5",
+        "1e-400000",
+        "\"\"",
+        "[]",
+        "{}",
+    ] {
         assert!(!t(falsy), "{falsy} should be falsy");
     }
-    for truthy in ["true", "1", "-1", "0.5", "NaN", "Infinity", "-Infinity", "\" \"", "\"0\"", "[0]", "{\"\": null}", "[[]]"] {
+    for truthy in [
+        "true",
+        "1",
+        "-1",
+        "0.5",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "\" \"",
+        "\"0\"",
+        "[0]",
+        "{\"\": null}",
+        "[[]]",
+    ] {
         assert!(t(truthy), "{truthy} should be truthy");
     }
     assert!(!Value::Int("000".into()).is_truthy());
@@ -762,11 +901,18 @@ fn truthiness() {
 
 #[test]
 fn get_and_accessors() {
-    let v = parse(b"{\"a\": 1, \"b\": \"x\", \"a\": 2, \"\\u0063\": [true], \"s\": \"\\udc00\"}", 10).unwrap();
+    let v = parse(
+        b"{\"a\": 1, \"b\": \"x\", \"a\": 2, \"\\u0063\": [true], \"s\": \"\\udc00\"}",
+        10,
+    )
+    .unwrap();
     assert_eq!(v.get("a"), Some(&Value::Int("2".into())));
     assert_eq!(v.get("c"), Some(&Value::Array(vec![Value::Bool(true)])));
     assert_eq!(v.get("missing"), None);
-    assert_eq!(v.get("b").and_then(Value::as_py_str), Some(&PyStr::from_str("x")));
+    assert_eq!(
+        v.get("b").and_then(Value::as_py_str),
+        Some(&PyStr::from_str("x"))
+    );
     assert_eq!(v.get("b").and_then(Value::as_str), Some("x"));
     let s = v.get("s").and_then(Value::as_py_str).unwrap();
     assert_eq!(s.as_str(), None);
@@ -776,11 +922,19 @@ fn get_and_accessors() {
     assert!(!s.is_empty());
     assert!(PyStr::from_str("").is_empty());
     // Keys in first-occurrence order.
-    let keys: Vec<String> = v.as_object().unwrap().iter().map(|(k, _)| k.to_string_lossy()).collect();
+    let keys: Vec<String> = v
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, _)| k.to_string_lossy())
+        .collect();
     assert_eq!(keys, ["a", "b", "c", "s"]);
     assert_eq!(Value::Array(vec![]).get("a"), None);
     assert_eq!(Value::Null.as_py_str(), None);
-    assert_eq!(PyStr::from_wtf8(b"\xed\xa0\x80".to_vec()).map(|s| s.len_bytes()), Some(3));
+    assert_eq!(
+        PyStr::from_wtf8(b"\xed\xa0\x80".to_vec()).map(|s| s.len_bytes()),
+        Some(3)
+    );
     assert_eq!(PyStr::from_wtf8(b"\xff".to_vec()), None);
 }
 
@@ -820,7 +974,8 @@ fn no_panics_on_garbage() {
     let mut r = Rng(42);
     for _ in 0..20000 {
         let len = r.below(40) as usize;
-        let alphabet = b"[]{}\":,\\u0123456789abcdefABCDEF-+.eE ntrfalsNI\xed\xa0\xbf\xf0\x80\xc3\xef\xbb\x01";
+        let alphabet =
+            b"[]{}\":,\\u0123456789abcdefABCDEF-+.eE ntrfalsNI\xed\xa0\xbf\xf0\x80\xc3\xef\xbb\x01";
         let doc: Vec<u8> = (0..len).map(|_| *r.pick(alphabet)).collect();
         if let Ok(v) = parse(&doc, 4) {
             let mut out = Vec::new();
@@ -835,11 +990,85 @@ fn no_panics_on_garbage() {
 fn encode_hand_built_values() {
     let v = Value::Object(vec![
         (PyStr::from_str("a/b"), Value::Float(f64::NAN)),
-        (PyStr::from_str("\u{7f}\u{e9}\u{1f389}"), Value::Array(vec![Value::Float(1e16), Value::Float(-0.0), Value::Float(123456789012345.0)])),
+        (
+            PyStr::from_str("\u{7f}\u{e9}\u{1f389}"),
+            Value::Array(vec![
+                Value::Float(1e16),
+                Value::Float(-0.0),
+                Value::Float(123456789012345.0),
+            ]),
+        ),
         (PyStr::from_str("q\"\\\n"), Value::Object(vec![])),
     ]);
     assert_eq!(
         encode_to_string(&v),
         r#"{"a/b": NaN, "\u007f\u00e9\ud83c\udf89": [1e+16, -0.0, 123456789012345.0], "q\"\\\n": {}}"#
+    );
+}
+
+/// Every line of the recorded ansible-runner streams in `fixtures/`.
+fn fixture_lines() -> Vec<Vec<u8>> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    let mut lines = Vec::new();
+    let Ok(dirs) = std::fs::read_dir(&root) else {
+        return lines;
+    };
+    let mut paths: Vec<_> = dirs.filter_map(|d| d.ok()).map(|d| d.path()).collect();
+    paths.sort();
+    for dir in paths {
+        for name in ["result.stream", "job.stream"] {
+            if let Ok(data) = std::fs::read(dir.join(name)) {
+                lines.extend(
+                    data.split(|&b| b == b'\n')
+                        .filter(|l| !l.is_empty())
+                        .map(<[u8]>::to_vec),
+                );
+            }
+        }
+    }
+    lines
+}
+
+#[test]
+fn differential_fixture_lines() {
+    let lines: Vec<Vec<u8>> = fixture_lines()
+        .into_iter()
+        .filter(|l| !python_uses_non_utf8(l))
+        .collect();
+    let (ok, rejected) = differential(&lines);
+    eprintln!(
+        "fixture lines: {} total, {ok} accepted, {rejected} rejected, all equal to CPython",
+        lines.len()
+    );
+}
+
+/// `cargo test --release -p runnerwire-codec --lib pyjson::tests::throughput -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn throughput() {
+    let lines: Vec<Vec<u8>> = fixture_lines()
+        .into_iter()
+        .filter(|l| parse(l, 1000).is_ok())
+        .collect();
+    assert!(!lines.is_empty(), "no fixture lines");
+    let bytes: usize = lines.iter().map(Vec::len).sum();
+    let mut out = Vec::with_capacity(1 << 16);
+    let start = std::time::Instant::now();
+    let mut rounds = 0u32;
+    while start.elapsed().as_secs_f64() < 2.0 {
+        for l in &lines {
+            let v = parse(l, 1000).unwrap();
+            out.clear();
+            encode(&v, &mut out);
+        }
+        rounds += 1;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "parse+encode: {:.0} lines/s, {:.1} MB/s ({} lines of {} bytes avg)",
+        (lines.len() as f64 * rounds as f64) / secs,
+        (bytes as f64 * rounds as f64) / secs / 1e6,
+        lines.len(),
+        bytes / lines.len()
     );
 }
