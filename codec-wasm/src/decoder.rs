@@ -231,12 +231,13 @@ impl Decoder {
 /// Parses one line and decides its kind, in upstream's order of checks.
 fn classify(kind: StreamKind, limits: &Limits, line: &[u8], offset: u64) -> Result<Frame, StreamError> {
     let value = pyjson::parse(line, limits.max_json_depth as usize).map_err(|e| {
-        let what = if line.iter().all(|b| b" \t\r\n".contains(b)) {
-            "blank line where a JSON frame was expected".to_string()
+        if e.too_deep {
+            StreamError::new(ErrorKind::Limit, offset + e.offset as u64, e.message)
+        } else if line.iter().all(|b| b" \t\r\n".contains(b)) {
+            StreamError::new(ErrorKind::Malformed, offset, "blank line where a JSON frame was expected")
         } else {
-            format!("invalid JSON line: {}", e.message)
-        };
-        StreamError::new(ErrorKind::Malformed, offset + e.offset as u64, what)
+            StreamError::new(ErrorKind::Malformed, offset + e.offset as u64, format!("invalid JSON line: {}", e.message))
+        }
     })?;
     if !matches!(value, Value::Object(_)) {
         return Err(StreamError::new(

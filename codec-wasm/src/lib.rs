@@ -22,3 +22,6 @@ pub mod transmit;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
+
+#[cfg(all(test, unix))]
+mod archive_tests;

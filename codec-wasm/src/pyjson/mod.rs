@@ -317,6 +317,8 @@ pub struct JsonError {
     pub offset: usize,
     /// One line, e.g. "expected ',' or '}' after an object member".
     pub message: String,
+    /// The input broke the nesting limit rather than the grammar.
+    pub too_deep: bool,
 }
 
 impl fmt::Display for JsonError {

@@ -16,6 +16,7 @@ fn err(offset: usize, message: impl Into<String>) -> JsonError {
     JsonError {
         offset,
         message: message.into(),
+        too_deep: false,
     }
 }
 
@@ -374,10 +375,10 @@ impl Parser<'_> {
 }
 
 fn depth_error(offset: usize, max_depth: usize) -> JsonError {
-    err(
-        offset,
-        format!("nesting deeper than the limit of {max_depth}"),
-    )
+    JsonError {
+        too_deep: true,
+        ..err(offset, format!("nesting deeper than the {max_depth}-level limit (max JSON depth)"))
+    }
 }
 
 #[inline]

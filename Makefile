@@ -1,0 +1,59 @@
+# runnerwire: `make demo` sets everything up and runs the demo job; `make test` runs the tests.
+
+CARGO       ?= cargo
+PYTHON      ?= python3
+VENV        := .venv
+VENV_STAMP  := $(VENV)/.installed
+COMPONENT   := target/wasm32-wasip2/release/runnerwire_codec.wasm
+BIN         := target/release/runnerwire
+DEMO_OUT    := target/demo
+
+.PHONY: all build component venv test demo fixtures bench clean
+
+all: build
+
+## The wasm32-wasip2 target, if this toolchain lacks it.
+target/.wasm-target:
+	@rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+	@mkdir -p target && touch $@
+
+## The codec component (format logic, sandboxed).
+component: target/.wasm-target
+	$(CARGO) build --locked -p runnerwire-codec --lib --target wasm32-wasip2 --release
+
+## The host binary, with the component embedded: target/release/runnerwire.
+build: component
+	$(CARGO) build --locked --release -p runnerwire
+
+## Upstream ansible-runner + ansible-core from PyPI, pinned, for fixtures and compatibility tests.
+venv: $(VENV_STAMP)
+$(VENV_STAMP): fixtures/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r fixtures/requirements.txt
+	@touch $@
+
+## All tests: codec unit tests (incl. differential tests against CPython's json),
+## snapshots, and compatibility tests that run upstream ansible-runner for real.
+test: build venv
+	RUNNERWIRE_VENV=$(CURDIR)/$(VENV) $(CARGO) test --locked --release --workspace
+
+## transmit (runnerwire) | worker | process (runnerwire) on the bundled demo private data dir.
+demo: build venv
+	@rm -rf $(DEMO_OUT) && mkdir -p $(DEMO_OUT)
+	$(BIN) transmit demo/private_data_dir -p site.yml --ident demo \
+	  | env PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/ansible-runner worker --private-data-dir $(DEMO_OUT)/worker \
+	  | $(BIN) process $(DEMO_OUT)/output --ident demo
+	@echo
+	@echo "artifacts: $(DEMO_OUT)/output/artifacts/demo ($$(ls $(DEMO_OUT)/output/artifacts/demo/job_events | wc -l) job events, status $$(cat $(DEMO_OUT)/output/artifacts/demo/status))"
+
+## Re-record fixtures/ from upstream ansible-runner (then review and commit the diff).
+fixtures: venv
+	$(VENV)/bin/python fixtures/record.py
+
+## Speed and memory side by side with upstream.
+bench: build venv
+	$(VENV)/bin/python bench/bench.py --venv-bin $(VENV)/bin --runnerwire $(BIN)
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV)

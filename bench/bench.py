@@ -1,0 +1,551 @@
+#!/usr/bin/env python3
+"""Speed and memory of runnerwire next to upstream ansible-runner, in one run: `make bench`.
+
+What it measures, for each stage, upstream `ansible-runner` (from a venv) and `runnerwire`
+on the same input:
+
+  * wall time: best of N runs (--runs, default 3), each run in a fresh empty directory;
+  * the speed-up, upstream time / runnerwire time;
+  * peak RSS: the largest ru_maxrss over the runs, as reported by os.wait4() for that one
+    process (no /usr/bin/time needed). Each command is forked from a tiny launcher
+    interpreter rather than from this script, because ru_maxrss also counts the address space
+    a process had before exec; the launcher's small floor (~5 MB) is printed with the table.
+
+Stages:
+
+  process   `ansible-runner process <dir> --ident bench < stream` against
+            `runnerwire process <dir> --ident bench < stream`, stdout to /dev/null. The result
+            stream is synthetic but built from the real recording fixtures/multi/result.stream:
+            its starting/running status lines, then its event lines repeated cyclically with
+            fresh counters 1..N and fresh (seeded) uuid4s (--events, default 20000), then its
+            final status line, zipfile line + base64 archive and eof line, unchanged.
+            Afterwards both artifacts/bench/job_events trees must hold the same file names and
+            byte-identical contents for a sample of 50 files, or the script exits 1.
+  transmit  `ansible-runner transmit <pdd> -p site.yml --ident bench` against
+            `runnerwire transmit <pdd> -p site.yml --ident bench`, stdout to a file, on a
+            generated private data dir of about --transmit-mb MB (default 50): half compressible
+            text files of ~100 KB, half a few large files of random bytes (fixed seeds). Both
+            outputs must start with a `{"kwargs": ` line, hold a `{"zipfile": ` line and end
+            with `{"eof": true}\\n`, or the script exits 1.
+
+Before timing, each tool runs once, untimed, on the small recorded fixture stream, so
+runnerwire's precompiled-component cache and the OS page cache are warm for both.
+
+Run it with `make bench` (builds runnerwire and the pinned venv first), or directly:
+
+    python3 bench/bench.py [--runs N] [--events N] [--transmit-mb N]
+                           [--venv-bin DIR] [--runnerwire PATH] [--only process|transmit]
+
+--venv-bin defaults to $RUNNERWIRE_VENV/bin if that is set, else .venv/bin under the repo
+root; --runnerwire defaults to target/release/runnerwire under the repo root. Sizes are in
+MB = 10^6 bytes. Standard library only; temporary files are removed at the end.
+"""
+
+import argparse
+import base64
+import binascii
+import io
+import json
+import os
+import random
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import zipfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURE_STREAM = os.path.join(REPO, "fixtures", "multi", "result.stream")
+IDENT = "bench"
+SAMPLE_FILES = 50
+
+PLAYBOOK = """\
+- name: Benchmark play
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Say hello
+      ansible.builtin.debug:
+        msg: hello
+"""
+INVENTORY = "localhost ansible_connection=local\n"
+
+
+class BenchError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Running and measuring one command
+
+
+class Result:
+    def __init__(self, seconds, maxrss_kib):
+        self.seconds = seconds
+        self.maxrss_kib = maxrss_kib
+
+
+# Why a launcher: a child's ru_maxrss also counts the memory of the process it was forked from
+# (at exec the kernel folds the old address space's high-water mark into it), so a command
+# spawned straight from this script would "peak" at least at this script's own peak (tens of
+# MB after building the inputs). This small interpreter forks the command, times it, reaps it
+# with os.wait4 and writes "exit-code seconds maxrss-KiB" to the fd in argv[1]. What remains is
+# the launcher's own small footprint, printed as the "RSS floor".
+LAUNCHER = r"""
+import os, sys, time
+fd = int(sys.argv[1])
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.close(fd)
+        os.execv(sys.argv[2], sys.argv[2:])
+    except BaseException as e:
+        os.write(2, ("cannot run %s: %s\n" % (sys.argv[2], e)).encode())
+    os._exit(127)
+_, status, rusage = os.wait4(pid, 0)
+elapsed = time.perf_counter() - start
+os.write(fd, b"%d %.6f %d" % (os.waitstatus_to_exitcode(status), elapsed, rusage.ru_maxrss))
+"""
+
+
+def run_measured(argv, stdin_path, stdout_path, cwd, env, stderr_path):
+    """Runs argv once; returns Result. Raises BenchError if it exits non-zero."""
+    rfd, wfd = os.pipe()
+    try:
+        with open(stdin_path, "rb") as fin, open(stdout_path, "wb") as fout, \
+                open(stderr_path, "wb") as ferr:
+            proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", LAUNCHER, str(wfd), *argv],
+                                    stdin=fin, stdout=fout, stderr=ferr, cwd=cwd, env=env,
+                                    pass_fds=(wfd,))
+            os.close(wfd)
+            wfd = -1
+            report = b""
+            while chunk := os.read(rfd, 256):
+                report += chunk
+            proc.wait()
+    finally:
+        os.close(rfd)
+        if wfd >= 0:
+            os.close(wfd)
+    try:
+        code, seconds, maxrss = report.split()
+        code, seconds, maxrss = int(code), float(seconds), int(maxrss)  # ru_maxrss: KiB on Linux
+    except ValueError:
+        code, seconds, maxrss = None, 0.0, 0
+    if code != 0 or proc.returncode != 0:
+        with open(stderr_path, "rb") as f:
+            err = f.read().decode("utf-8", "replace")
+        tail = "\n".join(err.rstrip().splitlines()[-25:])
+        shown = code if code is not None else f"unknown (launcher exit code {proc.returncode})"
+        raise BenchError(
+            f"command failed with exit code {shown}:\n  {describe(argv, stdin_path, stdout_path)}\n"
+            f"  (cwd {cwd})\n  stderr (last lines):\n" + indent(tail or "(empty)", "    ")
+        )
+    return Result(seconds, maxrss)
+
+
+def rss_floor(tmp, env):
+    """Peak RSS the method reports for a command that does nothing (/bin/true)."""
+    true = "/bin/true" if os.access("/bin/true", os.X_OK) else "/usr/bin/true"
+    return run_measured([true], os.devnull, os.devnull, tmp, env, os.path.join(tmp, "stderr-true")).maxrss_kib
+
+
+def describe(argv, stdin_path, stdout_path):
+    text = shlex.join(argv)
+    if stdin_path != os.devnull:
+        text += " < " + shlex.quote(stdin_path)
+    text += " > " + shlex.quote(stdout_path)
+    return text
+
+
+def indent(text, prefix):
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+# ---------------------------------------------------------------------------------------------
+# The synthetic result stream
+
+
+def parse_stream(data):
+    """Splits a result stream into (kind, raw line bytes, parsed) items.
+
+    A `{"zipfile": N}` line is followed by the base64 of an N-byte archive, 4*ceil(N/3)
+    bytes with no trailing newline; it is kept as the raw bytes of the zipfile line plus
+    the base64 (kind "zipfile").
+    """
+    items = []
+    pos = 0
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            raise BenchError(f"{FIXTURE_STREAM}: unterminated line at byte {pos}")
+        line = data[pos:nl + 1]
+        pos = nl + 1
+        obj = json.loads(line)
+        if "zipfile" in obj:
+            b64_len = 4 * ((obj["zipfile"] + 2) // 3)
+            b64 = data[pos:pos + b64_len]
+            if len(b64) != b64_len:
+                raise BenchError(f"{FIXTURE_STREAM}: archive cut short")
+            pos += b64_len
+            items.append(("zipfile", line + b64, obj))
+        elif "status" in obj:
+            items.append(("status", line, obj))
+        elif "eof" in obj:
+            items.append(("eof", line, obj))
+        elif "uuid" in obj and "counter" in obj:
+            items.append(("event", line, obj))
+        else:
+            items.append(("other", line, obj))
+    return items
+
+
+def build_stream(path, events):
+    with open(FIXTURE_STREAM, "rb") as f:
+        items = parse_stream(f.read())
+    statuses = [it for it in items if it[0] == "status"]
+    templates = [it[2] for it in items if it[0] == "event"]
+    zips = [it for it in items if it[0] == "zipfile"]
+    eofs = [it for it in items if it[0] == "eof"]
+    head = [it for it in statuses if it[2]["status"] in ("starting", "running")]
+    final = [it for it in statuses if it[2]["status"] not in ("starting", "running")]
+    if not (templates and len(head) == 2 and len(final) == 1 and len(zips) == 1 and len(eofs) == 1):
+        raise BenchError(f"{FIXTURE_STREAM}: not the expected shape (status/events/zipfile/eof)")
+
+    rng = random.Random(20240101)
+    with open(path, "wb") as out:
+        for _, raw, _ in head:
+            out.write(raw)
+        for i in range(events):
+            event = dict(templates[i % len(templates)])
+            event["counter"] = i + 1
+            event["uuid"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            out.write(json.dumps(event).encode("utf-8") + b"\n")
+        out.write(final[0][1])
+        out.write(zips[0][1])
+        out.write(eofs[0][1])
+    return os.path.getsize(path)
+
+
+def list_files(root):
+    found = set()
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            found.add(os.path.relpath(os.path.join(dirpath, name), root))
+    return found
+
+
+def compare_process_outputs(up_dir, ours_dir, events):
+    up_events = os.path.join(up_dir, "artifacts", IDENT, "job_events")
+    our_events = os.path.join(ours_dir, "artifacts", IDENT, "job_events")
+    for d in (up_events, our_events):
+        if not os.path.isdir(d):
+            raise BenchError(f"process check: {d} does not exist")
+    up_names = set(os.listdir(up_events))
+    our_names = set(os.listdir(our_events))
+    if up_names != our_names:
+        only_up = sorted(up_names - our_names)
+        only_ours = sorted(our_names - up_names)
+        raise BenchError(
+            "process check: job_events file names differ: "
+            f"{len(only_up)} only upstream (e.g. {only_up[:3]}), "
+            f"{len(only_ours)} only runnerwire (e.g. {only_ours[:3]})"
+        )
+    sample = random.Random(7).sample(sorted(up_names), min(SAMPLE_FILES, len(up_names)))
+    for name in sample:
+        with open(os.path.join(up_events, name), "rb") as a, open(os.path.join(our_events, name), "rb") as b:
+            x, y = a.read(), b.read()
+        if x != y:
+            at = next((i for i in range(min(len(x), len(y))) if x[i] != y[i]), min(len(x), len(y)))
+            raise BenchError(
+                f"process check: job_events/{name} differs at byte {at}:\n"
+                f"  upstream:   {x[max(0, at - 60):at + 60]!r}\n"
+                f"  runnerwire: {y[max(0, at - 60):at + 60]!r}"
+            )
+    lines = [
+        f"process check: OK: job_events hold the same {len(up_names)} file names "
+        f"({events} events streamed); {len(sample)} sampled files byte-identical"
+    ]
+    up_all = list_files(os.path.join(up_dir, "artifacts", IDENT))
+    our_all = list_files(os.path.join(ours_dir, "artifacts", IDENT))
+    if up_all != our_all:
+        lines.append(
+            "process note: other artifact files differ: only upstream "
+            f"{sorted(up_all - our_all)[:5]}, only runnerwire {sorted(our_all - up_all)[:5]}"
+        )
+    if len(up_names) != events:
+        lines.append(f"process note: {len(up_names)} job_events files for {events} events")
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# The generated private data dir
+
+
+def build_pdd(root, total_mb):
+    total = int(total_mb * 1_000_000)
+    os.makedirs(os.path.join(root, "project"))
+    os.makedirs(os.path.join(root, "inventory"))
+    os.makedirs(os.path.join(root, "data", "text"))
+    os.makedirs(os.path.join(root, "data", "bin"))
+    with open(os.path.join(root, "project", "site.yml"), "w") as f:
+        f.write(PLAYBOOK)
+    with open(os.path.join(root, "inventory", "hosts"), "w") as f:
+        f.write(INVENTORY)
+
+    # Half text: ~100 KB files of pseudo-random words (compressible).
+    rng = random.Random(1234)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    vocab = ["".join(rng.choices(letters, k=rng.randint(2, 10))) for _ in range(3000)]
+    text_budget = total // 2
+    file_size = 100_000
+    n = 0
+    while text_budget > 0:
+        size = min(file_size, text_budget)
+        words = rng.choices(vocab, k=size // 6 + 16)
+        lines = [" ".join(words[i:i + 12]) for i in range(0, len(words), 12)]
+        blob = "\n".join(lines).encode("ascii")[:size - 1] + b"\n"
+        with open(os.path.join(root, "data", "text", f"doc-{n:04d}.txt"), "wb") as f:
+            f.write(blob)
+        text_budget -= len(blob)
+        n += 1
+
+    # Half binary: a few large files of random bytes (incompressible).
+    bin_budget = total - total // 2
+    parts = 4
+    for i in range(parts):
+        size = bin_budget // parts + (1 if i < bin_budget % parts else 0)
+        with open(os.path.join(root, "data", "bin", f"blob-{i}.bin"), "wb") as f:
+            f.write(random.Random(5678 + i).randbytes(size))
+
+    size = 0
+    count = 0
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            size += os.path.getsize(os.path.join(dirpath, name))
+            count += 1
+    return size, count
+
+
+def check_transmit_output(path, who):
+    """Checks the shape of a job stream; returns (size, zip size, member names or None)."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        data = f.read()
+    first = data.split(b"\n", 1)[0]
+    problems = []
+    if not data.startswith(b'{"kwargs": '):
+        problems.append(f"does not start with a {{\"kwargs\": line (starts {data[:40]!r})")
+    if not (data.startswith(b'{"zipfile": ') or b'\n{"zipfile": ' in data):
+        problems.append("holds no {\"zipfile\": line")
+    if not data.endswith(b'{"eof": true}\n'):
+        problems.append(f"does not end with {{\"eof\": true}}\\n (ends {data[-40:]!r})")
+    if problems:
+        raise BenchError(f"transmit check: {who} output {path}: " + "; ".join(problems))
+    # Informational: decode the archive and list its members.
+    zip_size, members = None, None
+    try:
+        zpos = data.index(b'\n{"zipfile": ') + 1
+        znl = data.index(b"\n", zpos)
+        zip_size = json.loads(data[zpos:znl])["zipfile"]
+        b64 = data[znl + 1:znl + 1 + 4 * ((zip_size + 2) // 3)]
+        archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(b64, validate=True)))
+        members = set(archive.namelist())
+    except (ValueError, KeyError, binascii.Error, zipfile.BadZipFile):
+        pass
+    del data
+    json.loads(first)  # the kwargs line is JSON
+    return size, zip_size, members
+
+
+# ---------------------------------------------------------------------------------------------
+# Stages
+
+
+def bench_process(args, tmp, env, commands, checks):
+    stream = os.path.join(tmp, "result.stream")
+    print(f"process: building a {args.events}-event stream from {os.path.relpath(FIXTURE_STREAM, REPO)} ...",
+          flush=True)
+    stream_size = build_stream(stream, args.events)
+    up_argv = lambda d: [args.upstream, "process", d, "--ident", IDENT]
+    our_argv = lambda d: [args.runnerwire, "process", d, "--ident", IDENT]
+
+    # Untimed warm-up on the small recorded stream.
+    for name, argv in (("upstream", up_argv), ("runnerwire", our_argv)):
+        d = os.path.join(tmp, f"process-warmup-{name}")
+        os.mkdir(d)
+        run_measured(argv(d), FIXTURE_STREAM, os.devnull, tmp, env, os.path.join(tmp, "stderr"))
+
+    last = {}
+
+    def runner(name, argv):
+        def run(i):
+            d = os.path.join(tmp, f"process-{name}-{i}")
+            os.mkdir(d)
+            if i == 0:
+                commands.append(describe(argv(d), stream, os.devnull))
+            r = run_measured(argv(d), stream, os.devnull, tmp, env, os.path.join(tmp, f"stderr-{name}"))
+            if name in last:  # keep only the latest tree: 20000+ files each
+                subprocess.run(["rm", "-rf", last[name]], check=True)
+            last[name] = d
+            return r
+        return run
+
+    up_best, up_rss, our_best, our_rss = interleave(
+        args.runs, ("upstream", runner("upstream", up_argv)), ("runnerwire", runner("runnerwire", our_argv)))
+    checks.extend(compare_process_outputs(last["upstream"], last["runnerwire"], args.events))
+    return ("process", f"{args.events} events ({mb(stream_size)})", up_best, our_best, up_rss, our_rss)
+
+
+def bench_transmit(args, tmp, env, commands, checks):
+    pdd = os.path.join(tmp, "pdd")
+    print(f"transmit: generating a ~{args.transmit_mb:g} MB private data dir ...", flush=True)
+    pdd_size, pdd_files = build_pdd(pdd, args.transmit_mb)
+    outs = {"upstream": os.path.join(tmp, "transmit-upstream.out"),
+            "runnerwire": os.path.join(tmp, "transmit-runnerwire.out")}
+    argvs = {"upstream": [args.upstream, "transmit", pdd, "-p", "site.yml", "--ident", IDENT],
+             "runnerwire": [args.runnerwire, "transmit", pdd, "-p", "site.yml", "--ident", IDENT]}
+
+    def runner(name):
+        def run(i):
+            if i == 0:
+                commands.append(describe(argvs[name], os.devnull, outs[name]))
+            return run_measured(argvs[name], os.devnull, outs[name], tmp, env,
+                                os.path.join(tmp, f"stderr-{name}"))
+        return run
+
+    up_best, up_rss, our_best, our_rss = interleave(
+        args.runs, ("upstream", runner("upstream")), ("runnerwire", runner("runnerwire")))
+    up_size, up_zip, up_members = check_transmit_output(outs["upstream"], "upstream")
+    our_size, our_zip, our_members = check_transmit_output(outs["runnerwire"], "runnerwire")
+    checks.append(
+        f"transmit check: OK: both outputs are kwargs line, zipfile line, archive, eof line; "
+        f"upstream {up_size:,} bytes (archive {fmt_int(up_zip)}), "
+        f"runnerwire {our_size:,} bytes (archive {fmt_int(our_zip)})"
+    )
+    if up_members is None or our_members is None:
+        checks.append("transmit note: could not decode the archive of "
+                      + ("upstream" if up_members is None else "runnerwire"))
+    elif up_members != our_members:
+        checks.append(
+            "transmit note: archive member names differ: only upstream "
+            f"{sorted(up_members - our_members)[:5]}, only runnerwire {sorted(our_members - up_members)[:5]}"
+        )
+    else:
+        checks.append(f"transmit check: both archives list the same {len(up_members)} entries")
+    return ("transmit", f"{mb(pdd_size)} pdd ({pdd_files} files)", up_best, our_best, up_rss, our_rss)
+
+
+def interleave(runs, up, ours):
+    """Alternates upstream and runnerwire runs; returns best and peak of each."""
+    up_res, our_res = [], []
+    for i in range(runs):
+        for (label, run), res in ((up, up_res), (ours, our_res)):
+            r = run(i)
+            res.append(r)
+            print(f"  {label:<10} run {i + 1}/{runs}: {r.seconds:7.2f} s, peak RSS {mb(r.maxrss_kib * 1024)}",
+                  flush=True)
+    return (min(r.seconds for r in up_res), max(r.maxrss_kib for r in up_res),
+            min(r.seconds for r in our_res), max(r.maxrss_kib for r in our_res))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def mb(n):
+    return f"{n / 1_000_000:.1f} MB"
+
+
+def fmt_int(n):
+    return "?" if n is None else f"{n:,}"
+
+
+def resolve(path, default_rel):
+    """A path given on the command line is relative to the cwd; the default, to the repo root."""
+    if path is None:
+        return os.path.join(REPO, default_rel)
+    return os.path.abspath(path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=3, help="runs per tool and stage; the best counts (default 3)")
+    ap.add_argument("--events", type=int, default=20000, help="events in the process stream (default 20000)")
+    ap.add_argument("--transmit-mb", type=float, default=50, help="size of the transmitted private data dir, MB (default 50)")
+    ap.add_argument("--venv-bin", help="bin dir of the venv with upstream ansible-runner "
+                    "(default $RUNNERWIRE_VENV/bin, else .venv/bin under the repo root)")
+    ap.add_argument("--runnerwire", help="the runnerwire binary (default target/release/runnerwire under the repo root)")
+    ap.add_argument("--only", choices=("process", "transmit"), help="run one stage only")
+    args = ap.parse_args()
+    if args.runs < 1 or args.events < 1 or args.transmit_mb <= 0:
+        ap.error("--runs, --events and --transmit-mb must be positive")
+
+    if args.venv_bin is None and os.environ.get("RUNNERWIRE_VENV"):
+        args.venv_bin = os.path.join(os.environ["RUNNERWIRE_VENV"], "bin")
+    venv_bin = resolve(args.venv_bin, os.path.join(".venv", "bin"))
+    args.upstream = os.path.join(venv_bin, "ansible-runner")
+    args.runnerwire = resolve(args.runnerwire, os.path.join("target", "release", "runnerwire"))
+    for what, path in (("upstream ansible-runner", args.upstream), ("runnerwire", args.runnerwire)):
+        if not os.access(path, os.X_OK):
+            sys.exit(f"bench: {what} not found at {path} (run `make venv build`, or see --help)")
+
+    env = dict(os.environ)
+    env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
+    env.setdefault("LANG", "C.UTF-8")
+
+    stages = [s for s in ("process", "transmit") if args.only in (None, s)]
+    def identity(path):
+        st = os.stat(path)
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    binaries = {path: identity(path) for path in (args.upstream, args.runnerwire)}
+    rows, commands, checks, failures = [], [], [], []
+    with tempfile.TemporaryDirectory(prefix="runnerwire-bench-") as tmp:
+        floor = rss_floor(tmp, env)
+        for stage in stages:
+            work = os.path.join(tmp, stage)
+            os.mkdir(work)
+            try:
+                fn = bench_process if stage == "process" else bench_transmit
+                rows.append(fn(args, work, env, commands, checks))
+            except BenchError as e:
+                failures.append(f"{stage}: {e}")
+                print(f"{stage}: FAILED", flush=True)
+            finally:
+                subprocess.run(["rm", "-rf", work], check=False)
+
+    print()
+    print("commands (as of the first run; each process run gets a fresh empty directory):")
+    for c in commands:
+        print("  " + c)
+    print()
+    for c in checks:
+        print(c)
+    print()
+    header = ("stage", "input", "upstream", "runnerwire", "speed-up", "upstream RSS", "runnerwire RSS")
+    table = [header]
+    for stage, inp, up, ours, up_rss, our_rss in rows:
+        table.append((stage, inp, f"{up:.2f} s", f"{ours:.2f} s", f"{up / ours:.1f}x",
+                      mb(up_rss * 1024), mb(our_rss * 1024)))
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    print(f"best of {args.runs} run(s); RSS = peak resident set of the process, max over runs "
+          f"(the method's floor, /bin/true: {mb(floor * 1024)})")
+    for r in table:
+        print("   ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+    for path, ident in binaries.items():
+        if os.path.exists(path) and identity(path) != ident:
+            print(f"WARNING: {path} changed while the benchmark ran (rebuilt?); "
+                  "its first run after the change may include one-time setup, re-run for clean numbers",
+                  file=sys.stderr)
+    if failures:
+        print(file=sys.stderr)
+        for f in failures:
+            print("FAILED " + f, file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

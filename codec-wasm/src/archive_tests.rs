@@ -1,0 +1,174 @@
+//! Pack -> unpack round trips and unpack safety, on the real filesystem.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use crate::error::ErrorKind;
+use crate::fsys::NativeFs;
+use crate::limits::Limits;
+use crate::pack::{self, ExtraFile};
+use crate::unpack;
+
+const FS: NativeFs = NativeFs { utc_offset: 0 };
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn write(path: &Path, data: &[u8], mode: u32) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, data).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn set_mtime(path: &Path, secs: u64) {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    std::fs::File::open(path).unwrap().set_modified(t).unwrap();
+}
+
+/// (path, kind, mode, content or link target, mtime) for every entry, sorted.
+fn listing(root: &Path) -> Vec<(String, char, u32, Vec<u8>, i64)> {
+    let mut out = Vec::new();
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, char, u32, Vec<u8>, i64)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            if m.file_type().is_symlink() {
+                out.push((rel, 'l', 0, std::fs::read_link(&p).unwrap().to_string_lossy().as_bytes().to_vec(), 0));
+            } else if m.is_dir() {
+                out.push((rel, 'd', m.mode() & 0o7777, Vec::new(), 0));
+                walk(root, &p, out);
+            } else if m.is_file() {
+                out.push((rel, 'f', m.mode() & 0o7777, std::fs::read(&p).unwrap(), m.mtime()));
+            }
+        }
+    }
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn a_tree_round_trips_with_modes_links_empty_dirs_and_times() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    write(&src.join("project/site.yml"), b"- hosts: all\n", 0o644);
+    write(&src.join("project/run.sh"), b"#!/bin/sh\n", 0o755);
+    write(&src.join("env/ssh_key"), b"secret", 0o600);
+    write(&src.join("data/\u{fc}n\u{ef}c\u{f6}d\u{e9}-\u{65e5}.txt"), "ü".as_bytes(), 0o640);
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    write(&src.join("data/blob.bin"), &big, 0o644);
+    std::fs::create_dir_all(src.join("data/empty/nested")).unwrap();
+    std::os::unix::fs::symlink("site.yml", src.join("project/rel")).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", src.join("project/abs")).unwrap();
+    std::os::unix::fs::symlink("no/such", src.join("project/dangling")).unwrap();
+    std::os::unix::fs::symlink("../data", src.join("project/dirlink")).unwrap();
+    std::os::unix::fs::symlink("project", src.join("top")).unwrap();
+    let fifo = std::ffi::CString::new(s(&src.join("data/fifo"))).unwrap();
+    assert_eq!(unsafe { libc_mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    for f in ["project/site.yml", "project/run.sh", "data/blob.bin"] {
+        set_mtime(&src.join(f), 1_700_000_001);
+    }
+
+    let zip = tmp.path().join("a.zip");
+    let extra = [ExtraFile { name: "env/cmdline".into(), mode: 0o600, mtime: 1_700_000_000, content: b"-e x=1".to_vec() }];
+    pack::pack(s(&src), s(&zip), &FS, &extra).unwrap();
+    let dst = tmp.path().join("dst");
+    std::fs::create_dir(&dst).unwrap();
+    let report = unpack::unpack(s(&zip), s(&dst), &FS, &Limits::default(), Some("env/cmdline")).unwrap();
+    assert_eq!(report.captured.as_deref(), Some(&b"-e x=1"[..]));
+
+    let mut expected = listing(&src);
+    expected.retain(|(p, ..)| p != "data/fifo");
+    expected.push(("env/cmdline".into(), 'f', 0o600, b"-e x=1".to_vec(), 1_700_000_000));
+    expected.sort();
+    // Zip times have 2-second resolution: 1_700_000_001 comes back as 1_700_000_000.
+    for e in &mut expected {
+        e.4 -= e.4 % 2;
+    }
+    let mut got = listing(&dst);
+    for e in &mut got {
+        e.4 -= e.4 % 2;
+    }
+    assert_eq!(got, expected);
+}
+
+extern "C" {
+    #[link_name = "mkfifo"]
+    fn libc_mkfifo(path: *const std::ffi::c_char, mode: u32) -> i32;
+}
+
+/// A zip written by Python's zipfile: (name, data, st_mode).
+fn python_zip(dir: &Path, entries: &[(&str, &str, u32)]) -> std::path::PathBuf {
+    let zip = dir.join("py.zip");
+    let spec: String = entries.iter().map(|(n, d, m)| format!("({n:?}, {d:?}, {m}),")).collect();
+    let script = format!(
+        "import zipfile\nwith zipfile.ZipFile({:?}, 'w') as z:\n    for n, d, m in [{spec}]:\n        i = zipfile.ZipInfo(n)\n        i.create_system = 3\n        i.external_attr = m << 16\n        z.writestr(i, d)\n",
+        s(&zip)
+    );
+    let status = std::process::Command::new("python3").args(["-c", &script]).status().expect("python3");
+    assert!(status.success());
+    zip
+}
+
+#[test]
+fn unpack_never_follows_or_writes_through_links() {
+    let tmp = tempfile::tempdir().unwrap();
+    let outside = tmp.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let target = tmp.path().join("target");
+    std::fs::create_dir(&target).unwrap();
+    let out = s(&outside);
+
+    // Upstream #1548: a link, then a file through it.
+    let zip = python_zip(tmp.path(), &[("evil", out, 0o120777), ("evil/x", "pwned", 0o100644)]);
+    let err = unpack::unpack(s(&zip), s(&target), &FS, &Limits::default(), None).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unsafe);
+    assert!(err.message.contains("\"evil/x\" goes through the symlink \"evil\""), "{}", err.message);
+
+    // A link, then a file of the same name: the link is replaced, not written through.
+    let target2 = tmp.path().join("target2");
+    std::fs::create_dir(&target2).unwrap();
+    let victim = outside.join("victim");
+    let zip = python_zip(tmp.path(), &[("f", s(&victim), 0o120777), ("f", "replaced", 0o100644)]);
+    unpack::unpack(s(&zip), s(&target2), &FS, &Limits::default(), None).unwrap();
+    assert_eq!(std::fs::read(target2.join("f")).unwrap(), b"replaced");
+
+    // A link replacing a directory is refused (upstream crashes on it).
+    let zip = python_zip(tmp.path(), &[("d/", "", 0o40755), ("d", out, 0o120777)]);
+    let target3 = tmp.path().join("target3");
+    std::fs::create_dir(&target3).unwrap();
+    let err = unpack::unpack(s(&zip), s(&target3), &FS, &Limits::default(), None).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unsafe);
+
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "nothing may appear outside");
+}
+
+#[test]
+fn set_uid_bits_are_dropped_and_existing_dirs_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let target = tmp.path().join("t");
+    std::fs::create_dir_all(target.join("job_events")).unwrap();
+    std::fs::set_permissions(target.join("job_events"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let zip = python_zip(tmp.path(), &[("job_events/", "", 0o40755), ("suid", "x", 0o104755)]);
+    unpack::unpack(s(&zip), s(&target), &FS, &Limits::default(), None).unwrap();
+    let mode = |p: &str| std::fs::metadata(target.join(p)).unwrap().mode() & 0o7777;
+    assert_eq!(mode("suid"), 0o755);
+    assert_eq!(mode("job_events"), 0o700, "an existing directory is left as it is, like upstream");
+}
+
+#[test]
+fn entry_and_size_limits_are_obeyed_and_enforced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let zip = python_zip(tmp.path(), &[("a", "12345", 0o100644), ("b", "67890", 0o100644)]);
+    let run = |limits: Limits| {
+        let dir = tempfile::tempdir_in(tmp.path()).unwrap();
+        unpack::unpack(s(&zip), s(dir.path()), &FS, &limits, None).map(|r| (r.entries, r.bytes_written))
+    };
+    assert_eq!(run(Limits { max_entries: 2, max_unpacked_bytes: 10, ..Limits::default() }), Ok((2, 10)));
+    assert_eq!(run(Limits { max_entries: 1, ..Limits::default() }).unwrap_err().kind, ErrorKind::Limit);
+    let err = run(Limits { max_unpacked_bytes: 9, ..Limits::default() }).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Limit);
+    assert!(err.message.contains("\"b\""), "{}", err.message);
+}

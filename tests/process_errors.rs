@@ -1,0 +1,169 @@
+//! Bad result streams: a distinct exit code, one line on stderr naming what and where, and
+//! everything valid before the fault kept. Cases from upstream's own tests of the stage
+//! (empty stream, unparseable line) and from its known defects.
+
+mod common;
+
+use common::*;
+
+struct Run {
+    code: Option<i32>,
+    stderr: String,
+    dir: tempfile::TempDir,
+}
+
+fn process(stream: &[u8]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = runnerwire();
+    cmd.arg("process").arg(dir.path().join("pdd")).args(["--ident", "job"]);
+    let out = run_with_input(cmd, stream);
+    Run { code: out.status.code(), stderr: String::from_utf8_lossy(&out.stderr).into_owned(), dir }
+}
+
+fn assert_one_line(run: &Run, needles: &[&str]) {
+    assert_eq!(run.stderr.lines().count(), 1, "stderr: {:?}", run.stderr);
+    for needle in needles {
+        assert!(run.stderr.contains(needle), "stderr {:?} lacks {needle:?}", run.stderr);
+    }
+}
+
+fn simple_stream() -> Vec<u8> {
+    fixtures().into_iter().find(|f| f.name == "simple").unwrap().read("result.stream")
+}
+
+#[test]
+fn empty_stream_is_truncated() {
+    let run = process(b"");
+    assert_eq!(run.code, Some(65));
+    assert_one_line(&run, &["truncated stream at byte 0", "eof"]);
+}
+
+#[test]
+fn unparseable_line_names_its_offset_and_keeps_what_came_before() {
+    let stream = simple_stream();
+    let second_line = stream.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let mut bad = stream[..second_line].to_vec();
+    bad.extend_from_slice(b"{\"uuid\": \"x\", \"counter\": 1, oops}\n");
+    bad.extend_from_slice(&stream[second_line..]);
+    let run = process(&bad);
+    assert_eq!(run.code, Some(65));
+    assert_one_line(&run, &["malformed stream", &format!("at byte {}", second_line + 28), "invalid JSON"]);
+    // The events after the fault are not written; job_events exists and is empty.
+    let events = run.dir.path().join("pdd/artifacts/job/job_events");
+    assert_eq!(std::fs::read_dir(events).unwrap().count(), 0);
+}
+
+#[test]
+fn truncated_inside_the_artifacts_zip_writes_no_partial_artifacts() {
+    let stream = simple_stream();
+    let zip_line = find(&stream, b"{\"zipfile\"").unwrap();
+    let cut = zip_line + 200;
+    let run = process(&stream[..cut]);
+    assert_eq!(run.code, Some(65));
+    assert_one_line(&run, &["truncated stream", "inside a zipfile"]);
+    let artifacts = run.dir.path().join("pdd/artifacts/job");
+    let names: Vec<String> = std::fs::read_dir(&artifacts).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+    assert_eq!(names, ["job_events"], "only the events written before the cut remain");
+    assert!(std::fs::read_dir(artifacts.join("job_events")).unwrap().count() > 5);
+}
+
+#[test]
+fn a_zip_that_is_not_a_zip_is_malformed_not_a_crash() {
+    let run = process(b"{\"zipfile\": 6}\naGVsbG8h{\"eof\": true}\n");
+    assert_eq!(run.code, Some(65));
+    assert_one_line(&run, &["malformed stream at byte 0", "not a valid zip"]);
+}
+
+#[test]
+fn event_uuid_that_would_leave_job_events_is_refused() {
+    let run = process(b"{\"uuid\": \"../../../escaped\", \"counter\": 1, \"stdout\": \"\"}\n{\"eof\": true}\n");
+    assert_eq!(run.code, Some(65));
+    assert_one_line(&run, &["unsafe stream at byte 0", "escaped"]);
+    assert!(!run.dir.path().join("escaped.json").exists());
+    assert!(!run.dir.path().join("1-../../../escaped.json").exists());
+}
+
+#[test]
+fn upstream_symlink_escape_1548_is_refused() {
+    // A symlink entry `evil -> <outside>` followed by `evil/x`: upstream writes <outside>/x.
+    let outside = tempfile::tempdir().unwrap();
+    let zip = zip_with(&[("evil", Some(outside.path().to_str().unwrap()), 0o120777), ("evil/x", None, 0o100644)]);
+    let mut stream = format!("{{\"zipfile\": {}}}\n", zip.len()).into_bytes();
+    stream.extend_from_slice(&b64(&zip));
+    stream.extend_from_slice(b"{\"eof\": true}\n");
+    let run = process(&stream);
+    assert_eq!(run.code, Some(65));
+    assert_one_line(&run, &["unsafe stream", "goes through the symlink \"evil\""]);
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0, "nothing written outside");
+}
+
+#[test]
+fn entry_names_with_dot_dot_are_refused() {
+    let zip = zip_with(&[("../outside.txt", None, 0o100644)]);
+    let mut stream = format!("{{\"zipfile\": {}}}\n", zip.len()).into_bytes();
+    stream.extend_from_slice(&b64(&zip));
+    stream.extend_from_slice(b"{\"eof\": true}\n");
+    let run = process(&stream);
+    assert_eq!(run.code, Some(65));
+    assert_one_line(&run, &["unsafe stream", "'..'"]);
+    assert!(!run.dir.path().join("pdd/artifacts/outside.txt").exists());
+}
+
+#[test]
+fn limits_are_configurable_from_the_cli() {
+    let stream = simple_stream();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = runnerwire();
+    cmd.arg("process").arg(dir.path()).args(["--max-line-bytes", "100"]);
+    let out = run_with_input(cmd, &stream);
+    assert_eq!(out.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("max line bytes"));
+}
+
+#[test]
+fn status_decides_the_exit_code() {
+    let failed = process(b"{\"status\": \"failed\", \"runner_ident\": \"j\"}\n{\"eof\": true}\n");
+    assert_eq!((failed.code, failed.stderr.as_str()), (Some(1), ""));
+    let ok = process(b"{\"status\": \"successful\", \"runner_ident\": \"j\"}\n{\"eof\": true}\n");
+    assert_eq!(ok.code, Some(0));
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A zip built by Python's zipfile (as upstream builds them): (name, symlink target, mode).
+fn zip_with(entries: &[(&str, Option<&str>, u32)]) -> Vec<u8> {
+    let spec: Vec<serde_json::Value> =
+        entries.iter().map(|(n, t, m)| serde_json::json!({"name": n, "target": t, "mode": m})).collect();
+    let script = r#"
+import io, json, sys, zipfile
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, "w") as z:
+    for e in json.loads(sys.argv[1]):
+        info = zipfile.ZipInfo(e["name"])
+        info.create_system = 3
+        info.external_attr = e["mode"] << 16
+        z.writestr(info, e["target"] or "data")
+sys.stdout.buffer.write(buf.getvalue())
+"#;
+    let out = std::process::Command::new("python3").args(["-c", script, &serde_json::to_string(&spec).unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+fn b64(data: &[u8]) -> Vec<u8> {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import base64,sys; sys.stdout.buffer.write(base64.b64encode(sys.stdin.buffer.read()))"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    run_py(out, data)
+}
+
+fn run_py(mut child: std::process::Child, data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(data).unwrap();
+    child.wait_with_output().unwrap().stdout
+}

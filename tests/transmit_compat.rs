@@ -1,0 +1,147 @@
+//! `runnerwire transmit` is a drop-in for upstream's: the same kwargs line, and upstream's
+//! own worker unpacks our archive into a tree equal to the source and runs the same job.
+
+mod common;
+
+use common::*;
+
+/// Our transmit of a fixture's private data dir with its recorded arguments.
+fn our_transmit(fixture: &Fixture, pdd: &std::path::Path) -> Vec<u8> {
+    let args = fixture.stage_args("transmit").unwrap_or_else(|| {
+        // The kwargs-only fixture was recorded through the API.
+        vec!["--only-transmit-kwargs".into(), "-p".into(), "site.yml".into()]
+    });
+    let mut cmd = runnerwire();
+    cmd.arg("transmit").arg(pdd).args(["--ident", &fixture.name]).args(&args);
+    let out = run_with_input(cmd, b"");
+    assert_eq!(out.status.code(), Some(0), "{}: {}", fixture.name, String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}: stderr {}", fixture.name, String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+fn first_line(stream: &[u8]) -> &[u8] {
+    &stream[..stream.iter().position(|&b| b == b'\n').unwrap() + 1]
+}
+
+#[test]
+fn kwargs_line_is_byte_identical_to_upstreams() {
+    for fixture in fixtures() {
+        if fixture.stage_args("transmit").is_none() {
+            continue;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        fixture.extract_pdd(tmp.path());
+        let ours = our_transmit(&fixture, tmp.path());
+        let theirs = fixture.read("job.stream");
+        assert_eq!(
+            String::from_utf8_lossy(first_line(&ours)),
+            String::from_utf8_lossy(first_line(&theirs)),
+            "{}: kwargs line differs",
+            fixture.name
+        );
+        // Upstream writes env/cmdline into the source dir; we only put it in the archive.
+        assert!(!tmp.path().join("env/cmdline").exists(), "{}: transmit changed the source dir", fixture.name);
+    }
+}
+
+#[test]
+fn kwargs_only_stream_has_no_archive() {
+    let fixture = fixtures().into_iter().find(|f| f.name == "kwargs-only").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    fixture.extract_pdd(tmp.path());
+    let ours = stream_lines(&our_transmit(&fixture, tmp.path()));
+    let theirs = stream_lines(&fixture.read("job.stream"));
+    assert_eq!(ours.len(), 2);
+    assert_eq!(theirs.len(), 2);
+    assert_eq!(ours[0]["kwargs"]["ident"], theirs[0]["kwargs"]["ident"]);
+    assert_eq!(ours[0]["kwargs"]["playbook"], theirs[0]["kwargs"]["playbook"]);
+    assert_eq!(ours[1], serde_json::json!({"eof": true}));
+}
+
+/// Event names in order, per host, plus the final status: what "the same job" means when
+/// forks let hosts interleave differently from run to run.
+fn job_summary(stream: &[u8]) -> (String, Vec<(String, String)>) {
+    let lines = stream_lines(stream);
+    let status = lines.iter().rev().find_map(|l| l.get("status")).and_then(|s| s.as_str()).unwrap_or("none").to_string();
+    let mut events: Vec<(String, String)> = lines
+        .iter()
+        .filter(|l| l.get("counter").is_some() && l.get("event").is_some_and(|e| e != "keepalive"))
+        .map(|l| {
+            let host = l["event_data"].get("host").and_then(|h| h.as_str()).unwrap_or("").to_string();
+            (host, l["event"].as_str().unwrap().to_string())
+        })
+        .collect();
+    events.sort();
+    (status, events)
+}
+
+#[test]
+fn upstream_worker_runs_our_job_streams_like_its_own() {
+    for fixture in fixtures() {
+        if fixture.stage_args("transmit").is_none() || !fixture.has("result.stream") {
+            continue;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let source = tmp.path().join("source");
+        fixture.extract_pdd(&source);
+        let job = our_transmit(&fixture, &source);
+        let worker_dir = tmp.path().join("worker");
+        let mut cmd = upstream(tmp.path());
+        cmd.arg("worker").arg("--private-data-dir").arg(&worker_dir).args(fixture.stage_args("worker").unwrap());
+        let out = run_with_input(cmd, &job);
+        // The worker exits with the job's rc; what matters is the stream it wrote.
+        assert!(out.stdout.ends_with(b"{\"eof\": true}\n"), "{}: upstream worker did not finish: {}", fixture.name, String::from_utf8_lossy(&out.stderr));
+
+        let (our_status, our_events) = job_summary(&out.stdout);
+        let (their_status, their_events) = job_summary(&fixture.read("result.stream"));
+        assert_eq!(our_status, their_status, "{}: final status", fixture.name);
+        assert_eq!(our_events, their_events, "{}: events per host", fixture.name);
+
+        // The tree upstream unpacked equals the source: modes, links, empty dirs, file times.
+        let mut unpacked = tree_from_dir(&worker_dir);
+        unpacked.retain(|path, _| path != "artifacts" && !path.starts_with("artifacts/"));
+        let mut expected = tree_from_dir(&source);
+        expected.retain(|_, node| node.kind != Kind::Fifo); // FIFOs are skipped, as upstream does
+        if let Some(cmdline) = fixture.stage_args("transmit").unwrap().iter().position(|a| a == "--cmdline") {
+            let text = fixture.stage_args("transmit").unwrap()[cmdline + 1].clone();
+            expected.insert("env".into(), Node { kind: Kind::Dir, mode: 0o700, mtime: 0 });
+            expected.insert("env/cmdline".into(), Node { kind: Kind::File(text.into_bytes()), mode: 0o600, mtime: 0 });
+        }
+        let files_only = |path: &str, node: &Node| matches!(node.kind, Kind::File(_)) && !path.starts_with("env/");
+        let diffs = tree_diff(&expected, &unpacked, Some(2), &files_only);
+        assert!(diffs.is_empty(), "{}: unpacked tree differs from the source:\n{}", fixture.name, diffs.join("\n"));
+    }
+}
+
+#[test]
+fn missing_inventory_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = runnerwire();
+    cmd.arg("transmit").arg(tmp.path()).args(["-p", "x.yml", "--inventory", "nope"]);
+    let out = run_with_input(cmd, b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--inventory"));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn absolute_paths_inside_the_private_data_dir_are_sent_relative() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pdd = tmp.path().canonicalize().unwrap();
+    std::fs::create_dir_all(pdd.join("inventory")).unwrap();
+    std::fs::write(pdd.join("inventory/hosts"), "localhost\n").unwrap();
+    let mut cmd = runnerwire();
+    cmd.arg("transmit")
+        .arg(&pdd)
+        .arg("-p")
+        .arg(pdd.join("project/site.yml"))
+        .arg("--inventory")
+        .arg(pdd.join("inventory/hosts"))
+        .arg("--only-transmit-kwargs");
+    let out = run_with_input(cmd, b"");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = stream_lines(&out.stdout);
+    assert_eq!(lines[0]["kwargs"]["playbook"], "site.yml");
+    assert_eq!(lines[0]["kwargs"]["inventory"], "inventory/hosts");
+    assert_eq!(lines[0]["kwargs"]["ident"].as_str().unwrap().len(), 32);
+}
