@@ -207,6 +207,14 @@ fn store_precompiled(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<(
     let tmp = tempfile::NamedTempFile::new_in(dir)?;
     std::fs::write(tmp.path(), bytes)?;
     tmp.persist(path).map_err(|e| e.error)?;
+    // Older builds' entries are dead weight: keep only this one.
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("codec-") && name.ends_with(".cwasm") && entry.path() != path {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
     Ok(())
 }
 
