@@ -167,3 +167,27 @@ fn run_py(mut child: std::process::Child, data: &[u8]) -> Vec<u8> {
     child.stdin.take().unwrap().write_all(data).unwrap();
     child.wait_with_output().unwrap().stdout
 }
+
+#[test]
+fn unparsable_really_big_line_gets_a_short_message() {
+    // Upstream's test_unparsable_really_big_line_processor: no newline, 10,000 bytes of junk.
+    let mut stream = b"not-json-data with extra garbage:".to_vec();
+    stream.extend(std::iter::repeat_n(b'f', 10_000));
+    let run = process(&stream);
+    assert_eq!(run.code, Some(65));
+    assert_one_line(&run, &["malformed stream at byte 0", "invalid JSON"]);
+    assert!(run.stderr.len() < 2000, "message of {} bytes", run.stderr.len());
+}
+
+#[test]
+fn unreadable_input_is_an_io_error() {
+    // Upstream's test_error_on_os_error_processor: reading the stream fails.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = runnerwire();
+    cmd.arg("process").arg(dir.path().join("pdd")).stdin(std::fs::File::open(dir.path()).unwrap());
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(74));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cannot read stdin"), "{stderr}");
+}

@@ -145,3 +145,32 @@ fn absolute_paths_inside_the_private_data_dir_are_sent_relative() {
     assert_eq!(lines[0]["kwargs"]["inventory"], "inventory/hosts");
     assert_eq!(lines[0]["kwargs"]["ident"].as_str().unwrap().len(), 32);
 }
+
+#[test]
+fn large_incompressible_private_data_dir_survives_upstreams_reader() {
+    // Upstream's test_large_private_data_dir_by_sockets: 8 MiB that deflate cannot shrink.
+    let tmp = tempfile::tempdir().unwrap();
+    let source = tmp.path().join("source");
+    std::fs::create_dir_all(source.join("project")).unwrap();
+    std::fs::write(source.join("project/site.yml"), "- hosts: localhost\n  gather_facts: false\n  tasks: []\n").unwrap();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let payload: Vec<u8> = (0..8 << 20)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    std::fs::write(source.join("big.bin"), &payload).unwrap();
+    let mut cmd = runnerwire();
+    cmd.arg("transmit").arg(&source).args(["-p", "site.yml", "--ident", "big"]);
+    let out = run_with_input(cmd, b"");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let worker_dir = tmp.path().join("worker");
+    let mut cmd = upstream(tmp.path());
+    cmd.arg("worker").arg("--private-data-dir").arg(&worker_dir);
+    let result = run_with_input(cmd, &out.stdout);
+    assert!(result.stdout.ends_with(b"{\"eof\": true}\n"), "{}", String::from_utf8_lossy(&result.stderr));
+    assert!(std::fs::read(worker_dir.join("big.bin")).unwrap() == payload, "payload differs after upstream's unpack");
+}
