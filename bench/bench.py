@@ -82,16 +82,18 @@ class BenchError(Exception):
 
 
 class Result:
-    def __init__(self, seconds, maxrss_kib):
+    def __init__(self, seconds, maxrss_kib, user, system):
         self.seconds = seconds
         self.maxrss_kib = maxrss_kib
+        self.user = user
+        self.system = system
 
 
 # Why a launcher: a child's ru_maxrss also counts the memory of the process it was forked from
 # (at exec the kernel folds the old address space's high-water mark into it), so a command
 # spawned straight from this script would "peak" at least at this script's own peak (tens of
 # MB after building the inputs). This small interpreter forks the command, times it, reaps it
-# with os.wait4 and writes "exit-code seconds maxrss-KiB" to the fd in argv[1]. What remains is
+# with os.wait4 and writes "exit-code seconds maxrss-KiB user system" to the fd in argv[1]. What remains is
 # the launcher's own small footprint, printed as the "RSS floor".
 LAUNCHER = r"""
 import os, sys, time
@@ -107,12 +109,18 @@ if pid == 0:
     os._exit(127)
 _, status, rusage = os.wait4(pid, 0)
 elapsed = time.perf_counter() - start
-os.write(fd, b"%d %.6f %d" % (os.waitstatus_to_exitcode(status), elapsed, rusage.ru_maxrss))
+os.write(fd, b"%d %.6f %d %.6f %.6f" % (os.waitstatus_to_exitcode(status), elapsed, rusage.ru_maxrss,
+                                      rusage.ru_utime, rusage.ru_stime))
 """
 
 
 def run_measured(argv, stdin_path, stdout_path, cwd, env, stderr_path):
-    """Runs argv once; returns Result. Raises BenchError if it exits non-zero."""
+    """Runs argv once; returns Result. Raises BenchError if it exits non-zero.
+
+    Dirty pages left by earlier runs are flushed first (untimed), so their writeback does not
+    land in this run's time.
+    """
+    os.sync()
     rfd, wfd = os.pipe()
     try:
         with open(stdin_path, "rb") as fin, open(stdout_path, "wb") as fout, \
@@ -131,10 +139,11 @@ def run_measured(argv, stdin_path, stdout_path, cwd, env, stderr_path):
         if wfd >= 0:
             os.close(wfd)
     try:
-        code, seconds, maxrss = report.split()
-        code, seconds, maxrss = int(code), float(seconds), int(maxrss)  # ru_maxrss: KiB on Linux
+        code, seconds, maxrss, user, system = report.split()
+        code, maxrss = int(code), int(maxrss)  # ru_maxrss: KiB on Linux
+        seconds, user, system = float(seconds), float(user), float(system)
     except ValueError:
-        code, seconds, maxrss = None, 0.0, 0
+        code, seconds, maxrss, user, system = None, 0.0, 0, 0.0, 0.0
     if code != 0 or proc.returncode != 0:
         with open(stderr_path, "rb") as f:
             err = f.read().decode("utf-8", "replace")
@@ -144,7 +153,7 @@ def run_measured(argv, stdin_path, stdout_path, cwd, env, stderr_path):
             f"command failed with exit code {shown}:\n  {describe(argv, stdin_path, stdout_path)}\n"
             f"  (cwd {cwd})\n  stderr (last lines):\n" + indent(tail or "(empty)", "    ")
         )
-    return Result(seconds, maxrss)
+    return Result(seconds, maxrss, user, system)
 
 
 def rss_floor(tmp, env):
@@ -446,7 +455,8 @@ def interleave(runs, up, ours):
         for (label, run), res in ((up, up_res), (ours, our_res)):
             r = run(i)
             res.append(r)
-            print(f"  {label:<10} run {i + 1}/{runs}: {r.seconds:7.2f} s, peak RSS {mb(r.maxrss_kib * 1024)}",
+            print(f"  {label:<10} run {i + 1}/{runs}: {r.seconds:7.2f} s "
+                  f"(cpu {r.user:.2f} s user, {r.system:.2f} s sys), peak RSS {mb(r.maxrss_kib * 1024)}",
                   flush=True)
     return (min(r.seconds for r in up_res), max(r.maxrss_kib for r in up_res),
             min(r.seconds for r in our_res), max(r.maxrss_kib for r in our_res))

@@ -174,3 +174,66 @@ fn large_incompressible_private_data_dir_survives_upstreams_reader() {
     assert!(result.stdout.ends_with(b"{\"eof\": true}\n"), "{}", String::from_utf8_lossy(&result.stderr));
     assert!(std::fs::read(worker_dir.join("big.bin")).unwrap() == payload, "payload differs after upstream's unpack");
 }
+
+/// Sorted (name, mode, size, crc) of the archive in a job stream, read by Python's zipfile
+/// with upstream's own name handling (`./x` is `x`).
+fn archive_listing(stream: &[u8]) -> String {
+    let script = r#"
+import base64, io, json, os, sys, zipfile
+data = sys.stdin.buffer.read()
+first = data.index(b"\n") + 1
+header_end = data.index(b"\n", first) + 1
+n = json.loads(data[first:header_end])["zipfile"]
+chars = 4 * ((n + 2) // 3)
+z = zipfile.ZipFile(io.BytesIO(base64.b64decode(data[header_end:header_end + chars])))
+rows = sorted((os.path.normpath(i.filename) + ("/" if i.is_dir() else ""), oct(i.external_attr >> 16), i.file_size, i.CRC) for i in z.infolist())
+print("\n".join(map(str, rows)))
+"#;
+    let mut cmd = std::process::Command::new("python3");
+    cmd.args(["-c", script]);
+    let out = run_with_input(cmd, stream);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn every_transmit_option_gives_upstreams_kwargs_and_archive() {
+    let combos: &[&[&str]] = &[
+        &["-p", "site.yml"],
+        &["-p", "site.yml", "-v", "-v", "-v", "--forks", "7", "--limit", "web:!db", "-q", "-j"],
+        &["-p", "site.yml", "--cmdline", "-e a=1 --tags x", "--inventory", "hosts"],
+        &["-p", "site.yml", "--cmdline", "-e a=1", "--omit-env-files"],
+        &["-m", "command", "-a", "echo 'hi there'", "--hosts", "all", "-b", "/opt/ansible/bin"],
+        &["-p", "site.yml", "--roles-path", "/etc/roles", "--project-dir", "/srv/p", "--artifact-dir", "/srv/a"],
+        &["-p", "site.yml", "--rotate-artifacts", "3", "--omit-event-data", "--only-failed-event-data"],
+        &["-p", "site.yml", "--container-image", "quay.io/x/ee:1", "--container-volume-mount", "/a:/b:Z", "--container-volume-mount", "/c:/d", "--container-option=--net=host"],
+        &["-p", "Grüße ünïcode.yml", "--limit", "日本"],
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, args) in combos.iter().enumerate() {
+        let make_pdd = |name: &str| {
+            let pdd = tmp.path().join(format!("{name}{i}"));
+            std::fs::create_dir_all(pdd.join("project")).unwrap();
+            std::fs::create_dir_all(pdd.join("inventory")).unwrap();
+            std::fs::write(pdd.join("project/site.yml"), "- hosts: all\n").unwrap();
+            std::fs::write(pdd.join("inventory/hosts"), "localhost\n").unwrap();
+            pdd
+        };
+        let theirs_pdd = make_pdd("theirs");
+        let mut cmd = upstream(tmp.path());
+        cmd.arg("transmit").arg(&theirs_pdd).args(["--ident", "combo"]).args(*args);
+        let theirs = run_with_input(cmd, b"");
+        assert!(theirs.status.success(), "upstream transmit {args:?}: {}", String::from_utf8_lossy(&theirs.stderr));
+
+        let ours_pdd = make_pdd("ours");
+        let mut cmd = runnerwire();
+        cmd.arg("transmit").arg(&ours_pdd).args(["--ident", "combo"]).args(*args);
+        let ours = run_with_input(cmd, b"");
+        assert_eq!(ours.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&ours.stderr));
+
+        // Absolute paths of the two private data dirs differ only by name.
+        let ours_kwargs = String::from_utf8_lossy(first_line(&ours.stdout)).replace(&format!("ours{i}"), &format!("theirs{i}"));
+        assert_eq!(ours_kwargs, String::from_utf8_lossy(first_line(&theirs.stdout)), "kwargs for {args:?}");
+        assert_eq!(archive_listing(&ours.stdout), archive_listing(&theirs.stdout), "archive for {args:?}");
+    }
+}
