@@ -29,7 +29,10 @@ Stages:
             with `{"eof": true}\\n`, or the script exits 1.
 
 Before timing, each tool runs once, untimed, on the small recorded fixture stream, so
-runnerwire's precompiled-component cache and the OS page cache are warm for both.
+runnerwire's precompiled-component cache and the OS page cache are warm for both; before each
+timed run, os.sync() (untimed) flushes what earlier runs left to write. Per run the script also
+prints user and system CPU time: `process` writes one file per event, so on a slow disk kernel
+time dominates both tools' wall time; TMPDIR=/dev/shm (tmpfs) takes the disk out of it.
 
 Run it with `make bench` (builds runnerwire and the pinned venv first), or directly:
 
@@ -93,8 +96,8 @@ class Result:
 # (at exec the kernel folds the old address space's high-water mark into it), so a command
 # spawned straight from this script would "peak" at least at this script's own peak (tens of
 # MB after building the inputs). This small interpreter forks the command, times it, reaps it
-# with os.wait4 and writes "exit-code seconds maxrss-KiB user system" to the fd in argv[1]. What remains is
-# the launcher's own small footprint, printed as the "RSS floor".
+# with os.wait4 and writes "exit-code seconds maxrss-KiB user system" to the fd in argv[1].
+# What remains is the launcher's own small footprint, printed as the "RSS floor".
 LAUNCHER = r"""
 import os, sys, time
 fd = int(sys.argv[1])
@@ -507,6 +510,7 @@ def main():
     env.setdefault("LANG", "C.UTF-8")
 
     stages = [s for s in ("process", "transmit") if args.only in (None, s)]
+
     def identity(path):
         st = os.stat(path)
         return (st.st_ino, st.st_size, st.st_mtime_ns)

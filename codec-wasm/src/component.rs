@@ -199,6 +199,10 @@ impl wit_transmit::GuestTransmitter for TransmitterResource {
             cmdline: r.cmdline,
             limit: r.limit,
             suppress_env_files: r.suppress_env_files,
+            role: r.role,
+            role_vars: r.role_vars,
+            role_skip_facts: r.role_skip_facts,
+            generated_name: r.generated_name,
             only_transmit_kwargs: r.only_transmit_kwargs,
             now: r.now,
         };

@@ -44,6 +44,12 @@ pub struct TransmitRequest {
     pub cmdline: Option<String>,
     pub limit: Option<String>,
     pub suppress_env_files: bool,
+    /// Upstream's `-r`: a role run through a generated playbook in `project/`.
+    pub role: Option<String>,
+    pub role_vars: Option<String>,
+    pub role_skip_facts: bool,
+    /// File name for the generated playbook (upstream uses a fresh `uuid4().hex`).
+    pub generated_name: String,
     /// Send only the kwargs line and eof (the API's `only_transmit_kwargs`).
     pub only_transmit_kwargs: bool,
     /// Seconds since the epoch, for files transmit adds (kept out of the core: no clocks).
@@ -63,7 +69,10 @@ fn texts(list: &Option<Vec<String>>) -> Value {
 pub fn job_kwargs(req: &TransmitRequest, cmdline_as_file: bool) -> Value {
     let pdd = paths::normpath(&req.private_data_dir);
     let project = paths::join(&pdd, "project");
-    let playbook = req.playbook.as_ref().map(|p| paths::relative_if_under(p, &project));
+    let playbook = match &req.role {
+        Some(_) => Some(req.generated_name.clone()),
+        None => req.playbook.as_ref().map(|p| paths::relative_if_under(p, &project)),
+    };
     let inventory = req.inventory.as_ref().map(|p| paths::relative_if_under(p, &pdd));
     let int = |n: i64| Value::Int(n.to_string().into());
     let mut fields: Vec<(&str, Value)> = vec![
@@ -126,13 +135,19 @@ impl Transmitter {
             }
             _ => None,
         };
+        let role_playbook = req.role.as_ref().map(|role| ExtraFile {
+            name: format!("project/{}", req.generated_name),
+            mode: 0o600,
+            mtime: req.now,
+            content: role_play(role, req.role_vars.as_deref(), req.role_skip_facts, req.host_pattern.as_deref()),
+        });
         let mut header = b"{\"kwargs\": ".to_vec();
         pyjson::encode(&job_kwargs(req, cmdline_file.is_some()), &mut header);
         header.extend_from_slice(b"}\n");
         let mut archive = None;
         if !req.only_transmit_kwargs {
             let zip_path = format!("{scratch_dir}/job.zip");
-            let extra: Vec<ExtraFile> = cmdline_file.into_iter().collect();
+            let extra: Vec<ExtraFile> = role_playbook.into_iter().chain(cmdline_file).collect();
             let size = pack::pack(source, &zip_path, fs, &extra)?;
             header.extend_from_slice(format!("{{\"zipfile\": {size}}}\n").as_bytes());
             let file = File::open(&zip_path).map_err(|e| EntryError::io("cannot read", &zip_path, e))?;
@@ -169,3 +184,56 @@ impl Transmitter {
     }
 }
 
+
+/// The play upstream's `role_manager` writes for `-r`: JSON of
+/// `[{"hosts": ..., "gather_facts": ..., "roles": [{"name": ..., "vars": {...}}]}]`.
+fn role_play(role: &str, role_vars: Option<&str>, skip_facts: bool, hosts: Option<&str>) -> Vec<u8> {
+    let s = |t: &str| PyStr::from_str(t);
+    let mut role_entry = vec![(s("name"), Value::Str(s(role)))];
+    if let Some(vars) = role_vars.filter(|v| !v.is_empty()) {
+        let members = vars
+            .split_whitespace()
+            .filter_map(|item| item.split_once('='))
+            .map(|(k, v)| (s(k), python_literal(v)))
+            .collect();
+        role_entry.push((s("vars"), Value::Object(members)));
+    }
+    let play = Value::Array(vec![Value::Object(vec![
+        (s("hosts"), Value::Str(s(hosts.unwrap_or("all")))),
+        (s("gather_facts"), Value::Bool(!skip_facts)),
+        (s("roles"), Value::Array(vec![Value::Object(role_entry)])),
+    ])]);
+    let mut out = Vec::new();
+    pyjson::encode(&play, &mut out);
+    out
+}
+
+/// The scalar subset of Python's `ast.literal_eval` that role variables use; anything else
+/// stays a string, as upstream falls back to.
+fn python_literal(text: &str) -> Value {
+    match text {
+        "True" => return Value::Bool(true),
+        "False" => return Value::Bool(false),
+        "None" => return Value::Null,
+        _ => {}
+    }
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && (digits == "0" || !digits.starts_with('0')) {
+        let normalized = text.trim_start_matches('+');
+        let normalized = if normalized.trim_start_matches('-').trim_start_matches('0').is_empty() { "0" } else { normalized };
+        return Value::Int(normalized.into());
+    }
+    if digits.bytes().any(|b| b.is_ascii_digit()) && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'e' || b == b'E' || b == b'-' || b == b'+') {
+        if let Ok(f) = text.parse::<f64>() {
+            return Value::Float(f);
+        }
+    }
+    for quote in ['\'', '"'] {
+        if let Some(inner) = text.strip_prefix(quote).and_then(|t| t.strip_suffix(quote)) {
+            if !inner.contains(quote) && !inner.contains('\\') {
+                return Value::Str(PyStr::from_str(inner));
+            }
+        }
+    }
+    Value::Str(PyStr::from_str(text))
+}

@@ -50,16 +50,25 @@ pub struct TransmitArgs {
     /// Base directory holding project, inventory, env, ...
     pub private_data_dir: PathBuf,
     /// Playbook to run, relative to <private_data_dir>/project.
-    #[arg(short = 'p', long, conflicts_with = "module", required_unless_present = "module")]
+    #[arg(short = 'p', long, conflicts_with_all = ["module", "role"], required_unless_present_any = ["module", "role"])]
     pub playbook: Option<String>,
     /// Module to run ad hoc.
-    #[arg(short = 'm', long)]
+    #[arg(short = 'm', long, conflicts_with = "role")]
     pub module: Option<String>,
+    /// Role to run (a one-play playbook is generated into <private_data_dir>/project).
+    #[arg(short = 'r', long)]
+    pub role: Option<String>,
+    /// Role variables, `key1=value1 key2=value2`.
+    #[arg(long, requires = "role")]
+    pub role_vars: Option<String>,
+    /// Do not gather facts when running the role.
+    #[arg(long, requires = "role")]
+    pub role_skip_facts: bool,
     /// Module arguments.
     #[arg(short = 'a', long = "args", value_name = "MODULE_ARGS", requires = "module")]
     pub module_args: Option<String>,
-    /// Host pattern for a module run.
-    #[arg(long = "hosts", value_name = "PATTERN", requires = "module")]
+    /// Host pattern for a module or role run.
+    #[arg(long = "hosts", value_name = "PATTERN")]
     pub host_pattern: Option<String>,
     /// Identifier of this run (default: a random UUID's hex).
     #[arg(short = 'i', long)]

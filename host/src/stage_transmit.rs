@@ -23,6 +23,15 @@ pub fn run(args: TransmitArgs) -> StageResult {
             .with_context(|| format!("cannot create {}", pdd.display()))
             .map_err(Failure::io)?;
     }
+    if args.host_pattern.is_some() && args.module.is_none() && args.role.is_none() {
+        return Err(Failure::usage("the --hosts option can only be used with -m or -r"));
+    }
+    if let Some(vars) = &args.role_vars {
+        // Upstream unpacks `key, value = item.split('=')` (and crashes otherwise).
+        if let Some(bad) = vars.split_whitespace().find(|item| item.matches('=').count() != 1) {
+            return Err(Failure::usage(format!("--role-vars items must be key=value, found {bad:?}")));
+        }
+    }
     let inventory = match &args.inventory {
         Some(inv) => Some(valid_inventory(&cwd, &pdd, inv).ok_or_else(|| {
             Failure::usage(format!("value for --inventory does not appear to be a valid path: {}", inv.display()))
@@ -54,6 +63,10 @@ pub fn run(args: TransmitArgs) -> StageResult {
         cmdline: args.cmdline,
         limit: args.limit,
         suppress_env_files: args.suppress_env_files,
+        role: args.role,
+        role_vars: args.role_vars,
+        role_skip_facts: args.role_skip_facts,
+        generated_name: random_hex_ident(),
         only_transmit_kwargs: args.only_transmit_kwargs,
         now: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
