@@ -19,30 +19,45 @@ pub enum Command {
     Process(ProcessArgs),
 }
 
-/// Bounds on what a stream may make runnerwire hold, write or spend.
-#[derive(Args, Debug, Clone)]
+/// Bounds on what a stream may make runnerwire hold or write. Unset ones take the codec's
+/// documented defaults (see README, "Limits").
+#[derive(Args, Debug, Clone, Default)]
 pub struct LimitArgs {
-    /// Longest JSON line accepted, in bytes.
-    #[arg(long, default_value_t = 16 << 20, value_name = "BYTES")]
-    pub max_line_bytes: u64,
-    /// Largest zipfile archive accepted, in bytes.
-    #[arg(long, default_value_t = 4 << 30, value_name = "BYTES")]
-    pub max_archive_bytes: u64,
-    /// Most entries in one archive.
-    #[arg(long, default_value_t = 100_000, value_name = "N")]
-    pub max_entries: u64,
-    /// Most bytes unpacked from one archive.
-    #[arg(long, default_value_t = 8 << 30, value_name = "BYTES")]
-    pub max_unpacked_bytes: u64,
-    /// Deepest JSON nesting accepted.
-    #[arg(long, default_value_t = 1000, value_name = "N")]
-    pub max_json_depth: u32,
+    /// Longest JSON line accepted, in bytes [default: 16 MiB].
+    #[arg(long, value_name = "BYTES")]
+    pub max_line_bytes: Option<u64>,
+    /// Largest zipfile archive accepted, in bytes [default: 4 GiB].
+    #[arg(long, value_name = "BYTES")]
+    pub max_archive_bytes: Option<u64>,
+    /// Most entries in one archive [default: 100000].
+    #[arg(long, value_name = "N")]
+    pub max_entries: Option<u64>,
+    /// Most bytes unpacked from one archive [default: 8 GiB].
+    #[arg(long, value_name = "BYTES")]
+    pub max_unpacked_bytes: Option<u64>,
+    /// Deepest JSON nesting accepted [default: 1000].
+    #[arg(long, value_name = "N")]
+    pub max_json_depth: Option<u32>,
+}
+
+/// The sandbox the codec component runs in.
+#[derive(Args, Debug, Clone)]
+pub struct SandboxArgs {
     /// Most memory the sandboxed component may use, in bytes.
     #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
     pub max_memory_bytes: usize,
     /// Longest one step of the sandboxed component may run, in seconds.
     #[arg(long, default_value_t = 600, value_name = "SECONDS")]
     pub step_timeout: u64,
+}
+
+impl SandboxArgs {
+    pub fn budget(&self) -> crate::engine::Budget {
+        crate::engine::Budget {
+            max_memory_bytes: self.max_memory_bytes,
+            call_timeout: std::time::Duration::from_secs(self.step_timeout),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -134,7 +149,7 @@ pub struct TransmitArgs {
     #[arg(long, hide = true)]
     pub debug: bool,
     #[command(flatten)]
-    pub limits: LimitArgs,
+    pub sandbox: SandboxArgs,
 }
 
 #[derive(Args, Debug)]
@@ -158,4 +173,6 @@ pub struct ProcessArgs {
     pub debug: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
 }

@@ -218,13 +218,13 @@ fn store_precompiled(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<(
     Ok(())
 }
 
-/// Limits as the WIT interface takes them.
-pub fn wit_limits(l: &crate::cli::LimitArgs) -> wit_types::Limits {
+/// The user's limits over the codec's defaults, as the WIT interface takes them.
+pub fn wit_limits(l: &crate::cli::LimitArgs, defaults: wit_types::Limits) -> wit_types::Limits {
     wit_types::Limits {
-        max_line_bytes: l.max_line_bytes,
-        max_archive_bytes: l.max_archive_bytes,
-        max_entries: l.max_entries,
-        max_unpacked_bytes: l.max_unpacked_bytes,
-        max_json_depth: l.max_json_depth,
+        max_line_bytes: l.max_line_bytes.unwrap_or(defaults.max_line_bytes),
+        max_archive_bytes: l.max_archive_bytes.unwrap_or(defaults.max_archive_bytes),
+        max_entries: l.max_entries.unwrap_or(defaults.max_entries),
+        max_unpacked_bytes: l.max_unpacked_bytes.unwrap_or(defaults.max_unpacked_bytes),
+        max_json_depth: l.max_json_depth.unwrap_or(defaults.max_json_depth),
     }
 }

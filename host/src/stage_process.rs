@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use anyhow::Context;
 
 use crate::cli::ProcessArgs;
-use crate::engine::{arm, wit_limits, Budget, Grant, Runtime};
+use crate::engine::{arm, wit_limits, Grant, Runtime};
 use crate::exit;
 use crate::failure::{Failure, StageResult};
 use crate::paths_host::absolute;
@@ -20,7 +20,7 @@ pub fn run(args: ProcessArgs) -> StageResult {
     prepare_private_data_dir(&pdd).map_err(Failure::io)?;
 
     let runtime = Runtime::new().map_err(Failure::internal)?;
-    let budget = Budget { max_memory_bytes: args.limits.max_memory_bytes, call_timeout: std::time::Duration::from_secs(args.limits.step_timeout) };
+    let budget = args.sandbox.budget();
     // The artifact-dir rule is format logic: ask the component, with nothing granted.
     let mut probe = runtime.instantiate(&[], budget).map_err(Failure::internal)?;
         let artifact_dir = probe
@@ -34,6 +34,7 @@ pub fn run(args: ProcessArgs) -> StageResult {
             args.artifact_dir.as_ref().map(|p| p.to_string_lossy().into_owned()).as_deref(),
         )
         .map_err(Failure::trap)?;
+    let defaults = probe.codec.runnerwire_codec_types().call_default_limits(arm(&mut probe.store)).map_err(Failure::trap)?;
     drop(probe);
     std::fs::create_dir_all(&artifact_dir)
         .with_context(|| format!("cannot create the artifact dir {artifact_dir}"))
@@ -47,7 +48,7 @@ pub fn run(args: ProcessArgs) -> StageResult {
     let mut instance = runtime.instantiate(&grants, budget).map_err(Failure::internal)?;
     let api = instance.codec.runnerwire_codec_process().processor();
     let processor = api
-        .call_constructor(arm(&mut instance.store), wit_limits(&args.limits), args.quiet)
+        .call_constructor(arm(&mut instance.store), wit_limits(&args.limits, defaults), args.quiet)
         .map_err(Failure::trap)?;
 
     let stdout = std::io::stdout();

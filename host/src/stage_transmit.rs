@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::cli::TransmitArgs;
-use crate::engine::{arm, wit_transmit, Budget, Grant, Runtime};
+use crate::engine::{arm, wit_transmit, Grant, Runtime};
 use crate::failure::{Failure, StageResult};
 use crate::paths_host::{absolute, random_hex_ident};
 
@@ -80,7 +80,7 @@ pub fn run(args: TransmitArgs) -> StageResult {
         Grant { host_path: pdd.clone(), guest_path: "/pdd", writable: false },
         Grant { host_path: scratch.path().to_path_buf(), guest_path: "/scratch", writable: true },
     ];
-    let budget = Budget { max_memory_bytes: args.limits.max_memory_bytes, call_timeout: std::time::Duration::from_secs(args.limits.step_timeout) };
+    let budget = args.sandbox.budget();
     let mut instance = runtime.instantiate(&grants, budget).map_err(Failure::internal)?;
     let api = instance.codec.runnerwire_codec_transmit().transmitter();
     let transmitter = api
