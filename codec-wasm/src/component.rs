@@ -53,6 +53,9 @@ impl HostFs for WasiHostFs {
     fn utc_offset(&self, unix_seconds: i64) -> i32 {
         host_fs::utc_offset(unix_seconds)
     }
+    fn write_file(&self, path: &str, data: &[u8], mode: u32) -> io::Result<()> {
+        host_fs::write_file(path, data, mode).map_err(host_err)
+    }
 }
 
 fn limits_from(l: wit_types::Limits) -> Limits {

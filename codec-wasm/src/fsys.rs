@@ -44,6 +44,9 @@ pub trait HostFs {
     fn symlink(&self, target: &str, path: &str) -> io::Result<()>;
     /// Seconds east of UTC of local time at the given instant (zip times are local).
     fn utc_offset(&self, unix_seconds: i64) -> i32;
+    /// Creates or replaces a regular file with `data` and permission bits `mode`, never
+    /// writing through a symlink (one at `path` is replaced).
+    fn write_file(&self, path: &str, data: &[u8], mode: u32) -> io::Result<()>;
 }
 
 /// The real filesystem, for native tests and tools (not compiled into the component).
@@ -81,5 +84,14 @@ impl HostFs for NativeFs {
     }
     fn utc_offset(&self, _unix_seconds: i64) -> i32 {
         self.utc_offset
+    }
+    fn write_file(&self, path: &str, data: &[u8], mode: u32) -> io::Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
+        if self.lstat(path)?.is_some_and(|m| m.is_symlink()) {
+            std::fs::remove_file(path)?;
+        }
+        let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(path)?;
+        std::io::Write::write_all(&mut file, data)?;
+        self.set_mode(path, mode)
     }
 }

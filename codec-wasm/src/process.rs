@@ -155,18 +155,7 @@ impl<F: HostFs> Processor<F> {
 
     /// Writes a 0600 file, replacing (never following) whatever link or file is there.
     fn write_private_file(&self, path: &str, content: &[u8]) -> Result<(), EntryError> {
-        if let Some(existing) = self.fs.lstat(path).map_err(|e| EntryError::io("cannot stat", path, e))? {
-            if existing.is_dir() {
-                return Err(EntryError::new(ErrorKind::Unsafe, format!("{path:?} is a directory")));
-            }
-            std::fs::remove_file(path).map_err(|e| EntryError::io("cannot replace", path, e))?;
-        }
-        let written = File::create(path).and_then(|mut f| f.write_all(content));
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(path);
-            return Err(EntryError::io("cannot write", path, e));
-        }
-        self.fs.set_mode(path, 0o600).map_err(|e| EntryError::io("cannot set mode of", path, e))
+        self.fs.write_file(path, content, 0o600).map_err(|e| EntryError::io("cannot write", path, e))
     }
 
     fn unpack_spool(&mut self) -> Result<(), StreamError> {

@@ -98,6 +98,11 @@ impl Host for HostState {
         dir.symlink_contents(&target, &rel).map_err(text)
     }
 
+    fn write_file(&mut self, path: String, data: Vec<u8>, mode: u32) -> Result<(), String> {
+        let (dir, rel) = self.grants.resolve(&path, true).map_err(text)?;
+        write_no_follow(dir, &rel, &data, mode).map_err(text)
+    }
+
     fn utc_offset(&mut self, unix_seconds: i64) -> i32 {
         use chrono::{Local, Offset, TimeZone};
         match Local.timestamp_opt(unix_seconds, 0) {
@@ -105,4 +110,40 @@ impl Host for HostState {
             chrono::LocalResult::None => 0,
         }
     }
+}
+
+/// openat2 confined beneath the granted directory with no symlink allowed anywhere on the
+/// path: one syscall to create the file with its final mode.
+fn write_no_follow(dir: &Dir, rel: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+    let perms = Mode::from_raw_mode(mode & 0o777);
+    let open = || rustix::fs::openat2(dir, rel, flags, perms, resolve);
+    let fd = match open() {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::LOOP) if dir.symlink_metadata(rel).is_ok_and(|m| m.file_type().is_symlink()) => {
+            // A link where the file goes: replace it, never write through it.
+            dir.remove_file(rel)?;
+            open()?
+        }
+        Err(rustix::io::Errno::NOSYS) => return write_with_cap_std(dir, rel, data, mode),
+        Err(e) => return Err(e.into()),
+    };
+    // An existing file keeps its old mode through O_TRUNC; upstream chmods every time too.
+    rustix::fs::fchmod(&fd, perms)?;
+    let mut file = std::fs::File::from(fd);
+    std::io::Write::write_all(&mut file, data)
+}
+
+/// The same for kernels without openat2 (before Linux 5.6), through cap-std.
+fn write_with_cap_std(dir: &Dir, rel: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+    if dir.symlink_metadata(rel).is_ok_and(|m| m.file_type().is_symlink()) {
+        dir.remove_file(rel)?;
+    }
+    let mut options = cap_std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    let mut file = dir.open_with(rel, &options)?;
+    std::io::Write::write_all(&mut file, data)?;
+    dir.set_permissions(rel, cap_std::fs::Permissions::from_mode(mode))
 }
