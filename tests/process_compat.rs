@@ -74,3 +74,28 @@ fn artifact_dir_option_and_no_ident_follow_upstreams_rules() {
     assert!(tmp.path().join("b/daemon.log").is_file());
     assert!(!tmp.path().join("b/artifacts").exists());
 }
+
+#[test]
+fn process_stops_at_eof_even_if_the_writer_keeps_the_pipe_open() {
+    use std::io::Write;
+    let fixture = fixtures().into_iter().find(|f| f.name == "simple").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = runnerwire();
+    cmd.arg("process").arg(tmp.path()).args(["--ident", "simple", "--quiet"]);
+    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&fixture.read("result.stream")).unwrap();
+    stdin.flush().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "process still waiting for input after eof");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    drop(stdin);
+    assert_eq!(status.code(), Some(0));
+    assert!(tmp.path().join("artifacts/simple/rc").is_file());
+}

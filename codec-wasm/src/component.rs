@@ -160,6 +160,9 @@ impl wit_process::GuestProcessor for ProcessorResource {
         processor.feed(&bytes, &mut stdout).map_err(error_to_wit)?;
         Ok(stdout)
     }
+    fn complete(&self) -> bool {
+        self.0.borrow().as_ref().is_ok_and(|p| p.complete())
+    }
     fn finish(&self) -> Result<(Vec<u8>, wit_process::Outcome), wit_types::StreamError> {
         let mut cell = self.0.borrow_mut();
         let processor = cell.as_mut().map_err(|e| error_to_wit(e.clone()))?;

@@ -86,6 +86,11 @@ impl<F: HostFs> Processor<F> {
         })
     }
 
+    /// True once the `eof` frame has been read; later input is ignored.
+    pub fn complete(&self) -> bool {
+        self.decoder.saw_eof()
+    }
+
     /// Ends the input: the stream must have been complete.
     pub fn finish(&mut self, stdout: &mut Vec<u8>) -> Result<Outcome, StreamError> {
         self.sticky(|p| {

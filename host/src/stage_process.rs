@@ -68,6 +68,10 @@ pub fn run(args: ProcessArgs) -> StageResult {
             Failure::stream(e)
         })?;
         out.write_all(&printed).map_err(Failure::write)?;
+        // Like upstream, stop at eof: the writer may keep the pipe open.
+        if api.call_complete(arm(&mut instance.store), processor).map_err(Failure::trap)? {
+            break;
+        }
     }
     let (printed, outcome) = api
         .call_finish(arm(&mut instance.store), processor)
