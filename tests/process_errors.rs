@@ -88,10 +88,7 @@ fn upstream_symlink_escape_1548_is_refused() {
     // A symlink entry `evil -> <outside>` followed by `evil/x`: upstream writes <outside>/x.
     let outside = tempfile::tempdir().unwrap();
     let zip = zip_with(&[("evil", Some(outside.path().to_str().unwrap()), 0o120777), ("evil/x", None, 0o100644)]);
-    let mut stream = format!("{{\"zipfile\": {}}}\n", zip.len()).into_bytes();
-    stream.extend_from_slice(&b64(&zip));
-    stream.extend_from_slice(b"{\"eof\": true}\n");
-    let run = process(&stream);
+    let run = process(&archive_stream(&zip));
     assert_eq!(run.code, Some(65));
     assert_one_line(&run, &["unsafe stream", "goes through the symlink \"evil\""]);
     assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0, "nothing written outside");
@@ -100,10 +97,7 @@ fn upstream_symlink_escape_1548_is_refused() {
 #[test]
 fn entry_names_with_dot_dot_are_refused() {
     let zip = zip_with(&[("../outside.txt", None, 0o100644)]);
-    let mut stream = format!("{{\"zipfile\": {}}}\n", zip.len()).into_bytes();
-    stream.extend_from_slice(&b64(&zip));
-    stream.extend_from_slice(b"{\"eof\": true}\n");
-    let run = process(&stream);
+    let run = process(&archive_stream(&zip));
     assert_eq!(run.code, Some(65));
     assert_one_line(&run, &["unsafe stream", "'..'"]);
     assert!(!run.dir.path().join("pdd/artifacts/outside.txt").exists());
@@ -150,6 +144,14 @@ sys.stdout.buffer.write(buf.getvalue())
     let out = std::process::Command::new("python3").args(["-c", script, &serde_json::to_string(&spec).unwrap()]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     out.stdout
+}
+
+/// A result stream holding just this archive and eof.
+fn archive_stream(zip: &[u8]) -> Vec<u8> {
+    let mut stream = format!("{{\"zipfile\": {}}}\n", zip.len()).into_bytes();
+    stream.extend_from_slice(&b64(zip));
+    stream.extend_from_slice(b"{\"eof\": true}\n");
+    stream
 }
 
 fn b64(data: &[u8]) -> Vec<u8> {
