@@ -58,7 +58,7 @@ impl HostFs for WasiHostFs {
     }
 }
 
-fn limits_from(l: wit_types::Limits) -> Limits {
+pub(crate) fn limits_from(l: wit_types::Limits) -> Limits {
     Limits {
         max_line_bytes: l.max_line_bytes,
         max_archive_bytes: l.max_archive_bytes,
@@ -68,7 +68,7 @@ fn limits_from(l: wit_types::Limits) -> Limits {
     }
 }
 
-fn error_to_wit(e: StreamError) -> wit_types::StreamError {
+pub(crate) fn error_to_wit(e: StreamError) -> wit_types::StreamError {
     let kind = match e.kind {
         ErrorKind::Malformed => wit_types::ErrorKind::Malformed,
         ErrorKind::Truncated => wit_types::ErrorKind::Truncated,
@@ -221,3 +221,157 @@ impl wit_transmit::GuestTransmitter for TransmitterResource {
 }
 
 export!(Component);
+
+mod worker_glue {
+    use std::cell::RefCell;
+    use std::io::Write;
+
+    use super::exports::runnerwire::codec::types as wit_types;
+    use super::exports::runnerwire::codec::worker as wit;
+    use super::{error_to_wit, limits_from, Component, WasiHostFs, ARTIFACTS, PDD, SCRATCH};
+    use crate::archive_stream::ArchiveStream;
+    use crate::error::EntryError;
+    use crate::pyjson::{self, PyStr, Value};
+    use crate::worker::job::{JobDirs, JobInput, JobReader};
+    use crate::worker::output::{Emitted, OutputFilter};
+    use crate::worker::{artifacts, plan};
+
+    fn to_wit(p: plan::Plan) -> wit::Plan {
+        wit::Plan {
+            ident: p.ident,
+            command: p.command,
+            cwd: p.cwd,
+            env: p.env,
+            artifact_dir: p.artifact_dir,
+            job_timeout: p.job_timeout,
+            idle_timeout: p.idle_timeout,
+        }
+    }
+
+    fn from_wit(p: &wit::Plan) -> plan::Plan {
+        plan::Plan {
+            ident: p.ident.clone(),
+            command: p.command.clone(),
+            cwd: p.cwd.clone(),
+            env: p.env.clone(),
+            artifact_dir: p.artifact_dir.clone(),
+            job_timeout: p.job_timeout,
+            idle_timeout: p.idle_timeout,
+        }
+    }
+
+    fn input_to_wit(input: JobInput) -> wit::JobInput {
+        match input {
+            JobInput::NeedMore => wit::JobInput::NeedMore,
+            JobInput::Ready(kwargs) => {
+                let mut json = Vec::new();
+                pyjson::encode(&kwargs, &mut json);
+                wit::JobInput::Ready(String::from_utf8_lossy(&json).into_owned())
+            }
+            JobInput::Refused { stream, reason } => wit::JobInput::Refused((stream, reason)),
+        }
+    }
+
+    pub struct JobReaderResource(RefCell<JobReader<WasiHostFs>>);
+
+    impl wit::GuestJobReader for JobReaderResource {
+        fn new(limits: wit_types::Limits, pdd_host: String) -> Self {
+            let dirs = JobDirs { pdd_guest: PDD.into(), pdd_host, scratch_dir: SCRATCH.into() };
+            JobReaderResource(RefCell::new(JobReader::new(WasiHostFs, dirs, limits_from(limits))))
+        }
+        fn feed(&self, bytes: Vec<u8>) -> wit::JobInput {
+            input_to_wit(self.0.borrow_mut().feed(&bytes))
+        }
+        fn finish(&self) -> wit::JobInput {
+            input_to_wit(self.0.borrow_mut().finish())
+        }
+    }
+
+    pub struct FilterResource(RefCell<OutputFilter>);
+
+    impl FilterResource {
+        fn flush(out: Emitted) -> Result<Vec<u8>, wit_types::StreamError> {
+            if !out.stdout.is_empty() {
+                let path = format!("{ARTIFACTS}/stdout");
+                let append = std::fs::OpenOptions::new().create(true).append(true).open(&path).and_then(|mut f| f.write_all(&out.stdout));
+                append.map_err(|e| error_to_wit(EntryError::io("cannot write", &path, e).at(0)))?;
+            }
+            Ok(out.events)
+        }
+    }
+
+    impl wit::GuestEventFilter for FilterResource {
+        fn new(ident: String, uuid_seed: u64, max_line_bytes: u64) -> Self {
+            // The stdout artifact is private (0600) from its creation, as upstream's.
+            let _ = crate::fsys::HostFs::write_file(&WasiHostFs, &format!("{ARTIFACTS}/stdout"), b"", 0o600);
+            FilterResource(RefCell::new(OutputFilter::new(&ident, uuid_seed, max_line_bytes as usize)))
+        }
+        fn feed(&self, output: Vec<u8>, now: String) -> Result<Vec<u8>, wit_types::StreamError> {
+            let mut out = Emitted::default();
+            self.0.borrow_mut().feed(&output, &now, &mut out);
+            Self::flush(out)
+        }
+        fn finish(&self, now: String) -> Result<Vec<u8>, wit_types::StreamError> {
+            let mut out = Emitted::default();
+            self.0.borrow_mut().finish(&now, &mut out);
+            Self::flush(out)
+        }
+    }
+
+    pub struct ArtifactStreamResource(RefCell<ArchiveStream>);
+
+    impl wit::GuestArtifactStream for ArtifactStreamResource {
+        fn start() -> Result<wit::ArtifactStream, wit_types::StreamError> {
+            let stream = ArchiveStream::pack(ARTIFACTS, &format!("{SCRATCH}/artifacts.zip"), &WasiHostFs, &[])
+                .map_err(|e| error_to_wit(e.at(0)))?;
+            Ok(wit::ArtifactStream::new(ArtifactStreamResource(RefCell::new(stream))))
+        }
+        fn next_chunk(&self) -> Result<Option<Vec<u8>>, wit_types::StreamError> {
+            self.0.borrow_mut().next_chunk().map_err(|e| error_to_wit(e.at(0)))
+        }
+    }
+
+    impl wit::Guest for Component {
+        type JobReader = JobReaderResource;
+        type EventFilter = FilterResource;
+        type ArtifactStream = ArtifactStreamResource;
+
+        fn make_plan(
+            kwargs: String,
+            pdd_host: String,
+            inherited_env: Vec<(String, String)>,
+            callback_dir: String,
+            fallback_ident: String,
+        ) -> Result<wit::Plan, String> {
+            let kwargs = pyjson::parse(kwargs.as_bytes(), 1000).map_err(|e| e.message)?;
+            let read = |rel: &str| std::fs::read_to_string(format!("{PDD}/{rel}")).ok();
+            let is_dir = |rel: &str| std::fs::metadata(format!("{PDD}/{rel}")).is_ok_and(|m| m.is_dir());
+            let files = plan::PddFiles {
+                cmdline: read("env/cmdline"),
+                envvars: read("env/envvars"),
+                settings: read("env/settings"),
+                has_extravars: std::fs::metadata(format!("{PDD}/env/extravars")).is_ok_and(|m| m.is_file()),
+                has_inventory_dir: std::fs::metadata(format!("{PDD}/inventory")).is_ok(),
+                has_project_dir: is_dir("project"),
+            };
+            plan::plan(&kwargs, &pdd_host, &files, &inherited_env, &callback_dir, &fallback_ident).map(to_wit)
+        }
+
+        fn status_line(status: String, plan: wit::Plan, with_command: bool) -> Vec<u8> {
+            plan::status_line(&status, &from_wit(&plan), with_command)
+        }
+
+        fn error_stream(explanation: String) -> Vec<u8> {
+            let s = PyStr::from_str;
+            let mut out = Vec::new();
+            pyjson::encode(&Value::Object(vec![(s("status"), Value::Str(s("error"))), (s("job_explanation"), Value::Str(s(&explanation)))]), &mut out);
+            out.extend_from_slice(b"\n{\"eof\": true}\n");
+            out
+        }
+
+        fn write_artifacts(plan: wit::Plan, rc: i32, status: String) -> Result<(), wit_types::StreamError> {
+            let command = plan::command_artifact(&from_wit(&plan));
+            artifacts::write_final(&WasiHostFs, ARTIFACTS, &command, rc, &status).map_err(|e| error_to_wit(e.at(0)))
+        }
+    }
+}

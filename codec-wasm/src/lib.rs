@@ -7,6 +7,7 @@
 //! controller-side stages built on them. Compiled for wasm32-wasip2, `component` exports it
 //! all through the WIT interface in `wit/`.
 
+pub mod archive_stream;
 pub mod base64;
 pub mod decoder;
 pub mod dostime;
@@ -19,6 +20,7 @@ pub mod pyjson;
 pub mod unpack;
 pub mod process;
 pub mod transmit;
+pub mod worker;
 
 #[cfg(target_arch = "wasm32")]
 mod component;

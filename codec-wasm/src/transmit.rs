@@ -5,13 +5,10 @@
 //! writes `env/cmdline` into the user's private data dir, we add that file to the archive
 //! only: the same job reaches the worker and the source tree is left untouched.
 
-use std::fs::File;
-use std::io::Read;
-
-use crate::base64;
+use crate::archive_stream::ArchiveStream;
 use crate::error::EntryError;
 use crate::fsys::HostFs;
-use crate::pack::{self, ExtraFile};
+use crate::pack::ExtraFile;
 use crate::paths;
 use crate::pyjson::{self, PyStr, Value};
 
@@ -114,15 +111,12 @@ pub fn job_kwargs(req: &TransmitRequest, cmdline_as_file: bool) -> Value {
     Value::Object(fields.into_iter().map(|(k, v)| (PyStr::from_str(k), v)).collect())
 }
 
-/// Pulls a job stream out in chunks: the header lines, the archive as base64, `eof`.
+/// Pulls a job stream out in chunks: the kwargs line, the archive, `eof`.
 pub struct Transmitter {
-    pending: Option<Vec<u8>>,
-    archive: Option<(File, String, u64)>,
+    header: Option<Vec<u8>>,
+    archive: Option<ArchiveStream>,
     eof_sent: bool,
 }
-
-/// Raw bytes per base64 chunk (a multiple of 3, so chunks concatenate cleanly).
-const CHUNK_RAW: usize = 768 << 10;
 
 impl Transmitter {
     /// Builds the kwargs and, unless only kwargs are sent, packs `source` into `scratch_dir`.
@@ -144,37 +138,25 @@ impl Transmitter {
         let mut header = b"{\"kwargs\": ".to_vec();
         pyjson::encode(&job_kwargs(req, cmdline_file.is_some()), &mut header);
         header.extend_from_slice(b"}\n");
-        let mut archive = None;
-        if !req.only_transmit_kwargs {
-            let zip_path = format!("{scratch_dir}/job.zip");
+        let archive = if req.only_transmit_kwargs {
+            None
+        } else {
             let extra: Vec<ExtraFile> = role_playbook.into_iter().chain(cmdline_file).collect();
-            let size = pack::pack(source, &zip_path, fs, &extra)?;
-            header.extend_from_slice(format!("{{\"zipfile\": {size}}}\n").as_bytes());
-            let file = File::open(&zip_path).map_err(|e| EntryError::io("cannot read", &zip_path, e))?;
-            archive = Some((file, zip_path, size));
-        }
-        Ok(Transmitter { pending: Some(header), archive, eof_sent: false })
+            Some(ArchiveStream::pack(source, &format!("{scratch_dir}/job.zip"), fs, &extra)?)
+        };
+        Ok(Transmitter { header: Some(header), archive, eof_sent: false })
     }
 
     /// The next piece of the stream, `None` once `eof` has been handed out.
     pub fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, EntryError> {
-        if let Some(header) = self.pending.take() {
+        if let Some(header) = self.header.take() {
             return Ok(Some(header));
         }
-        if let Some((file, path, remaining)) = &mut self.archive {
-            if *remaining > 0 {
-                let want = CHUNK_RAW.min(*remaining as usize);
-                let mut raw = vec![0u8; want];
-                file.read_exact(&mut raw).map_err(|e| EntryError::io("cannot read", path, e))?;
-                *remaining -= want as u64;
-                let mut out = Vec::with_capacity(base64::encoded_len(want as u64) as usize);
-                base64::encode(&raw, &mut out);
-                return Ok(Some(out));
+        if let Some(archive) = &mut self.archive {
+            if let Some(chunk) = archive.next_chunk()? {
+                return Ok(Some(chunk));
             }
-            if let Some((file, path, _)) = self.archive.take() {
-                drop(file);
-                std::fs::remove_file(&path).map_err(|e| EntryError::io("cannot remove", &path, e))?;
-            }
+            self.archive = None;
         }
         if self.eof_sent {
             return Ok(None);
@@ -183,7 +165,6 @@ impl Transmitter {
         Ok(Some(b"{\"eof\": true}\n".to_vec()))
     }
 }
-
 
 /// The play upstream's `role_manager` writes for `-r`: JSON of
 /// `[{"hosts": ..., "gather_facts": ..., "roles": [{"name": ..., "vars": {...}}]}]`.

@@ -17,6 +17,8 @@ pub enum Command {
     Transmit(TransmitArgs),
     /// Read a result stream on stdin and write its artifacts, like `ansible-runner process`.
     Process(ProcessArgs),
+    /// Run a job stream from stdin and stream the results to stdout, like `ansible-runner worker`.
+    Worker(WorkerArgs),
 }
 
 /// Bounds on what a stream may make runnerwire hold or write. Unset ones take the codec's
@@ -173,6 +175,25 @@ pub struct ProcessArgs {
     pub debug: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct WorkerArgs {
+    /// Where to unpack the job (default: a temp dir, removed afterwards).
+    #[arg(long)]
+    pub private_data_dir: Option<PathBuf>,
+    /// Remove the private data dir before the job and after it.
+    #[arg(long = "delete")]
+    pub delete: bool,
+    /// Send a keepalive event after this many idle seconds (default: the
+    /// ANSIBLE_RUNNER_KEEPALIVE_SECONDS variable, else none).
+    #[arg(long)]
+    pub keepalive_seconds: Option<u64>,
+    /// Print this node's capacity (cpu, memory, node uuid) as upstream does, and exit.
+    #[arg(long)]
+    pub worker_info: bool,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
 }

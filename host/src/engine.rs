@@ -17,7 +17,9 @@ use crate::host_fs::Grants;
 
 wasmtime::component::bindgen!({ path: "../codec-wasm/wit", world: "codec" });
 
-pub use exports::runnerwire::codec::{frames as wit_frames, process as wit_process, transmit as wit_transmit, types as wit_types};
+pub use exports::runnerwire::codec::{
+    frames as wit_frames, process as wit_process, transmit as wit_transmit, types as wit_types, worker as wit_worker,
+};
 
 /// The component, embedded at build time.
 pub static COMPONENT: &[u8] = include_bytes!(env!("RUNNERWIRE_COMPONENT_PATH"));

@@ -7,8 +7,12 @@ pub mod exit;
 pub mod failure;
 pub mod host_fs;
 pub mod paths_host;
+pub mod pty;
+pub mod signals;
 pub mod stage_process;
 pub mod stage_transmit;
+pub mod stage_worker;
+pub mod worker_info;
 
 use failure::StageResult;
 
@@ -17,5 +21,6 @@ pub fn run(cli: cli::Cli) -> StageResult {
     match cli.command {
         cli::Command::Transmit(args) => stage_transmit::run(args),
         cli::Command::Process(args) => stage_process::run(args),
+        cli::Command::Worker(args) => stage_worker::run(args),
     }
 }

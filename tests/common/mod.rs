@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: fixtures, trees, running the binaries.
 #![allow(dead_code)]
 
+pub mod normalize;
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;

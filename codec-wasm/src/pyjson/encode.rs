@@ -24,6 +24,15 @@ enum Frame<'a> {
 }
 
 pub(crate) fn encode(value: &Value, out: &mut Vec<u8>) {
+    encode_with(value, out, true)
+}
+
+/// `json.dumps(value, ensure_ascii=False)`: non-ASCII text is written as UTF-8.
+pub(crate) fn encode_unicode(value: &Value, out: &mut Vec<u8>) {
+    encode_with(value, out, false)
+}
+
+fn encode_with(value: &Value, out: &mut Vec<u8>, ascii: bool) {
     let mut stack: Vec<Frame<'_>> = Vec::new();
     let mut next: Option<&Value> = Some(value);
     loop {
@@ -34,7 +43,7 @@ pub(crate) fn encode(value: &Value, out: &mut Vec<u8>) {
                 Value::Bool(false) => out.extend_from_slice(b"false"),
                 Value::Int(text) => out.extend_from_slice(text.as_bytes()),
                 Value::Float(f) => write_json_float(*f, out),
-                Value::Str(s) => write_json_string(s.as_wtf8(), out),
+                Value::Str(s) => write_string(s.as_wtf8(), out, ascii),
                 Value::Array(items) => {
                     let mut it = items.iter();
                     match it.next() {
@@ -53,7 +62,7 @@ pub(crate) fn encode(value: &Value, out: &mut Vec<u8>) {
                         None => out.extend_from_slice(b"{}"),
                         Some((k, first)) => {
                             out.push(b'{');
-                            write_json_string(k.as_wtf8(), out);
+                            write_string(k.as_wtf8(), out, ascii);
                             out.extend_from_slice(b": ");
                             stack.push(Frame::Object(it));
                             next = Some(first);
@@ -79,7 +88,7 @@ pub(crate) fn encode(value: &Value, out: &mut Vec<u8>) {
             Some(Frame::Object(it)) => match it.next() {
                 Some((k, v)) => {
                     out.extend_from_slice(b", ");
-                    write_json_string(k.as_wtf8(), out);
+                    write_string(k.as_wtf8(), out, ascii);
                     out.extend_from_slice(b": ");
                     next = Some(v);
                 }
@@ -104,8 +113,9 @@ fn push_u_escape(out: &mut Vec<u8>, c: u32) {
     ]);
 }
 
-/// CPython's `encode_basestring_ascii`, on generalized UTF-8.
-pub(crate) fn write_json_string(s: &[u8], out: &mut Vec<u8>) {
+/// On generalized UTF-8: `ascii` is CPython's `encode_basestring_ascii`; else `encode_basestring`, which escapes only `"`,
+/// `\` and control characters and writes everything else as it is.
+fn write_string(s: &[u8], out: &mut Vec<u8>, ascii: bool) {
     out.reserve(s.len() + 2);
     out.push(b'"');
     let mut i = 0;
@@ -130,6 +140,12 @@ pub(crate) fn write_json_string(s: &[u8], out: &mut Vec<u8>) {
             b'\t' => out.extend_from_slice(b"\\t"),
             0x08 => out.extend_from_slice(b"\\b"),
             0x0C => out.extend_from_slice(b"\\f"),
+            _ if !ascii && b >= 0x7f => {
+                let (_, n) = decode_code_point(s, i);
+                out.extend_from_slice(s.get(i..i + n).unwrap_or(b""));
+                i += n;
+                continue;
+            }
             _ => {
                 let (c, n) = decode_code_point(s, i);
                 if c >= 0x10000 {

@@ -341,6 +341,12 @@ pub fn encode(value: &Value, out: &mut Vec<u8>) {
     encode::encode(value, out)
 }
 
+/// Python `json.dumps(value, ensure_ascii=False)`, appended to `out` (what upstream's
+/// runner uses for the `command` artifact).
+pub fn encode_unicode(value: &Value, out: &mut Vec<u8>) {
+    encode::encode_unicode(value, out)
+}
+
 /// Python `json.dumps(value)` with default settings as a `String` (always ASCII).
 pub fn encode_to_string(value: &Value) -> String {
     let mut out = Vec::new();

@@ -1072,3 +1072,16 @@ fn throughput() {
         bytes / lines.len()
     );
 }
+
+#[test]
+fn ensure_ascii_false_matches_python() {
+    let input = "{\"k\u{e9}\": [\"caf\u{e9} \u{1f389}\", \"\\u0001 \\\" \\\\ \\n \u{7f}\"]}";
+    let value = parse(input.as_bytes(), 10).unwrap();
+    let mut ours = Vec::new();
+    encode_unicode(&value, &mut ours);
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import json,sys; sys.stdout.buffer.write(json.dumps(json.loads(sys.argv[1]), ensure_ascii=False).encode())", input])
+        .output()
+        .expect("python3 is needed for the differential tests");
+    assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&out.stdout));
+}

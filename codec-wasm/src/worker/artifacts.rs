@@ -1,0 +1,21 @@
+//! The files upstream's runner leaves in `artifacts/<ident>`, with its modes.
+
+use crate::error::EntryError;
+use crate::fsys::HostFs;
+
+/// Writes `command`, `rc`, `status` (0600) and an empty `stderr` (0644; under a pty
+/// everything arrives on stdout). `stdout` is appended as events arrive.
+pub fn write_final(fs: &dyn HostFs, dir: &str, command_json: &[u8], rc: i32, status: &str) -> Result<(), EntryError> {
+    let rc = rc.to_string();
+    let files: [(&str, &[u8], u32); 4] = [
+        ("command", command_json, 0o600),
+        ("rc", rc.as_bytes(), 0o600),
+        ("status", status.as_bytes(), 0o600),
+        ("stderr", b"", 0o644),
+    ];
+    for (name, data, mode) in files {
+        let path = format!("{dir}/{name}");
+        fs.write_file(&path, data, mode).map_err(|e| EntryError::io("cannot write", &path, e))?;
+    }
+    Ok(())
+}

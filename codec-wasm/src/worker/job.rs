@@ -1,0 +1,185 @@
+//! Reading a job stream on the worker: the kwargs, the private data dir (unpacked into the
+//! granted directory as it arrives) and eof. Bad streams end in the status line upstream's
+//! worker sends for them, so controllers see the same error either way.
+
+use std::fs::File;
+use std::io::Write;
+
+use crate::decoder::{Decoder, Frame, LineKind, StreamKind};
+use crate::error::{EntryError, StreamError};
+use crate::fsys::HostFs;
+use crate::limits::Limits;
+use crate::paths;
+use crate::pyjson::{self, PyStr, Value};
+use crate::unpack;
+
+/// Where the job's private data dir is, inside the sandbox and on the host.
+#[derive(Clone, Debug)]
+pub struct JobDirs {
+    pub pdd_guest: String,
+    pub pdd_host: String,
+    pub scratch_dir: String,
+}
+
+/// How reading a job stream ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JobInput {
+    /// Keep feeding.
+    NeedMore,
+    /// The kwargs, with upstream's worker-side path rules applied.
+    Ready(Value),
+    /// The stream to send back instead of running anything (error status + eof), and why.
+    Refused { stream: Vec<u8>, reason: String },
+}
+
+pub struct JobReader<F: HostFs> {
+    fs: F,
+    dirs: JobDirs,
+    limits: Limits,
+    decoder: Decoder,
+    spool: Option<(File, String, u64)>,
+    kwargs: Option<Value>,
+    outcome: Option<JobInput>,
+}
+
+const PARSE_FAILED: &str = "Failed to JSON parse a line from transmit stream.";
+const EXTRACT_FAILED: &str = "Failed to extract private data directory on worker.";
+
+impl<F: HostFs> JobReader<F> {
+    pub fn new(fs: F, dirs: JobDirs, limits: Limits) -> Self {
+        JobReader { fs, dirs, limits, decoder: Decoder::new(StreamKind::Job, limits), spool: None, kwargs: None, outcome: None }
+    }
+
+    pub fn feed(&mut self, bytes: &[u8]) -> JobInput {
+        if let Some(done) = &self.outcome {
+            return done.clone();
+        }
+        self.decoder.push(bytes);
+        self.drain()
+    }
+
+    pub fn finish(&mut self) -> JobInput {
+        if let Some(done) = &self.outcome {
+            return done.clone();
+        }
+        self.decoder.finish();
+        match self.drain() {
+            JobInput::NeedMore => self.refuse(PARSE_FAILED, None, "job stream ended before its eof frame".into()),
+            other => other,
+        }
+    }
+
+    fn drain(&mut self) -> JobInput {
+        loop {
+            let frame = match self.decoder.next() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => return JobInput::NeedMore,
+                Err(e) => {
+                    let in_archive = self.spool.is_some();
+                    self.drop_spool();
+                    return if in_archive {
+                        self.refuse(EXTRACT_FAILED, Some(&e.to_string()), e.to_string())
+                    } else {
+                        self.refuse(PARSE_FAILED, None, e.to_string())
+                    };
+                }
+            };
+            match frame {
+                Frame::Line { kind: LineKind::Kwargs, value, .. } => {
+                    self.kwargs = value.get("kwargs").cloned();
+                }
+                Frame::Line { kind: LineKind::Eof, .. } => {
+                    let outcome = match self.kwargs.take() {
+                        Some(Value::Object(members)) => match update_paths(members, &self.dirs.pdd_host) {
+                            Ok(kwargs) => JobInput::Ready(kwargs),
+                            Err(why) => self.refuse(&why, None, why.clone()),
+                        },
+                        _ => self.refuse(PARSE_FAILED, None, "job stream has no kwargs object before eof".into()),
+                    };
+                    self.outcome = Some(outcome.clone());
+                    return outcome;
+                }
+                Frame::Line { .. } => {} // upstream skips lines it does not know
+                Frame::ArchiveStart { offset, .. } => {
+                    let path = format!("{}/job.zip", self.dirs.scratch_dir);
+                    match File::create(&path) {
+                        Ok(file) => self.spool = Some((file, path, offset)),
+                        Err(e) => {
+                            let why = EntryError::io("cannot create", &path, e).at(offset).to_string();
+                            return self.refuse(EXTRACT_FAILED, Some(&why), why.clone());
+                        }
+                    }
+                }
+                Frame::ArchiveData(data) => {
+                    if let Some((file, path, offset)) = &mut self.spool {
+                        if let Err(e) = file.write_all(&data) {
+                            let why = EntryError::io("cannot write", path, e).at(*offset).to_string();
+                            return self.refuse(EXTRACT_FAILED, Some(&why), why.clone());
+                        }
+                    }
+                }
+                Frame::ArchiveEnd { .. } => {
+                    if let Err(e) = self.unpack_spool() {
+                        let why = e.to_string();
+                        return self.refuse(EXTRACT_FAILED, Some(&why), why.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    fn unpack_spool(&mut self) -> Result<(), StreamError> {
+        let Some((file, path, offset)) = self.spool.take() else { return Ok(()) };
+        drop(file);
+        let result = unpack::unpack(&path, &self.dirs.pdd_guest, &self.fs, &self.limits, None);
+        let _ = std::fs::remove_file(&path);
+        result.map(|_| ()).map_err(|e| e.at(offset))
+    }
+
+    fn drop_spool(&mut self) {
+        if let Some((file, path, _)) = self.spool.take() {
+            drop(file);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    /// Upstream's error status line (no runner_ident: it has none yet) and eof.
+    fn refuse(&mut self, explanation: &str, traceback: Option<&str>, reason: String) -> JobInput {
+        let s = PyStr::from_str;
+        let mut status = vec![(s("status"), Value::Str(s("error"))), (s("job_explanation"), Value::Str(s(explanation)))];
+        if let Some(tb) = traceback {
+            status.push((s("result_traceback"), Value::Str(s(tb))));
+        }
+        let mut stream = Vec::new();
+        pyjson::encode(&Value::Object(status), &mut stream);
+        stream.extend_from_slice(b"\n{\"eof\": true}\n");
+        let outcome = JobInput::Refused { stream, reason };
+        self.outcome = Some(outcome.clone());
+        outcome
+    }
+}
+
+/// Upstream's `Worker.update_paths`: `inventory` is joined to the private data dir and
+/// `envvars.ANSIBLE_ROLES_PATH` to its `roles/`. A non-string inventory crashes upstream;
+/// here it is refused with a reason.
+fn update_paths(mut kwargs: Vec<(PyStr, Value)>, pdd: &str) -> Result<Value, String> {
+    for (key, value) in kwargs.iter_mut() {
+        match (key.as_wtf8(), &mut *value) {
+            (b"inventory", v) if v.is_truthy() => match v.as_str() {
+                Some(inv) => *v = Value::Str(PyStr::from_str(&paths::join(pdd, inv))),
+                None => return Err("Job kwargs 'inventory' must be a string path.".into()),
+            },
+            (b"envvars", Value::Object(vars)) => {
+                for (name, v) in vars.iter_mut() {
+                    if name.as_wtf8() == b"ANSIBLE_ROLES_PATH" {
+                        if let Some(roles) = v.as_str() {
+                            *v = Value::Str(PyStr::from_str(&paths::join(&paths::join(pdd, "roles"), roles)));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(Value::Object(kwargs))
+}

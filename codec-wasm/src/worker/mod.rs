@@ -1,0 +1,10 @@
+//! The worker stage's format logic: reading the job stream, planning the command as
+//! upstream's RunnerConfig does, turning the job's terminal output into events, and the
+//! artifact files. Running the process is the host's part.
+
+pub mod artifacts;
+pub mod envfile;
+pub mod job;
+pub mod output;
+pub mod plan;
+pub mod shlex;

@@ -1,0 +1,310 @@
+//! Turning the job's terminal output into events, as upstream's `OutputEventFilter` does.
+//!
+//! The callback plugin wraps each event's display text in markers: `\x1b[K`, then base64 of
+//! the event's JSON in chunks each followed by `\x1b[<n>D`, then `\x1b[K`; an end marker
+//! carries `{}`. Text between a begin marker and the next marker is that event's `stdout`;
+//! text outside markers becomes one `verbose` event per line. Each event gets a `counter`,
+//! `start_line`/`end_line` (newlines seen so far) and `runner_ident`; the marker's JSON is
+//! merged last, in its own key order, as upstream merges its partial-event files.
+
+use crate::pyjson::{self, PyStr, Value};
+
+const MARK: &[u8] = b"\x1b[K";
+
+/// Source of fresh event uuids (uuid4 format), seeded by the host: the core keeps no
+/// randomness of its own, so runs are reproducible in tests.
+pub struct UuidSource(u64);
+
+impl UuidSource {
+    pub fn new(seed: u64) -> Self {
+        UuidSource(seed | 1)
+    }
+    fn next_u64(&mut self) -> u64 {
+        // xorshift64*: plenty for unique ids in one job.
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    pub fn uuid4(&mut self) -> String {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&self.next_u64().to_le_bytes());
+        b[8..].copy_from_slice(&self.next_u64().to_le_bytes());
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+    }
+}
+
+/// What one call produced: result-stream lines and the text for the `stdout` artifact.
+#[derive(Default, Debug)]
+pub struct Emitted {
+    /// Event lines, each `json + "\n"`, in order.
+    pub events: Vec<u8>,
+    /// Display text as upstream's runner writes it to `artifacts/<ident>/stdout`.
+    pub stdout: Vec<u8>,
+    pub count: u64,
+}
+
+pub struct OutputFilter {
+    ident: String,
+    uuids: UuidSource,
+    buf: Vec<u8>,
+    counter: u64,
+    start_line: u64,
+    /// The marker dict of the event whose text is being collected.
+    current: Option<Value>,
+    max_line_bytes: usize,
+}
+
+impl OutputFilter {
+    pub fn new(ident: &str, uuid_seed: u64, max_line_bytes: usize) -> Self {
+        OutputFilter {
+            ident: ident.to_string(),
+            uuids: UuidSource::new(uuid_seed),
+            buf: Vec::new(),
+            counter: 0,
+            start_line: 0,
+            current: None,
+            max_line_bytes,
+        }
+    }
+
+    /// Feeds terminal output; `now` is the ISO time for events that carry none.
+    pub fn feed(&mut self, data: &[u8], now: &str, out: &mut Emitted) {
+        self.buf.extend_from_slice(data);
+        while let Some((start, end, payload)) = find_marker(&self.buf) {
+            let before = self.buf[..start].to_vec();
+            let marker = decode_marker(&payload);
+            self.buf.drain(..end);
+            self.emit(&before, marker, now, out);
+        }
+        if self.current.is_none() {
+            // Complete lines outside any event are verbose output, one event per line.
+            let (complete, _) = split_complete_lines(&self.buf);
+            if complete > 0 {
+                let lines: Vec<u8> = self.buf.drain(..complete).collect();
+                self.emit(&lines, None, now, out);
+            }
+        } else if self.buf.len() > self.max_line_bytes {
+            // An event's text without an end marker is bounded like a line.
+            let text = std::mem::take(&mut self.buf);
+            self.emit(&text, None, now, out);
+        }
+    }
+
+    /// The output has ended: whatever is buffered becomes the last event(s).
+    pub fn finish(&mut self, now: &str, out: &mut Emitted) {
+        let rest = std::mem::take(&mut self.buf);
+        if !rest.is_empty() || self.current.is_some() {
+            self.emit(&rest, None, now, out);
+        }
+    }
+
+    /// Upstream's `_emit_event`: the text goes to the current event, or becomes verbose
+    /// lines; then `next` (a begin marker) becomes the current event.
+    fn emit(&mut self, text: &[u8], next: Option<Value>, now: &str, out: &mut Emitted) {
+        let text = String::from_utf8_lossy(text);
+        if let Some(marker) = self.current.take() {
+            self.write_event(&text, Some(&marker), now, out);
+        } else if !text.is_empty() {
+            for line in python_splitlines(&text) {
+                self.write_event(line, None, now, out);
+            }
+        }
+        self.current = next.filter(|m| m.get("uuid").is_some_and(Value::is_truthy));
+    }
+
+    fn write_event(&mut self, chunk: &str, marker: Option<&Value>, now: &str, out: &mut Emitted) {
+        self.counter += 1;
+        let n_lines = chunk.matches('\n').count() as u64;
+        let stdout = chunk.trim_end_matches(['\n', '\r']);
+        let s = PyStr::from_str;
+        let int = |n: u64| Value::Int(n.to_string().into());
+        let mut event: Vec<(PyStr, Value)> = Vec::with_capacity(12);
+        match marker {
+            Some(m) => event.push((s("uuid"), m.get("uuid").cloned().unwrap_or(Value::Null))),
+            None => {
+                event.push((s("event"), Value::Str(s("verbose"))));
+                event.push((s("uuid"), Value::Str(s(&self.uuids.uuid4()))));
+            }
+        }
+        event.push((s("counter"), int(self.counter)));
+        event.push((s("stdout"), Value::Str(s(stdout))));
+        event.push((s("start_line"), int(self.start_line)));
+        event.push((s("end_line"), int(self.start_line + n_lines)));
+        event.push((s("runner_ident"), Value::Str(s(&self.ident))));
+        self.start_line += n_lines;
+        if let Some(Value::Object(members)) = marker {
+            // dict.update: existing keys keep their place, new ones are appended.
+            for (k, v) in members {
+                match event.iter_mut().find(|(ek, _)| ek == k) {
+                    Some(slot) => slot.1 = v.clone(),
+                    None => event.push((k.clone(), v.clone())),
+                }
+            }
+        }
+        if !event.iter().any(|(k, _)| k.as_wtf8() == b"created") {
+            event.push((s("created"), Value::Str(s(now))));
+        }
+        pyjson::encode(&Value::Object(event), &mut out.events);
+        out.events.push(b'\n');
+        out.count += 1;
+        if !stdout.is_empty() && stdout != "{}" {
+            out.stdout.extend_from_slice(stdout.as_bytes());
+            out.stdout.push(b'\n');
+        }
+    }
+}
+
+/// The first complete marker: (start, end, base64 payload without the `\x1b[<n>D` parts).
+fn find_marker(buf: &[u8]) -> Option<(usize, usize, Vec<u8>)> {
+    let mut from = 0;
+    while let Some(i) = find(&buf[from..], MARK) {
+        let start = from + i;
+        if let Some((end, payload)) = parse_marker_body(buf, start + MARK.len()) {
+            return Some((start, end, payload));
+        }
+        from = start + 1;
+    }
+    None
+}
+
+/// `((?:[A-Za-z0-9+/=]+\x1b\[\d+D)+)\x1b\[K` at `at`: the end index and the base64.
+fn parse_marker_body(buf: &[u8], mut at: usize) -> Option<(usize, Vec<u8>)> {
+    let mut payload = Vec::new();
+    let mut chunks = 0;
+    loop {
+        let run = buf[at..].iter().take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')).count();
+        if run == 0 {
+            break;
+        }
+        let tail = &buf[at + run..];
+        let digits = tail.strip_prefix(b"\x1b[")?.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || tail.get(2 + digits) != Some(&b'D') {
+            break;
+        }
+        payload.extend_from_slice(&buf[at..at + run]);
+        at += run + 2 + digits + 1;
+        chunks += 1;
+    }
+    (chunks > 0 && buf[at..].starts_with(MARK)).then(|| (at + MARK.len(), payload))
+}
+
+fn decode_marker(payload: &[u8]) -> Option<Value> {
+    // Upstream: a marker that does not decode counts as `{}`.
+    if payload.len() % 4 != 0 {
+        return None;
+    }
+    let pads = payload.iter().rev().take_while(|&&b| b == b'=').count();
+    let size = (payload.len() / 4 * 3).checked_sub(pads)?;
+    let mut decoder = crate::base64::Decoder::new(size as u64);
+    let mut json = Vec::with_capacity(size);
+    decoder.decode(payload, &mut json).ok()?;
+    pyjson::parse(&json, 512).ok()
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Bytes of `buf` up to the end of its last complete line, as upstream decides it.
+fn split_complete_lines(buf: &[u8]) -> (usize, usize) {
+    match buf.iter().rposition(|&b| b == b'\n') {
+        Some(i) => (i + 1, buf.len() - i - 1),
+        None => (0, buf.len()),
+    }
+}
+
+/// Python's `str.splitlines(keepends=True)`.
+pub fn python_splitlines(text: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let end = match c {
+            '\r' => match chars.peek() {
+                Some(&(j, '\n')) => {
+                    chars.next();
+                    j + 1
+                }
+                _ => i + 1,
+            },
+            '\n' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}' => i + c.len_utf8(),
+            _ => continue,
+        };
+        lines.push(&text[start..end]);
+        start = end;
+    }
+    if start < text.len() {
+        lines.push(&text[start..]);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marker(json: &str) -> Vec<u8> {
+        let mut b64 = Vec::new();
+        crate::base64::encode(json.as_bytes(), &mut b64);
+        let mut out = MARK.to_vec();
+        for chunk in b64.chunks(78) {
+            out.extend_from_slice(chunk);
+            out.extend_from_slice(format!("\x1b[{}D", chunk.len()).as_bytes());
+        }
+        out.extend_from_slice(MARK);
+        out
+    }
+
+    fn run(pieces: &[Vec<u8>], step: usize) -> Vec<String> {
+        let all: Vec<u8> = pieces.concat();
+        let mut f = OutputFilter::new("job", 7, 1 << 20);
+        let mut out = Emitted::default();
+        for chunk in all.chunks(step) {
+            f.feed(chunk, "T", &mut out);
+        }
+        f.finish("T", &mut out);
+        String::from_utf8(out.events).unwrap().lines().map(String::from).collect()
+    }
+
+    #[test]
+    fn events_and_verbose_lines_in_upstreams_shape() {
+        let pieces = vec![
+            b"No config file found\r\n".to_vec(),
+            marker(r#"{"uuid": "u1", "event": "playbook_on_start", "pid": 5, "created": "C", "event_data": {"playbook": "site.yml"}}"#),
+            b"\r\nPLAY [x] ***\r\n".to_vec(),
+            marker("{}"),
+            b"stray\r\n".to_vec(),
+        ];
+        for step in [1, 3, 1000] {
+            let lines = run(&pieces, step);
+            assert_eq!(lines.len(), 3, "step {step}: {lines:?}");
+            assert!(lines[0].starts_with(r#"{"event": "verbose", "uuid": ""#), "{}", lines[0]);
+            assert!(lines[0].ends_with(r#"", "counter": 1, "stdout": "No config file found", "start_line": 0, "end_line": 1, "runner_ident": "job", "created": "T"}"#), "{}", lines[0]);
+            assert_eq!(
+                lines[1],
+                r#"{"uuid": "u1", "counter": 2, "stdout": "\r\nPLAY [x] ***", "start_line": 1, "end_line": 3, "runner_ident": "job", "event": "playbook_on_start", "pid": 5, "created": "C", "event_data": {"playbook": "site.yml"}}"#
+            );
+            assert!(lines[2].contains(r#""counter": 3, "stdout": "stray", "start_line": 3, "end_line": 4"#), "{}", lines[2]);
+        }
+    }
+
+    #[test]
+    fn splitlines_matches_python() {
+        assert_eq!(python_splitlines("a\r\nb\rc\nd\x0be\u{2028}f"), ["a\r\n", "b\r", "c\n", "d\x0b", "e\u{2028}", "f"]);
+        assert_eq!(python_splitlines(""), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn uuids_are_version_4_and_distinct() {
+        let mut u = UuidSource::new(1);
+        let (a, b) = (u.uuid4(), u.uuid4());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "4");
+        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"));
+    }
+}

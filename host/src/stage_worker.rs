@@ -1,0 +1,301 @@
+//! `runnerwire worker`: read a job stream, run the job under a pty, stream the results.
+//! The format work (job stream, command plan, events, artifacts) is the component's; this
+//! module moves bytes and runs the process.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::cli::WorkerArgs;
+use crate::engine::{arm, wit_limits, wit_worker, Grant, Instance, Runtime};
+use crate::failure::{Failure, StageResult};
+use crate::{pty, signals};
+
+/// The callback plugin that marks events in ansible's output; written to a private temp
+/// dir at run time.
+const CALLBACK_PLUGIN: &str = include_str!("worker/callback/runnerwire_display.py");
+const READ_CHUNK: usize = 1 << 20;
+const KEEPALIVE: &[u8] = b"{\"event\": \"keepalive\", \"counter\": 0, \"uuid\": 0}\n";
+/// How often the loop looks at signals, timeouts and keepalives while the job is quiet.
+const TICK_MS: i32 = 200;
+/// Between SIGTERM and SIGKILL when a job is canceled or times out.
+const TERMINATE_GRACE: Duration = Duration::from_secs(5);
+
+/// Why the worker ended the job itself.
+#[derive(Clone, Copy)]
+enum Ending {
+    Canceled,
+    TimedOut,
+}
+
+pub fn run(args: WorkerArgs) -> StageResult {
+    if args.worker_info {
+        return crate::worker_info::print();
+    }
+    let keepalive = keepalive_seconds(args.keepalive_seconds);
+    signals::install();
+    let (pdd, _temp_pdd) = private_data_dir(&args)?;
+    let runtime = Runtime::new().map_err(Failure::internal)?;
+    let budget = args.sandbox.budget();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+
+    // 1. The job stream: kwargs and the private data dir, unpacked in the sandbox.
+    let scratch = tempdir("runnerwire-worker-")?;
+    let mut reader = runtime
+        .instantiate(
+            &[
+                Grant { host_path: pdd.clone(), guest_path: "/pdd", writable: true },
+                Grant { host_path: scratch.path().to_path_buf(), guest_path: "/scratch", writable: true },
+            ],
+            budget,
+        )
+        .map_err(Failure::internal)?;
+    let pdd_text = pdd.to_string_lossy().into_owned();
+    let kwargs = match read_job(&mut reader, &pdd_text)? {
+        Ok(kwargs) => kwargs,
+        Err(refusal) => {
+            out.write_all(&refusal).map_err(Failure::write)?;
+            out.flush().map_err(Failure::write)?;
+            return Ok(crate::exit::SUCCESS);
+        }
+    };
+    let callback_dir = tempdir("runnerwire-callback-")?;
+    std::fs::write(callback_dir.path().join("runnerwire_display.py"), CALLBACK_PLUGIN)
+        .context("cannot write the callback plugin")
+        .map_err(Failure::io)?;
+    let worker_api = reader.codec.runnerwire_codec_worker();
+    let inherited: Vec<(String, String)> = std::env::vars().collect();
+    let plan = worker_api
+        .call_make_plan(
+            arm(&mut reader.store),
+            &kwargs,
+            &pdd_text,
+            &inherited,
+            &callback_dir.path().to_string_lossy(),
+            &crate::paths_host::random_hex_ident(),
+        )
+        .map_err(Failure::trap)?;
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(why) => {
+            let stream = worker_api.call_error_stream(arm(&mut reader.store), &why).map_err(Failure::trap)?;
+            out.write_all(&stream).map_err(Failure::write)?;
+            out.flush().map_err(Failure::write)?;
+            return Ok(crate::exit::JOB_FAILED);
+        }
+    };
+    drop(reader);
+
+    // 2. Run it, streaming events.
+    let artifact_dir = PathBuf::from(&plan.artifact_dir);
+    make_private_dir(&artifact_dir.join("job_events")).map_err(Failure::io)?;
+    let mut runner = runtime
+        .instantiate(
+            &[
+                Grant { host_path: artifact_dir.clone(), guest_path: "/artifacts", writable: true },
+                Grant { host_path: scratch.path().to_path_buf(), guest_path: "/scratch", writable: true },
+            ],
+            budget,
+        )
+        .map_err(Failure::internal)?;
+    let api = runner.codec.runnerwire_codec_worker();
+    let send = |out: &mut std::io::StdoutLock, bytes: &[u8]| -> Result<(), Failure> {
+        out.write_all(bytes).map_err(Failure::write)?;
+        out.flush().map_err(Failure::write)
+    };
+    let line = api.call_status_line(arm(&mut runner.store), "starting", &plan, true).map_err(Failure::trap)?;
+    send(&mut out, &line)?;
+    let line = api.call_status_line(arm(&mut runner.store), "running", &plan, false).map_err(Failure::trap)?;
+    send(&mut out, &line)?;
+
+    let defaults = runner.codec.runnerwire_codec_types().call_default_limits(arm(&mut runner.store)).map_err(Failure::trap)?;
+    let limits = wit_limits(&Default::default(), defaults);
+    let filter_api = api.event_filter();
+    let filter = filter_api
+        .call_constructor(arm(&mut runner.store), &plan.ident, seed(), limits.max_line_bytes)
+        .map_err(Failure::trap)?;
+    let started = Instant::now();
+    let mut last_output = Instant::now();
+    let mut last_sent = Instant::now();
+    let mut ended: Option<Ending> = None;
+    let (rc, status) = match pty::spawn(&plan.command, &plan.env, &plan.cwd) {
+        Ok(mut job) => {
+            let mut buf = vec![0u8; READ_CHUNK];
+            let mut kill_at: Option<Instant> = None;
+            loop {
+                if ended.is_none() {
+                    ended = if signals::cancel_requested() {
+                        Some(Ending::Canceled)
+                    } else if plan.job_timeout.is_some_and(|t| started.elapsed() > Duration::from_secs(t))
+                        || plan.idle_timeout.is_some_and(|t| last_output.elapsed() > Duration::from_secs(t))
+                    {
+                        Some(Ending::TimedOut)
+                    } else {
+                        None
+                    };
+                    if ended.is_some() {
+                        signals::terminate_group(job.child.id(), libc::SIGTERM);
+                        kill_at = Some(Instant::now() + TERMINATE_GRACE);
+                    }
+                }
+                if kill_at.is_some_and(|at| Instant::now() >= at) {
+                    signals::terminate_group(job.child.id(), libc::SIGKILL);
+                    kill_at = None;
+                }
+                if keepalive.is_some_and(|k| last_sent.elapsed().as_secs_f64() >= k) {
+                    send(&mut out, KEEPALIVE)?;
+                    last_sent = Instant::now();
+                }
+                if !pty::wait_readable(&job.master, TICK_MS).map_err(|e| Failure::io(e.into()))? {
+                    continue;
+                }
+                let n = match job.master.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    // EIO: every holder of the terminal has closed it.
+                    Err(_) => break,
+                };
+                last_output = Instant::now();
+                let events = filter_api
+                    .call_feed(arm(&mut runner.store), filter, &buf[..n], &now_iso())
+                    .map_err(Failure::trap)?
+                    .map_err(Failure::stream)?;
+                if !events.is_empty() {
+                    send(&mut out, &events)?;
+                    last_sent = Instant::now();
+                }
+            }
+            let exit = job.child.wait().context("cannot wait for the job").map_err(Failure::io)?;
+            match ended {
+                // Upstream reports 254 for a job it ended.
+                Some(Ending::Canceled) => (254, "canceled"),
+                Some(Ending::TimedOut) => (254, "timeout"),
+                None => {
+                    let rc = exit_code(exit);
+                    (rc, if rc == 0 { "successful" } else { "failed" })
+                }
+            }
+        }
+        Err(e) => {
+            // Like upstream when the command cannot start: the error as output, rc 127.
+            let text = format!("{}: {e}\r\n", plan.command.first().map(String::as_str).unwrap_or(""));
+            let events = filter_api
+                .call_feed(arm(&mut runner.store), filter, text.as_bytes(), &now_iso())
+                .map_err(Failure::trap)?
+                .map_err(Failure::stream)?;
+            send(&mut out, &events)?;
+            (127, "failed")
+        }
+    };
+    let events = filter_api.call_finish(arm(&mut runner.store), filter, &now_iso()).map_err(Failure::trap)?.map_err(Failure::stream)?;
+    send(&mut out, &events)?;
+
+    // 3. Final status, artifacts, eof.
+    api.call_write_artifacts(arm(&mut runner.store), &plan, rc, status).map_err(Failure::trap)?.map_err(Failure::stream)?;
+    let line = api.call_status_line(arm(&mut runner.store), status, &plan, false).map_err(Failure::trap)?;
+    send(&mut out, &line)?;
+    stream_artifacts(&mut runner, &mut out)?;
+    send(&mut out, b"{\"eof\": true}\n")?;
+    if args.delete {
+        let _ = std::fs::remove_dir_all(&pdd);
+    }
+    Ok(u8::try_from(rc).unwrap_or(crate::exit::JOB_FAILED))
+}
+
+fn read_job(reader: &mut Instance, pdd: &str) -> Result<Result<String, Vec<u8>>, Failure> {
+    let api = reader.codec.runnerwire_codec_worker().job_reader();
+    let defaults = reader.codec.runnerwire_codec_types().call_default_limits(arm(&mut reader.store)).map_err(Failure::trap)?;
+    let job = api.call_constructor(arm(&mut reader.store), wit_limits(&Default::default(), defaults), pdd).map_err(Failure::trap)?;
+    let mut input = std::io::stdin().lock();
+    let mut buf = vec![0u8; READ_CHUNK];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => 0, // upstream treats a read error like the end of the stream
+        };
+        let state = if n == 0 {
+            api.call_finish(arm(&mut reader.store), job)
+        } else {
+            api.call_feed(arm(&mut reader.store), job, &buf[..n])
+        }
+        .map_err(Failure::trap)?;
+        match state {
+            wit_worker::JobInput::NeedMore if n > 0 => continue,
+            wit_worker::JobInput::NeedMore => unreachable_need_more(),
+            wit_worker::JobInput::Ready(kwargs) => return Ok(Ok(kwargs)),
+            wit_worker::JobInput::Refused((stream, _why)) => return Ok(Err(stream)),
+        }
+    }
+}
+
+/// `finish` never answers "need more"; treat it as an empty refusal rather than panic.
+fn unreachable_need_more() -> ! {
+    std::process::exit(i32::from(crate::exit::INTERNAL))
+}
+
+fn stream_artifacts(runner: &mut Instance, out: &mut std::io::StdoutLock) -> Result<(), Failure> {
+    let api = runner.codec.runnerwire_codec_worker().artifact_stream();
+    let stream = api.call_start(arm(&mut runner.store)).map_err(Failure::trap)?.map_err(Failure::stream)?;
+    while let Some(chunk) = api.call_next_chunk(arm(&mut runner.store), stream).map_err(Failure::trap)?.map_err(Failure::stream)? {
+        out.write_all(&chunk).map_err(Failure::write)?;
+    }
+    out.flush().map_err(Failure::write)
+}
+
+/// `--keepalive-seconds`, else `ANSIBLE_RUNNER_KEEPALIVE_SECONDS`; 0 or bad: none.
+fn keepalive_seconds(arg: Option<u64>) -> Option<f64> {
+    let seconds = match arg {
+        Some(s) => s as f64,
+        None => std::env::var("ANSIBLE_RUNNER_KEEPALIVE_SECONDS").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0.0),
+    };
+    (seconds > 0.0).then_some(seconds)
+}
+
+/// The private data dir: as given (emptied first with --delete), else a temp dir removed
+/// at the end.
+fn private_data_dir(args: &WorkerArgs) -> Result<(PathBuf, Option<tempfile::TempDir>), Failure> {
+    match &args.private_data_dir {
+        Some(dir) => {
+            let cwd = std::env::current_dir().context("cannot read the current directory").map_err(Failure::io)?;
+            let dir = crate::paths_host::absolute(&cwd, dir);
+            if args.delete {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            make_private_dir(&dir).map_err(Failure::io)?;
+            Ok((dir, None))
+        }
+        None => {
+            let temp = tempdir("runnerwire-pdd-")?;
+            Ok((temp.path().to_path_buf(), Some(temp)))
+        }
+    }
+}
+
+fn make_private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).with_context(|| format!("cannot create {}", dir.display()))
+}
+
+fn tempdir(prefix: &str) -> Result<tempfile::TempDir, Failure> {
+    tempfile::Builder::new().prefix(prefix).tempdir().context("cannot create a temp dir").map_err(Failure::io)
+}
+
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status.code().unwrap_or_else(|| -status.signal().unwrap_or(1))
+}
+
+fn seed() -> u64 {
+    let hex = crate::paths_host::random_hex_ident();
+    u64::from_str_radix(&hex[..16], 16).unwrap_or(0x9e37_79b9_7f4a_7c15)
+}
+
+/// Upstream's `datetime.now(timezone.utc).isoformat()`.
+fn now_iso() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
+}

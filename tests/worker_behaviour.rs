@@ -1,0 +1,209 @@
+//! `runnerwire worker` behaviour around the job: bad job streams, --delete, keepalives,
+//! timeouts, cancellation, --worker-info, and pipelines mixing upstream and runnerwire.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A worker command with the venv's ansible on PATH and a clean environment.
+fn worker(home: &Path) -> Command {
+    let mut cmd = runnerwire();
+    cmd.env_clear()
+        .env("PATH", format!("{}:/usr/local/bin:/usr/bin:/bin", venv_bin().display()))
+        .env("HOME", home)
+        .env("LANG", "C.UTF-8")
+        .env("ANSIBLE_NOCOLOR", "1")
+        .arg("worker");
+    cmd
+}
+
+/// A job stream made by our transmit from a private data dir holding `playbook`.
+fn job_for(dir: &Path, playbook: &str, extra: &[(&str, &str)]) -> Vec<u8> {
+    let pdd = dir.join("source");
+    std::fs::create_dir_all(pdd.join("project")).unwrap();
+    std::fs::create_dir_all(pdd.join("inventory")).unwrap();
+    std::fs::write(pdd.join("project/site.yml"), playbook).unwrap();
+    std::fs::write(
+        pdd.join("inventory/hosts"),
+        "localhost ansible_connection=local ansible_python_interpreter='{{ ansible_playbook_python }}'\n",
+    )
+    .unwrap();
+    for (name, content) in extra {
+        let path = pdd.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+    let mut cmd = runnerwire();
+    cmd.arg("transmit").arg(&pdd).args(["-p", "site.yml", "--ident", "job"]);
+    let out = run_with_input(cmd, b"");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+const SLEEPY: &str = "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: sleep 30\n";
+
+fn final_status(stream: &[u8]) -> String {
+    stream_lines(stream).iter().rev().find_map(|l| l.get("status").and_then(|s| s.as_str()).map(String::from)).unwrap_or_default()
+}
+
+#[test]
+fn bad_job_streams_get_upstreams_error_status_and_eof() {
+    let tmp = tempfile::tempdir().unwrap();
+    let parse_failed = "Failed to JSON parse a line from transmit stream.";
+    let cases: &[(&[u8], &str)] = &[
+        (b"", parse_failed),
+        (b"not json\n", parse_failed),
+        (b"{\"kwargs\": {\"playbook\": \"x.yml\"}}\n", parse_failed),
+        // Upstream's test_garbage_private_dir_worker.
+        (b"{\"kwargs\": {\"playbook\": \"debug.yml\"}}\n{\"zipfile\": 5}\n\x01\x02\x03\x04\x05{\"eof\": true}\n", "Failed to extract private data directory on worker."),
+        (b"{\"kwargs\": {\"playbook\": \"x.yml\"}}\n{\"zipfile\": 4}\nAAAAAA=={\"eof\": true}\n", "Failed to extract private data directory on worker."),
+    ];
+    for (input, explanation) in cases {
+        let out = run_with_input(worker(tmp.path()), input);
+        let lines = stream_lines(&out.stdout);
+        assert_eq!(lines.len(), 2, "{:?}: {}", String::from_utf8_lossy(input), String::from_utf8_lossy(&out.stdout));
+        assert_eq!(lines[0]["status"], "error");
+        assert_eq!(lines[0]["job_explanation"], *explanation, "{:?}", String::from_utf8_lossy(input));
+        assert_eq!(lines[1], serde_json::json!({"eof": true}));
+        assert!(out.stderr.is_empty(), "stderr must stay quiet: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    // Crashes upstream: eof before kwargs, and a list-valued inventory.
+    for input in [&b"{\"eof\": true}\n"[..], b"{\"kwargs\": {\"playbook\": \"x.yml\", \"inventory\": [\"a\", \"b\"]}}\n{\"eof\": true}\n"] {
+        let out = run_with_input(worker(tmp.path()), input);
+        let lines = stream_lines(&out.stdout);
+        assert_eq!(lines[0]["status"], "error", "{}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(lines.last().unwrap(), &serde_json::json!({"eof": true}));
+    }
+}
+
+#[test]
+fn delete_removes_the_private_data_dir_before_and_after() {
+    let tmp = tempfile::tempdir().unwrap();
+    let job = job_for(tmp.path(), "- hosts: all\n  gather_facts: false\n  tasks: []\n", &[]);
+    let dir = tmp.path().join("worker");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("stale.txt"), "old").unwrap();
+    let mut cmd = worker(tmp.path());
+    cmd.arg("--private-data-dir").arg(&dir).arg("--delete");
+    let out = run_with_input(cmd, &job);
+    assert_eq!(final_status(&out.stdout), "successful", "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(!dir.exists(), "--delete leaves nothing behind");
+
+    // Without --delete the directory and what was in it stay.
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("stale.txt"), "old").unwrap();
+    let mut cmd = worker(tmp.path());
+    cmd.arg("--private-data-dir").arg(&dir);
+    run_with_input(cmd, &job);
+    assert!(dir.join("stale.txt").exists() && dir.join("project/site.yml").exists());
+}
+
+#[test]
+fn keepalives_come_while_the_job_is_quiet_and_never_after_eof() {
+    let tmp = tempfile::tempdir().unwrap();
+    let job = job_for(tmp.path(), "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: sleep 3\n", &[]);
+    let mut cmd = worker(tmp.path());
+    cmd.args(["--keepalive-seconds", "1"]);
+    let out = run_with_input(cmd, &job);
+    let lines = stream_lines(&out.stdout);
+    let keepalives = lines.iter().filter(|l| l.get("event").and_then(|e| e.as_str()) == Some("keepalive")).count();
+    assert!(keepalives >= 1, "no keepalive in {} lines", lines.len());
+    assert_eq!(lines.last().unwrap(), &serde_json::json!({"eof": true}));
+    assert_eq!(final_status(&out.stdout), "successful");
+
+    // The environment variable works too.
+    let mut cmd = worker(tmp.path());
+    cmd.env("ANSIBLE_RUNNER_KEEPALIVE_SECONDS", "1");
+    let out = run_with_input(cmd, &job);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("{\"event\": \"keepalive\", \"counter\": 0, \"uuid\": 0}"));
+}
+
+#[test]
+fn job_timeout_ends_the_job_with_status_timeout_and_rc_254() {
+    let tmp = tempfile::tempdir().unwrap();
+    let job = job_for(tmp.path(), SLEEPY, &[("env/settings", "job_timeout: 2\n")]);
+    let dir = tmp.path().join("worker");
+    let started = Instant::now();
+    let mut cmd = worker(tmp.path());
+    cmd.arg("--private-data-dir").arg(&dir);
+    let out = run_with_input(cmd, &job);
+    assert!(started.elapsed() < Duration::from_secs(25), "took {:?}", started.elapsed());
+    assert_eq!(final_status(&out.stdout), "timeout");
+    assert_eq!(out.status.code(), Some(254));
+    assert_eq!(std::fs::read_to_string(dir.join("artifacts/job/rc")).unwrap(), "254");
+    assert!(out.stdout.ends_with(b"{\"eof\": true}\n"));
+}
+
+#[test]
+fn sigterm_cancels_the_job_and_still_streams_artifacts_and_eof() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let job = job_for(tmp.path(), SLEEPY, &[]);
+    let mut cmd = worker(tmp.path());
+    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(&job).unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    unsafe_kill(child.id(), 15);
+    let started = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(final_status(&out.stdout), "canceled", "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(out.status.code(), Some(254));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("{\"zipfile\": "), "artifacts are streamed");
+    assert!(text.ends_with("{\"eof\": true}\n"));
+}
+
+fn unsafe_kill(pid: u32, signal: i32) {
+    let status = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn worker_info_has_upstreams_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = worker(tmp.path());
+    cmd.arg("--worker-info");
+    let ours = run_with_input(cmd, b"");
+    let mut cmd = upstream(tmp.path());
+    cmd.args(["worker", "--worker-info"]);
+    let theirs = run_with_input(cmd, b"");
+    // Same node uuid file, same machine: the same report.
+    assert_eq!(String::from_utf8_lossy(&ours.stdout), String::from_utf8_lossy(&theirs.stdout));
+}
+
+#[test]
+fn any_mix_of_stages_works() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = fixtures().into_iter().find(|f| f.name == "simple").unwrap();
+    // upstream transmit (recorded) | runnerwire worker | upstream process
+    let result = run_with_input(worker(tmp.path()), &fixture.read("job.stream"));
+    assert_eq!(final_status(&result.stdout), "successful");
+    let mut cmd = upstream(tmp.path());
+    cmd.arg("process").arg(tmp.path().join("p1")).args(["--ident", "simple"]);
+    let processed = run_with_input(cmd, &result.stdout);
+    assert!(processed.status.success(), "{}", String::from_utf8_lossy(&processed.stderr));
+    assert_eq!(std::fs::read_to_string(tmp.path().join("p1/artifacts/simple/status")).unwrap(), "successful");
+    let events = std::fs::read_dir(tmp.path().join("p1/artifacts/simple/job_events")).unwrap().count();
+    assert!(events >= 10, "{events} events");
+    assert!(String::from_utf8_lossy(&processed.stdout).contains("hello from localhost"));
+
+    // runnerwire transmit | runnerwire worker | runnerwire process
+    let source = tmp.path().join("src");
+    fixture.extract_pdd(&source);
+    let mut cmd = runnerwire();
+    cmd.arg("transmit").arg(&source).args(["-p", "site.yml", "--ident", "mine"]);
+    let job = run_with_input(cmd, b"").stdout;
+    let result = run_with_input(worker(tmp.path()), &job);
+    let mut cmd = runnerwire();
+    cmd.arg("process").arg(tmp.path().join("p2")).args(["--ident", "mine"]);
+    let processed = run_with_input(cmd, &result.stdout);
+    assert_eq!(processed.status.code(), Some(0), "{}", String::from_utf8_lossy(&processed.stderr));
+    assert!(String::from_utf8_lossy(&processed.stdout).contains("hello from localhost"));
+    assert_eq!(std::fs::read_to_string(tmp.path().join("p2/artifacts/mine/rc")).unwrap(), "0");
+}
