@@ -4,11 +4,13 @@ CARGO       ?= cargo
 PYTHON      ?= python3
 VENV        := .venv
 VENV_STAMP  := $(VENV)/.installed
+CORE_VENV   := .venv-core
+CORE_STAMP  := $(CORE_VENV)/.installed
 COMPONENT   := target/wasm32-wasip2/release/runnerwire_codec.wasm
 BIN         := target/release/runnerwire
 DEMO_OUT    := target/demo
 
-.PHONY: all build component venv test demo fixtures bench clean
+.PHONY: all build component venv core-venv test demo fixtures bench clean
 
 all: build
 
@@ -32,16 +34,24 @@ $(VENV_STAMP): fixtures/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r fixtures/requirements.txt
 	@touch $@
 
+## ansible-core alone (no ansible-runner): what an execution node running our worker needs.
+core-venv: $(CORE_STAMP)
+$(CORE_STAMP): fixtures/requirements-core.txt
+	$(PYTHON) -m venv $(CORE_VENV)
+	$(CORE_VENV)/bin/pip install --quiet --disable-pip-version-check -r fixtures/requirements-core.txt
+	@touch $@
+
 ## All tests: codec unit tests (incl. differential tests against CPython's json),
 ## snapshots, and compatibility tests that run upstream ansible-runner for real.
-test: build venv
-	RUNNERWIRE_VENV=$(CURDIR)/$(VENV) $(CARGO) test --locked --release --workspace
+test: build venv core-venv
+	RUNNERWIRE_VENV=$(CURDIR)/$(VENV) RUNNERWIRE_CORE_VENV=$(CURDIR)/$(CORE_VENV) $(CARGO) test --locked --release --workspace
 
-## transmit (runnerwire) | worker | process (runnerwire) on the bundled demo private data dir.
+## runnerwire transmit | runnerwire worker | runnerwire process on the bundled demo private
+## data dir (the worker needs only ansible-core: it is taken from the venv).
 demo: build venv
 	@rm -rf $(DEMO_OUT) && mkdir -p $(DEMO_OUT)
 	$(BIN) transmit demo/private_data_dir -p site.yml --ident demo \
-	  | env PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/ansible-runner worker --private-data-dir $(DEMO_OUT)/worker \
+	  | env PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(BIN) worker --private-data-dir $(DEMO_OUT)/worker \
 	  | $(BIN) process $(DEMO_OUT)/output --ident demo
 	@echo
 	@echo "artifacts: $(DEMO_OUT)/output/artifacts/demo ($$(ls $(DEMO_OUT)/output/artifacts/demo/job_events | wc -l) job events, status $$(cat $(DEMO_OUT)/output/artifacts/demo/status))"
@@ -56,4 +66,4 @@ bench: build venv
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(CORE_VENV)

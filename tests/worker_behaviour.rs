@@ -207,3 +207,24 @@ fn any_mix_of_stages_works() {
     assert!(String::from_utf8_lossy(&processed.stdout).contains("hello from localhost"));
     assert_eq!(std::fs::read_to_string(tmp.path().join("p2/artifacts/mine/rc")).unwrap(), "0");
 }
+
+#[test]
+fn worker_needs_only_ansible_core() {
+    let core = std::env::var_os("RUNNERWIRE_CORE_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv-core"));
+    let bin = core.join("bin");
+    assert!(bin.join("ansible-playbook").exists(), "no ansible-core venv at {}: run `make core-venv`", core.display());
+    let no_runner = Command::new(bin.join("python")).args(["-c", "import ansible_runner"]).output().unwrap();
+    assert!(!no_runner.status.success(), "the core venv must not have ansible-runner");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = fixtures().into_iter().find(|f| f.name == "simple").unwrap();
+    let mut cmd = runnerwire();
+    cmd.env_clear().env("PATH", format!("{}:/usr/bin:/bin", bin.display())).env("HOME", tmp.path()).env("LANG", "C.UTF-8");
+    cmd.arg("worker");
+    let out = run_with_input(cmd, &fixture.read("job.stream"));
+    assert_eq!(final_status(&out.stdout), "successful", "{}", String::from_utf8_lossy(&out.stdout));
+    let events = stream_lines(&out.stdout).iter().filter(|l| l.get("event").is_some()).count();
+    assert!(events >= 10, "{events} events");
+}
