@@ -228,3 +228,15 @@ fn worker_needs_only_ansible_core() {
     let events = stream_lines(&out.stdout).iter().filter(|l| l.get("event").is_some()).count();
     assert!(events >= 10, "{events} events");
 }
+
+#[test]
+fn password_prompts_are_answered_through_the_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let playbook = "- hosts: all\n  gather_facts: false\n  tasks:\n    - pause:\n        prompt: Enter the secret\n      register: typed\n    - debug:\n        msg: \"typed={{ typed.user_input }}\"\n";
+    let job = job_for(tmp.path(), playbook, &[("env/passwords", "\"Enter the secret\": hunter2\n")]);
+    let started = Instant::now();
+    let out = run_with_input(worker(tmp.path()), &job);
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert_eq!(final_status(&out.stdout), "successful", "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("typed=hunter2"));
+}

@@ -234,6 +234,7 @@ mod worker_glue {
     use crate::pyjson::{self, PyStr, Value};
     use crate::worker::job::{JobDirs, JobInput, JobReader};
     use crate::worker::output::{Emitted, OutputFilter};
+    use crate::worker::prompts::Prompts;
     use crate::worker::{artifacts, plan};
 
     fn to_wit(p: plan::Plan) -> wit::Plan {
@@ -245,6 +246,7 @@ mod worker_glue {
             artifact_dir: p.artifact_dir,
             job_timeout: p.job_timeout,
             idle_timeout: p.idle_timeout,
+            passwords: p.passwords,
         }
     }
 
@@ -257,6 +259,7 @@ mod worker_glue {
             artifact_dir: p.artifact_dir.clone(),
             job_timeout: p.job_timeout,
             idle_timeout: p.idle_timeout,
+            passwords: p.passwords.clone(),
         }
     }
 
@@ -287,7 +290,11 @@ mod worker_glue {
         }
     }
 
-    pub struct FilterResource(RefCell<OutputFilter>);
+    pub struct FilterResource {
+        filter: RefCell<OutputFilter>,
+        prompts: RefCell<Prompts>,
+        reply: RefCell<Option<String>>,
+    }
 
     impl FilterResource {
         fn flush(out: Emitted) -> Result<Vec<u8>, wit_types::StreamError> {
@@ -301,19 +308,29 @@ mod worker_glue {
     }
 
     impl wit::GuestEventFilter for FilterResource {
-        fn new(ident: String, uuid_seed: u64, max_line_bytes: u64) -> Self {
+        fn new(ident: String, uuid_seed: u64, max_line_bytes: u64, passwords: Vec<(String, String)>) -> Self {
             // The stdout artifact is private (0600) from its creation, as upstream's.
             let _ = crate::fsys::HostFs::write_file(&WasiHostFs, &format!("{ARTIFACTS}/stdout"), b"", 0o600);
-            FilterResource(RefCell::new(OutputFilter::new(&ident, uuid_seed, max_line_bytes as usize)))
+            FilterResource {
+                filter: RefCell::new(OutputFilter::new(&ident, uuid_seed, max_line_bytes as usize)),
+                prompts: RefCell::new(Prompts::new(&passwords)),
+                reply: RefCell::new(None),
+            }
         }
         fn feed(&self, output: Vec<u8>, now: String) -> Result<Vec<u8>, wit_types::StreamError> {
+            if let Some(answer) = self.prompts.borrow_mut().observe(&String::from_utf8_lossy(&output)) {
+                *self.reply.borrow_mut() = Some(answer);
+            }
             let mut out = Emitted::default();
-            self.0.borrow_mut().feed(&output, &now, &mut out);
+            self.filter.borrow_mut().feed(&output, &now, &mut out);
             Self::flush(out)
+        }
+        fn take_reply(&self) -> Option<String> {
+            self.reply.borrow_mut().take()
         }
         fn finish(&self, now: String) -> Result<Vec<u8>, wit_types::StreamError> {
             let mut out = Emitted::default();
-            self.0.borrow_mut().finish(&now, &mut out);
+            self.filter.borrow_mut().finish(&now, &mut out);
             Self::flush(out)
         }
     }
@@ -350,6 +367,7 @@ mod worker_glue {
                 cmdline: read("env/cmdline"),
                 envvars: read("env/envvars"),
                 settings: read("env/settings"),
+                passwords: read("env/passwords"),
                 has_extravars: std::fs::metadata(format!("{PDD}/env/extravars")).is_ok_and(|m| m.is_file()),
                 has_inventory_dir: std::fs::metadata(format!("{PDD}/inventory")).is_ok(),
                 has_project_dir: is_dir("project"),

@@ -115,7 +115,7 @@ pub fn run(args: WorkerArgs) -> StageResult {
     let limits = wit_limits(&Default::default(), defaults);
     let filter_api = api.event_filter();
     let filter = filter_api
-        .call_constructor(arm(&mut runner.store), &plan.ident, seed(), limits.max_line_bytes)
+        .call_constructor(arm(&mut runner.store), &plan.ident, seed(), limits.max_line_bytes, &plan.passwords)
         .map_err(Failure::trap)?;
     let started = Instant::now();
     let mut last_output = Instant::now();
@@ -167,6 +167,11 @@ pub fn run(args: WorkerArgs) -> StageResult {
                 if !events.is_empty() {
                     send(&mut out, &events)?;
                     last_sent = Instant::now();
+                }
+                if let Some(answer) = filter_api.call_take_reply(arm(&mut runner.store), filter).map_err(Failure::trap)? {
+                    // Typing into the terminal counts as activity, as upstream's idle timer sees it.
+                    job.master.write_all(answer.as_bytes()).context("cannot answer a prompt").map_err(Failure::io)?;
+                    last_output = Instant::now();
                 }
             }
             let exit = job.child.wait().context("cannot wait for the job").map_err(Failure::io)?;

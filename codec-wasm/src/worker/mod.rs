@@ -7,4 +7,5 @@ pub mod envfile;
 pub mod job;
 pub mod output;
 pub mod plan;
+pub mod prompts;
 pub mod shlex;

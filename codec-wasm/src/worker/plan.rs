@@ -19,6 +19,8 @@ pub struct Plan {
     pub job_timeout: Option<u64>,
     /// `env/settings` `idle_timeout`: seconds without output before the same.
     pub idle_timeout: Option<u64>,
+    /// `env/passwords`: prompt regex -> answer.
+    pub passwords: Vec<(String, String)>,
 }
 
 /// Files of the private data dir the plan depends on (read by the caller from the grant).
@@ -27,6 +29,7 @@ pub struct PddFiles {
     pub cmdline: Option<String>,
     pub envvars: Option<String>,
     pub settings: Option<String>,
+    pub passwords: Option<String>,
     pub has_extravars: bool,
     pub has_inventory_dir: bool,
     pub has_project_dir: bool,
@@ -166,7 +169,14 @@ pub fn plan(
         }
     };
     let (job_timeout, idle_timeout) = (seconds("job_timeout"), seconds("idle_timeout"));
-    Ok(Plan { ident, command, cwd, env, artifact_dir, job_timeout, idle_timeout })
+    let mut passwords: Vec<(String, String)> = match &files.passwords {
+        Some(text) => envfile::mapping(text, "env/passwords")?.into_iter().map(|(k, v)| (k, pyjson::python_str(&v))).collect(),
+        None => Vec::new(),
+    };
+    if let Some(Value::Object(extra)) = kwargs.get("passwords") {
+        passwords.extend(extra.iter().map(|(k, v)| (k.to_string_lossy(), pyjson::python_str(v))));
+    }
+    Ok(Plan { ident, command, cwd, env, artifact_dir, job_timeout, idle_timeout, passwords })
 }
 
 /// `{"status": ..., "runner_ident": ...}` plus, for `starting`, the command, env and cwd.
