@@ -240,3 +240,24 @@ fn password_prompts_are_answered_through_the_terminal() {
     assert_eq!(final_status(&out.stdout), "successful", "{}", String::from_utf8_lossy(&out.stdout));
     assert!(String::from_utf8_lossy(&out.stdout).contains("typed=hunter2"));
 }
+
+#[test]
+fn ssh_key_goes_to_ssh_agent_and_never_stays_on_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key_path = tmp.path().join("id");
+    let status = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "runnerwire-test-key", "-f"]).arg(&key_path).status().unwrap();
+    assert!(status.success());
+    let key = std::fs::read_to_string(&key_path).unwrap();
+    let playbook = "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: ssh-add -l\n      register: keys\n    - debug:\n        msg: \"{{ keys.stdout }}\"\n";
+    let job = job_for(tmp.path(), playbook, &[("env/ssh_key", &key)]);
+    let dir = tmp.path().join("worker");
+    let mut cmd = worker(tmp.path());
+    cmd.arg("--private-data-dir").arg(&dir);
+    let out = run_with_input(cmd, &job);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(final_status(&out.stdout), "successful", "{text}");
+    assert!(text.contains("runnerwire-test-key"), "the agent holds the key");
+    assert!(!text.contains("PRIVATE KEY"), "the key itself never enters the stream");
+    assert!(!dir.join("env/ssh_key").exists(), "no key file left in the private data dir");
+    assert!(!dir.join("artifacts/job/ssh_key_data").exists(), "no FIFO left in the artifacts");
+}

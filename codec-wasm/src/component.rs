@@ -247,6 +247,8 @@ mod worker_glue {
             job_timeout: p.job_timeout,
             idle_timeout: p.idle_timeout,
             passwords: p.passwords,
+            ssh_key: p.ssh_key,
+            ssh_key_fifo: p.ssh_key_fifo,
         }
     }
 
@@ -260,6 +262,8 @@ mod worker_glue {
             job_timeout: p.job_timeout,
             idle_timeout: p.idle_timeout,
             passwords: p.passwords.clone(),
+            ssh_key: p.ssh_key.clone(),
+            ssh_key_fifo: p.ssh_key_fifo.clone(),
         }
     }
 
@@ -368,6 +372,7 @@ mod worker_glue {
                 envvars: read("env/envvars"),
                 settings: read("env/settings"),
                 passwords: read("env/passwords"),
+                ssh_key: read("env/ssh_key"),
                 has_extravars: std::fs::metadata(format!("{PDD}/env/extravars")).is_ok_and(|m| m.is_file()),
                 has_inventory_dir: std::fs::metadata(format!("{PDD}/inventory")).is_ok(),
                 has_project_dir: is_dir("project"),

@@ -121,6 +121,9 @@ pub fn run(args: WorkerArgs) -> StageResult {
     let mut last_output = Instant::now();
     let mut last_sent = Instant::now();
     let mut ended: Option<Ending> = None;
+    if let (Some(key), Some(fifo)) = (&plan.ssh_key, &plan.ssh_key_fifo) {
+        ssh_key_fifo(Path::new(fifo), key.clone()).map_err(Failure::io)?;
+    }
     let (rc, status) = match pty::spawn(&plan.command, &plan.env, &plan.cwd) {
         Ok(mut job) => {
             let mut buf = vec![0u8; READ_CHUNK];
@@ -199,7 +202,11 @@ pub fn run(args: WorkerArgs) -> StageResult {
     let events = filter_api.call_finish(arm(&mut runner.store), filter, &now_iso()).map_err(Failure::trap)?.map_err(Failure::stream)?;
     send(&mut out, &events)?;
 
-    // 3. Final status, artifacts, eof.
+    // 3. Final status, artifacts, eof. The key is gone from disk whatever happened.
+    if let Some(fifo) = &plan.ssh_key_fifo {
+        let _ = std::fs::remove_file(fifo);
+    }
+    let _ = std::fs::remove_file(pdd.join("env/ssh_key"));
     api.call_write_artifacts(arm(&mut runner.store), &plan, rc, status).map_err(Failure::trap)?.map_err(Failure::stream)?;
     let line = api.call_status_line(arm(&mut runner.store), status, &plan, false).map_err(Failure::trap)?;
     send(&mut out, &line)?;
@@ -209,6 +216,24 @@ pub fn run(args: WorkerArgs) -> StageResult {
         let _ = std::fs::remove_dir_all(&pdd);
     }
     Ok(u8::try_from(rc).unwrap_or(crate::exit::JOB_FAILED))
+}
+
+/// Upstream's `open_fifo_write`: the key only ever passes through a FIFO (0600) that
+/// ssh-add reads; a thread blocks on it until then.
+fn ssh_key_fifo(path: &Path, key: String) -> anyhow::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).context("FIFO path has a NUL byte")?;
+    // SAFETY: a valid NUL-terminated path.
+    if unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) } != 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("cannot create {}", path.display()));
+    }
+    let path = path.to_path_buf();
+    std::thread::spawn(move || {
+        if let Ok(mut fifo) = std::fs::OpenOptions::new().write(true).open(&path) {
+            let _ = fifo.write_all(key.as_bytes());
+        }
+    });
+    Ok(())
 }
 
 fn read_job(reader: &mut Instance, pdd: &str) -> Result<Result<String, Vec<u8>>, Failure> {

@@ -21,6 +21,9 @@ pub struct Plan {
     pub idle_timeout: Option<u64>,
     /// `env/passwords`: prompt regex -> answer.
     pub passwords: Vec<(String, String)>,
+    /// `env/ssh_key`: handed to ssh-agent through a FIFO at `ssh_key_fifo`, never a file.
+    pub ssh_key: Option<String>,
+    pub ssh_key_fifo: Option<String>,
 }
 
 /// Files of the private data dir the plan depends on (read by the caller from the grant).
@@ -30,6 +33,7 @@ pub struct PddFiles {
     pub envvars: Option<String>,
     pub settings: Option<String>,
     pub passwords: Option<String>,
+    pub ssh_key: Option<String>,
     pub has_extravars: bool,
     pub has_inventory_dir: bool,
     pub has_project_dir: bool,
@@ -176,7 +180,22 @@ pub fn plan(
     if let Some(Value::Object(extra)) = kwargs.get("passwords") {
         passwords.extend(extra.iter().map(|(k, v)| (k.to_string_lossy(), pyjson::python_str(v))));
     }
-    Ok(Plan { ident, command, cwd, env, artifact_dir, job_timeout, idle_timeout, passwords })
+    let ssh_key = text(kwargs, "ssh_key").or_else(|| files.ssh_key.clone()).filter(|k| !k.is_empty());
+    let ssh_key_fifo = ssh_key.as_ref().map(|_| paths::join(&artifact_dir, "ssh_key_data"));
+    if let Some(fifo) = &ssh_key_fifo {
+        // Upstream's wrap_args_with_ssh_agent: the agent reads the key from the FIFO, which
+        // is removed right after (and on exit, should ssh-add fail).
+        let cleanup = format!("rm -f {fifo}");
+        let script = [
+            shlex::join(&["trap".into(), cleanup.clone(), "EXIT".into()]),
+            shlex::join(&["ssh-add".into(), fifo.clone()]),
+            cleanup,
+            shlex::join(&command),
+        ]
+        .join(" && ");
+        command = vec!["ssh-agent".into(), "sh".into(), "-c".into(), script];
+    }
+    Ok(Plan { ident, command, cwd, env, artifact_dir, job_timeout, idle_timeout, passwords, ssh_key, ssh_key_fifo })
 }
 
 /// `{"status": ..., "runner_ident": ...}` plus, for `starting`, the command, env and cwd.

@@ -58,9 +58,33 @@ pub fn split(text: &str) -> Option<Vec<String>> {
     Some(words)
 }
 
+/// Python's `shlex.quote`.
+pub fn quote(word: &str) -> String {
+    if word.is_empty() {
+        return "''".into();
+    }
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
+    if word.chars().all(safe) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\"'\"'"))
+    }
+}
+
+/// upstream's `args2cmdline`: quoted words joined by spaces.
+pub fn join(words: &[String]) -> String {
+    words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::split;
+    use super::{join, split};
+
+    #[test]
+    fn quotes_like_python_shlex_quote() {
+        let words: Vec<String> = ["ansible-playbook", "-e", "a b", "it's", "", "x=1,y/z@h:%+"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(join(&words), "ansible-playbook -e 'a b' 'it'\"'\"'s' '' x=1,y/z@h:%+");
+    }
 
     #[test]
     fn splits_like_python_shlex() {
