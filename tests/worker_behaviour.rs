@@ -261,3 +261,41 @@ fn ssh_key_goes_to_ssh_agent_and_never_stays_on_disk() {
     assert!(!dir.join("env/ssh_key").exists(), "no key file left in the private data dir");
     assert!(!dir.join("artifacts/job/ssh_key_data").exists(), "no FIFO left in the artifacts");
 }
+
+#[test]
+fn cleanup_removes_old_private_data_dirs_like_upstream() {
+    let tmp = tempfile::tempdir().unwrap();
+    let setup = |root: &Path| {
+        for (name, hours_old) in [("awx_1_old", 2), ("awx_2_old_keepme", 2), ("awx_3_new", 0), ("other_4_old", 2)] {
+            let dir = root.join(name);
+            std::fs::create_dir_all(dir.join("artifacts/x")).unwrap();
+            let t = std::time::SystemTime::now() - Duration::from_secs(hours_old * 3600);
+            std::fs::File::open(&dir).unwrap().set_modified(t).unwrap();
+        }
+    };
+    let listing = |root: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(root).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+        names.sort();
+        names
+    };
+    let (ours_root, theirs_root) = (tmp.path().join("ours"), tmp.path().join("theirs"));
+    setup(&ours_root);
+    setup(&theirs_root);
+    let mut cmd = worker(tmp.path());
+    cmd.args(["cleanup", "--file-pattern", &format!("{}/awx_*", ours_root.display()), "--exclude-strings", "keepme"]);
+    let ours = run_with_input(cmd, b"");
+    let mut cmd = upstream(tmp.path());
+    cmd.args(["worker", "cleanup", "--file-pattern", &format!("{}/awx_*", theirs_root.display()), "--exclude-strings", "keepme"]);
+    let theirs = run_with_input(cmd, b"");
+    assert_eq!(listing(&ours_root), ["awx_2_old_keepme", "awx_3_new", "other_4_old"]);
+    assert_eq!(listing(&ours_root), listing(&theirs_root));
+    let text = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).replace(&theirs_root.display().to_string(), "<root>").replace(&ours_root.display().to_string(), "<root>");
+    assert_eq!(text(&ours), text(&theirs));
+
+    // A pattern reaching a system directory is refused, as upstream refuses it.
+    let mut cmd = worker(tmp.path());
+    cmd.args(["cleanup", "--file-pattern", "/usr"]);
+    let refused = run_with_input(cmd, b"");
+    assert_ne!(refused.status.code(), Some(0));
+    assert!(Path::new("/usr/bin").exists());
+}

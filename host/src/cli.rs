@@ -180,7 +180,10 @@ pub struct ProcessArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct WorkerArgs {
+    #[command(subcommand)]
+    pub action: Option<WorkerAction>,
     /// Where to unpack the job (default: a temp dir, removed afterwards).
     #[arg(long)]
     pub private_data_dir: Option<PathBuf>,
@@ -196,4 +199,32 @@ pub struct WorkerArgs {
     pub worker_info: bool,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WorkerAction {
+    /// Remove private data dirs of finished jobs (and container images), like upstream's.
+    Cleanup(CleanupArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CleanupArgs {
+    /// A glob matching private data dirs to remove.
+    #[arg(long)]
+    pub file_pattern: Option<String>,
+    /// Comma-separated words: matching paths are kept.
+    #[arg(long, num_args = 1..)]
+    pub exclude_strings: Vec<String>,
+    /// Comma-separated image tags to remove.
+    #[arg(long, num_args = 1..)]
+    pub remove_images: Vec<String>,
+    /// Minutes since a dir's last change before it may be removed.
+    #[arg(long, default_value_t = 60)]
+    pub grace_period: u64,
+    /// Also prune dangling images.
+    #[arg(long)]
+    pub image_prune: bool,
+    /// Container runtime for image cleanup.
+    #[arg(long, default_value = "podman")]
+    pub process_isolation_executable: String,
 }

@@ -12,6 +12,7 @@ pub mod signals;
 pub mod stage_process;
 pub mod stage_transmit;
 pub mod stage_worker;
+pub mod worker_cleanup;
 pub mod worker_info;
 
 use failure::StageResult;

@@ -31,6 +31,9 @@ enum Ending {
 }
 
 pub fn run(args: WorkerArgs) -> StageResult {
+    if let Some(crate::cli::WorkerAction::Cleanup(cleanup)) = args.action {
+        return crate::worker_cleanup::run(cleanup);
+    }
     if args.worker_info {
         return crate::worker_info::print();
     }
