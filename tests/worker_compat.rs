@@ -10,18 +10,31 @@ use common::*;
 fn run_worker(mut cmd: std::process::Command, job: &[u8]) -> Vec<u8> {
     cmd.env("PATH", format!("{}:/usr/local/bin:/usr/bin:/bin", venv_bin().display()));
     let out = run_with_input(cmd, job);
-    assert!(out.stdout.ends_with(b"{\"eof\": true}\n"), "worker did not finish: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stdout.ends_with(b"{\"eof\": true}\n"),
+        "worker did not finish: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
 /// Normalized lines, keepalives dropped (their number depends on timing), the archive
 /// replaced by a marker.
 fn normalized(stream: &[u8], pdd: &std::path::Path, home: &std::path::Path) -> Vec<String> {
-    let mut n = Normalizer::new(vec![(pdd.display().to_string(), "<pdd>"), (home.display().to_string(), "<home>")]);
+    let mut n = Normalizer::new(vec![
+        (pdd.display().to_string(), "<pdd>"),
+        (home.display().to_string(), "<home>"),
+    ]);
     raw_lines(stream)
         .into_iter()
         .filter(|l| !l.starts_with("{\"event\": \"keepalive\""))
-        .map(|l| if l.starts_with("{\"zipfile\"") { "<archive>".to_string() } else { n.line(&l) })
+        .map(|l| {
+            if l.starts_with("{\"zipfile\"") {
+                "<archive>".to_string()
+            } else {
+                n.line(&l)
+            }
+        })
         .collect()
 }
 
@@ -33,7 +46,10 @@ fn raw_lines(stream: &[u8]) -> Vec<String> {
         let end = rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |i| i + 1);
         let line = String::from_utf8_lossy(&rest[..end]).trim_end().to_string();
         rest = &rest[end..];
-        if let Some(size) = line.strip_prefix("{\"zipfile\": ").and_then(|t| t.trim_end_matches('}').parse::<u64>().ok()) {
+        if let Some(size) = line
+            .strip_prefix("{\"zipfile\": ")
+            .and_then(|t| t.trim_end_matches('}').parse::<u64>().ok())
+        {
             let mut needed = size.div_ceil(3) * 4;
             let mut i = 0;
             while needed > 0 && i < rest.len() {
@@ -51,10 +67,19 @@ fn raw_lines(stream: &[u8]) -> Vec<String> {
 
 /// Where two lines part, with some context from each.
 fn first_difference(ours: &str, theirs: &str) -> String {
-    let at = ours.bytes().zip(theirs.bytes()).position(|(a, b)| a != b).unwrap_or(ours.len().min(theirs.len()));
+    let at = ours
+        .bytes()
+        .zip(theirs.bytes())
+        .position(|(a, b)| a != b)
+        .unwrap_or(ours.len().min(theirs.len()));
     let from = at.saturating_sub(120);
-    let window = |s: &str| String::from_utf8_lossy(&s.as_bytes()[from.min(s.len())..(at + 200).min(s.len())]).into_owned();
-    format!("at byte {at}\n  ours:     …{}\n  upstream: …{}", window(ours), window(theirs))
+    let window =
+        |s: &str| String::from_utf8_lossy(&s.as_bytes()[from.min(s.len())..(at + 200).min(s.len())]).into_owned();
+    format!(
+        "at byte {at}\n  ours:     …{}\n  upstream: …{}",
+        window(ours),
+        window(theirs)
+    )
 }
 
 /// Lines grouped by `"host"` (none for play-level lines), order kept within a group, with
@@ -66,10 +91,71 @@ fn per_host(lines: &[String]) -> std::collections::BTreeMap<String, Vec<String>>
     let mut groups: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for line in lines {
         let key = host.captures(line).map(|c| c[1].to_string()).unwrap_or_default();
-        let line = uuids.replace_all(&positions.replace_all(line, ""), "<uuid>").into_owned();
+        let line = uuids
+            .replace_all(&positions.replace_all(line, ""), "<uuid>")
+            .into_owned();
         groups.entry(key).or_default().push(line);
     }
     groups
+}
+
+/// Runs upstream's worker and ours on `job` and asserts the normalized streams are equal.
+fn assert_same_as_upstream(name: &str, job: &[u8], worker_args: &[String]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (theirs_dir, ours_dir) = (tmp.path().join("theirs"), tmp.path().join("ours"));
+
+    let mut cmd = upstream(tmp.path());
+    cmd.arg("worker")
+        .arg("--private-data-dir")
+        .arg(&theirs_dir)
+        .args(worker_args);
+    let theirs = normalized(&run_worker(cmd, job), &theirs_dir, tmp.path());
+
+    let mut cmd = runnerwire();
+    cmd.env_clear()
+        .env("HOME", tmp.path())
+        .env("LANG", "C.UTF-8")
+        .env("LC_ALL", "C.UTF-8")
+        .env("TZ", "UTC")
+        .env("ANSIBLE_NOCOLOR", "1");
+    cmd.arg("worker")
+        .arg("--private-data-dir")
+        .arg(&ours_dir)
+        .args(worker_args);
+    let ours = normalized(&run_worker(cmd, job), &ours_dir, tmp.path());
+
+    if name == "multi" {
+        // Even with one fork, the results thread may report one host's item results
+        // after the next host's start: compare per host, in order.
+        let (ours, theirs) = (per_host(&ours), per_host(&theirs));
+        assert_eq!(
+            ours.keys().collect::<Vec<_>>(),
+            theirs.keys().collect::<Vec<_>>(),
+            "{}: hosts",
+            name
+        );
+        for (host, lines) in &ours {
+            for (i, (a, b)) in lines.iter().zip(&theirs[host]).enumerate() {
+                assert!(
+                    a == b,
+                    "{}: host {host:?}, line {i} differs: {}",
+                    name,
+                    first_difference(a, b)
+                );
+            }
+            assert_eq!(
+                lines.len(),
+                theirs[host].len(),
+                "{}: host {host:?}: number of lines",
+                name
+            );
+        }
+    } else {
+        for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+            assert!(a == b, "{}: line {i} differs: {}", name, first_difference(a, b));
+        }
+        assert_eq!(ours.len(), theirs.len(), "{}: number of lines", name);
+    }
 }
 
 #[test]
@@ -80,36 +166,24 @@ fn every_fixture_job_runs_like_upstreams_worker() {
         }
         // One fork: with more, hosts interleave differently on every run (of upstream too),
         // and so do the texts and dict orders that depend on which host finishes first.
-        let job = String::from_utf8_lossy(&fixture.read("job.stream")).replacen("\"forks\": \"2\"", "\"forks\": \"1\"", 1).into_bytes();
+        let job = String::from_utf8_lossy(&fixture.read("job.stream"))
+            .replacen("\"forks\": \"2\"", "\"forks\": \"1\"", 1)
+            .into_bytes();
+        assert_same_as_upstream(&fixture.name, &job, &fixture.stage_args("worker").unwrap());
+    }
+}
+
+#[test]
+fn event_data_options_match_upstreams_worker() {
+    let fixture = fixtures().into_iter().find(|f| f.name == "failing").unwrap();
+    for option in ["--omit-event-data", "--only-failed-event-data"] {
         let tmp = tempfile::tempdir().unwrap();
-        let (theirs_dir, ours_dir) = (tmp.path().join("theirs"), tmp.path().join("ours"));
-        let worker_args = fixture.stage_args("worker").unwrap();
-
-        let mut cmd = upstream(tmp.path());
-        cmd.arg("worker").arg("--private-data-dir").arg(&theirs_dir).args(&worker_args);
-        let theirs = normalized(&run_worker(cmd, &job), &theirs_dir, tmp.path());
-
+        fixture.extract_pdd(tmp.path());
         let mut cmd = runnerwire();
-        cmd.env_clear().env("HOME", tmp.path()).env("LANG", "C.UTF-8").env("LC_ALL", "C.UTF-8").env("TZ", "UTC").env("ANSIBLE_NOCOLOR", "1");
-        cmd.arg("worker").arg("--private-data-dir").arg(&ours_dir).args(&worker_args);
-        let ours = normalized(&run_worker(cmd, &job), &ours_dir, tmp.path());
-
-        if fixture.name == "multi" {
-            // Even with one fork, the results thread may report one host's item results
-            // after the next host's start: compare per host, in order.
-            let (ours, theirs) = (per_host(&ours), per_host(&theirs));
-            assert_eq!(ours.keys().collect::<Vec<_>>(), theirs.keys().collect::<Vec<_>>(), "{}: hosts", fixture.name);
-            for (host, lines) in &ours {
-                for (i, (a, b)) in lines.iter().zip(&theirs[host]).enumerate() {
-                    assert!(a == b, "{}: host {host:?}, line {i} differs: {}", fixture.name, first_difference(a, b));
-                }
-                assert_eq!(lines.len(), theirs[host].len(), "{}: host {host:?}: number of lines", fixture.name);
-            }
-        } else {
-            for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
-                assert!(a == b, "{}: line {i} differs: {}", fixture.name, first_difference(a, b));
-            }
-            assert_eq!(ours.len(), theirs.len(), "{}: number of lines", fixture.name);
-        }
+        cmd.arg("transmit")
+            .arg(tmp.path())
+            .args(["-p", "site.yml", "--ident", "opts", option]);
+        let job = run_with_input(cmd, b"").stdout;
+        assert_same_as_upstream(option, &job, &[]);
     }
 }

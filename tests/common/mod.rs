@@ -37,7 +37,9 @@ pub fn run_with_input(mut cmd: Command, stdin: &[u8]) -> Output {
 
 /// The venv holding upstream ansible-runner (made by `make venv`).
 pub fn venv_bin() -> PathBuf {
-    let dir = std::env::var_os("RUNNERWIRE_VENV").map(PathBuf::from).unwrap_or_else(|| repo_root().join(".venv"));
+    let dir = std::env::var_os("RUNNERWIRE_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv"));
     let bin = dir.join("bin");
     assert!(
         bin.join("ansible-runner").exists(),
@@ -81,7 +83,9 @@ impl Fixture {
     }
     /// Arguments one stage was recorded with; None when the stage was not run by the CLI.
     pub fn stage_args(&self, stage: &str) -> Option<Vec<String>> {
-        self.args()[stage].as_array().map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+        self.args()[stage]
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
     }
     /// Extracts the recorded source private data dir into `into`.
     pub fn extract_pdd(&self, into: &Path) {
@@ -109,7 +113,10 @@ pub fn fixtures() -> Vec<Fixture> {
         .unwrap()
         .filter_map(|e| {
             let path = e.unwrap().path();
-            path.join("args.json").exists().then(|| Fixture { name: path.file_name().unwrap().to_string_lossy().into(), dir: path })
+            path.join("args.json").exists().then(|| Fixture {
+                name: path.file_name().unwrap().to_string_lossy().into(),
+                dir: path,
+            })
         })
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -158,7 +165,14 @@ fn walk(root: &Path, dir: &Path, tree: &mut Tree) {
             Kind::Fifo
         };
         let is_dir = kind == Kind::Dir;
-        tree.insert(rel, Node { kind, mode: meta.mode() & 0o7777, mtime: meta.mtime() });
+        tree.insert(
+            rel,
+            Node {
+                kind,
+                mode: meta.mode() & 0o7777,
+                mtime: meta.mtime(),
+            },
+        );
         if is_dir {
             walk(root, &path, tree);
         }
@@ -171,10 +185,17 @@ pub fn tree_from_tar(path: &Path) -> Tree {
     for entry in archive.entries().unwrap() {
         let mut entry = entry.unwrap();
         let header = entry.header().clone();
-        let rel = entry.path().unwrap().to_string_lossy().trim_end_matches('/').to_string();
+        let rel = entry
+            .path()
+            .unwrap()
+            .to_string_lossy()
+            .trim_end_matches('/')
+            .to_string();
         let kind = match header.entry_type() {
             tar::EntryType::Directory => Kind::Dir,
-            tar::EntryType::Symlink => Kind::Symlink(entry.link_name().unwrap().unwrap().to_string_lossy().into_owned()),
+            tar::EntryType::Symlink => {
+                Kind::Symlink(entry.link_name().unwrap().unwrap().to_string_lossy().into_owned())
+            }
             tar::EntryType::Fifo => Kind::Fifo,
             _ => {
                 let mut data = Vec::new();
@@ -182,14 +203,26 @@ pub fn tree_from_tar(path: &Path) -> Tree {
                 Kind::File(data)
             }
         };
-        tree.insert(rel, Node { kind, mode: header.mode().unwrap() & 0o7777, mtime: header.mtime().unwrap() as i64 });
+        tree.insert(
+            rel,
+            Node {
+                kind,
+                mode: header.mode().unwrap() & 0o7777,
+                mtime: header.mtime().unwrap() as i64,
+            },
+        );
     }
     tree
 }
 
 /// Differences between two trees, one line each; `mtime_slack` None ignores mtimes,
 /// and `check_mtime` picks the entries whose mtime matters.
-pub fn tree_diff(expected: &Tree, actual: &Tree, mtime_slack: Option<i64>, check_mtime: &dyn Fn(&str, &Node) -> bool) -> Vec<String> {
+pub fn tree_diff(
+    expected: &Tree,
+    actual: &Tree,
+    mtime_slack: Option<i64>,
+    check_mtime: &dyn Fn(&str, &Node) -> bool,
+) -> Vec<String> {
     let mut diffs = Vec::new();
     for (path, want) in expected {
         match actual.get(path) {
@@ -200,7 +233,11 @@ pub fn tree_diff(expected: &Tree, actual: &Tree, mtime_slack: Option<i64>, check
                         Kind::File(d) => format!("file of {} bytes", d.len()),
                         other => format!("{other:?}"),
                     };
-                    diffs.push(format!("{path}: expected {}, found {}", show(&want.kind), show(&got.kind)));
+                    diffs.push(format!(
+                        "{path}: expected {}, found {}",
+                        show(&want.kind),
+                        show(&got.kind)
+                    ));
                 }
                 // Symlink permission bits are meaningless on Linux.
                 if got.mode != want.mode && !matches!(want.kind, Kind::Symlink(_)) {
@@ -208,7 +245,10 @@ pub fn tree_diff(expected: &Tree, actual: &Tree, mtime_slack: Option<i64>, check
                 }
                 if let Some(slack) = mtime_slack {
                     if check_mtime(path, want) && (got.mtime - want.mtime).abs() > slack {
-                        diffs.push(format!("{path}: mtime {} expected {} (±{slack}s)", got.mtime, want.mtime));
+                        diffs.push(format!(
+                            "{path}: mtime {} expected {} (±{slack}s)",
+                            got.mtime, want.mtime
+                        ));
                     }
                 }
             }
@@ -231,7 +271,10 @@ pub fn stream_lines(stream: &[u8]) -> Vec<serde_json::Value> {
         let line = &rest[..end];
         rest = &rest[end..];
         // serde_json has no NaN/Infinity: these lines only need their keys.
-        let text = String::from_utf8_lossy(line).replace("NaN", "null").replace("-Infinity", "null").replace("Infinity", "null");
+        let text = String::from_utf8_lossy(line)
+            .replace("NaN", "null")
+            .replace("-Infinity", "null")
+            .replace("Infinity", "null");
         let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad line {text:?}: {e}"));
         if let Some(n) = value.get("zipfile").and_then(|n| n.as_u64()) {
             let mut needed = n.div_ceil(3) * 4;

@@ -28,7 +28,10 @@ impl Normalizer {
             (r#""duration": [0-9.e-]+"#, r#""duration": <duration>"#),
             // Two unpacked copies of one file differ only in identity and change time.
             (r#""(inode|ctime)": [0-9.e+]+"#, r#""$1": <stat>"#),
-            (r#""version": "\d+", "attributes""#, r#""version": <stat>, "attributes""#),
+            (
+                r#""version": "\d+", "attributes""#,
+                r#""version": <stat>, "attributes""#,
+            ),
             (r"/tmp/[A-Za-z0-9._/-]+", "<tmp>"),
             (r"awx_display|runnerwire_display", "<callback>"),
         ]
@@ -36,12 +39,21 @@ impl Normalizer {
         .map(|(p, r)| (Regex::new(p).unwrap(), r))
         .collect();
         let uuid = Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap();
-        Normalizer { uuids: HashMap::new(), literals, uuid, patterns }
+        Normalizer {
+            uuids: HashMap::new(),
+            literals,
+            uuid,
+            patterns,
+        }
     }
 
     /// One JSON line of a result stream, normalized.
     pub fn line(&mut self, line: &str) -> String {
-        let line = if line.starts_with("{\"status\": \"starting\"") { self.starting(line) } else { line.to_string() };
+        let line = if line.starts_with("{\"status\": \"starting\"") {
+            self.starting(line)
+        } else {
+            line.to_string()
+        };
         let mut s = line;
         for (literal, placeholder) in &self.literals {
             s = s.replace(literal.as_str(), placeholder);
@@ -67,7 +79,12 @@ impl Normalizer {
     fn starting(&self, line: &str) -> String {
         let mut value: serde_json::Value = serde_json::from_str(line).expect("starting status is JSON");
         if let Some(env) = value.get_mut("env").and_then(|e| e.as_object_mut()) {
-            env.retain(|k, _| k.starts_with("ANSIBLE_") || k.starts_with("RUNNER_") || k.starts_with("AWX_") || k == "AD_HOC_COMMAND_ID");
+            env.retain(|k, _| {
+                k.starts_with("ANSIBLE_")
+                    || k.starts_with("RUNNER_")
+                    || k.starts_with("AWX_")
+                    || k == "AD_HOC_COMMAND_ID"
+            });
             // Each worker ships its own callback plugin, from its own directory.
             if let Some(dir) = env.get_mut("ANSIBLE_CALLBACK_PLUGINS") {
                 *dir = serde_json::Value::from("<callback-dir>");
