@@ -65,6 +65,30 @@ fn raw_lines(stream: &[u8]) -> Vec<String> {
     out
 }
 
+/// What the snapshot keeps of a normalized stream: frame kinds, statuses, event types,
+/// counters, line numbers and stdout; machine-specific event_data stays out.
+fn skeleton(lines: &[String]) -> String {
+    let field = |line: &str, re: &str| regex::Regex::new(re).unwrap().captures(line).map(|c| c[1].to_string());
+    let mut out = String::new();
+    for line in lines {
+        if let Some(status) = field(line, r#""status": ?"([^"]+)""#) {
+            out.push_str(&format!("status {status}\n"));
+        } else if let Some(event) = field(line, r#""event": "([^"]+)""#) {
+            let num = |key: &str| field(line, &format!(r#""{key}": (\d+)"#)).unwrap_or_default();
+            let stdout = field(line, r#""stdout": "((?:[^"\\]|\\.)*)""#).unwrap_or_default();
+            out.push_str(&format!(
+                "#{} {event} lines {}-{}: {stdout}\n",
+                num("counter"),
+                num("start_line"),
+                num("end_line")
+            ));
+        } else {
+            out.push_str(&format!("{line}\n"));
+        }
+    }
+    out
+}
+
 /// Where two lines part, with some context from each.
 fn first_difference(ours: &str, theirs: &str) -> String {
     let at = ours
@@ -100,7 +124,7 @@ fn per_host(lines: &[String]) -> std::collections::BTreeMap<String, Vec<String>>
 }
 
 /// Runs upstream's worker and ours on `job` and asserts the normalized streams are equal.
-fn assert_same_as_upstream(name: &str, job: &[u8], worker_args: &[String]) {
+fn assert_same_as_upstream(name: &str, job: &[u8], worker_args: &[String]) -> Vec<String> {
     let tmp = tempfile::tempdir().unwrap();
     let (theirs_dir, ours_dir) = (tmp.path().join("theirs"), tmp.path().join("ours"));
 
@@ -156,6 +180,7 @@ fn assert_same_as_upstream(name: &str, job: &[u8], worker_args: &[String]) {
         }
         assert_eq!(ours.len(), theirs.len(), "{}: number of lines", name);
     }
+    ours
 }
 
 #[test]
@@ -169,7 +194,12 @@ fn every_fixture_job_runs_like_upstreams_worker() {
         let job = String::from_utf8_lossy(&fixture.read("job.stream"))
             .replacen("\"forks\": \"2\"", "\"forks\": \"1\"", 1)
             .into_bytes();
-        assert_same_as_upstream(&fixture.name, &job, &fixture.stage_args("worker").unwrap());
+        let ours = assert_same_as_upstream(&fixture.name, &job, &fixture.stage_args("worker").unwrap());
+        if fixture.name != "multi" {
+            let mut settings = insta::Settings::clone_current();
+            settings.set_snapshot_suffix(fixture.name.clone());
+            settings.bind(|| insta::assert_snapshot!("worker_skeleton", skeleton(&ours)));
+        }
     }
 }
 
