@@ -139,6 +139,41 @@ fn job_timeout_ends_the_job_with_status_timeout_and_rc_254() {
 }
 
 #[test]
+fn idle_timeout_ends_a_silent_job() {
+    let tmp = tempfile::tempdir().unwrap();
+    let job = job_for(tmp.path(), SLEEPY, &[("env/settings", "{\"idle_timeout\": 3}")]);
+    let started = Instant::now();
+    let out = run_with_input(worker(tmp.path()), &job);
+    assert!(started.elapsed() < Duration::from_secs(25), "took {:?}", started.elapsed());
+    assert_eq!(final_status(&out.stdout), "timeout");
+    assert_eq!(out.status.code(), Some(254));
+}
+
+#[test]
+fn rotate_artifacts_keeps_the_newest_artifact_dirs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pdd = tmp.path().join("src");
+    std::fs::create_dir_all(pdd.join("project")).unwrap();
+    std::fs::write(pdd.join("project/site.yml"), "- hosts: localhost\n  gather_facts: false\n  tasks: []\n").unwrap();
+    let dir = tmp.path().join("worker");
+    for old in ["a", "b", "c"] {
+        std::fs::create_dir_all(dir.join("artifacts").join(old)).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut cmd = runnerwire();
+    cmd.arg("transmit").arg(&pdd).args(["-p", "site.yml", "--ident", "new", "--rotate-artifacts", "2"]);
+    let job = run_with_input(cmd, b"").stdout;
+    let mut cmd = worker(tmp.path());
+    cmd.arg("--private-data-dir").arg(&dir);
+    let out = run_with_input(cmd, &job);
+    assert!(out.stdout.ends_with(b"{\"eof\": true}\n"));
+    let mut left: Vec<String> =
+        std::fs::read_dir(dir.join("artifacts")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+    left.sort();
+    assert_eq!(left, ["c", "new"]);
+}
+
+#[test]
 fn sigterm_cancels_the_job_and_still_streams_artifacts_and_eof() {
     use std::io::Write;
     let tmp = tempfile::tempdir().unwrap();

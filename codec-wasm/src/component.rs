@@ -247,6 +247,7 @@ mod worker_glue {
             job_timeout: p.job_timeout,
             idle_timeout: p.idle_timeout,
             passwords: p.passwords,
+            rotate_artifacts: p.rotate_artifacts,
             ssh_key: p.ssh_key,
             ssh_key_fifo: p.ssh_key_fifo,
         }
@@ -262,6 +263,7 @@ mod worker_glue {
             job_timeout: p.job_timeout,
             idle_timeout: p.idle_timeout,
             passwords: p.passwords.clone(),
+            rotate_artifacts: p.rotate_artifacts,
             ssh_key: p.ssh_key.clone(),
             ssh_key_fifo: p.ssh_key_fifo.clone(),
         }

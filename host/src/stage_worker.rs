@@ -95,6 +95,7 @@ pub fn run(args: WorkerArgs) -> StageResult {
     // 2. Run it, streaming events.
     let artifact_dir = PathBuf::from(&plan.artifact_dir);
     make_private_dir(&artifact_dir.join("job_events")).map_err(Failure::io)?;
+    rotate_artifacts(&artifact_dir, plan.rotate_artifacts);
     let mut runner = runtime
         .instantiate(
             &[
@@ -237,6 +238,22 @@ fn ssh_key_fifo(path: &Path, key: String) -> anyhow::Result<()> {
         }
     });
     Ok(())
+}
+
+/// Upstream's `cleanup_artifact_dir`: keep the `keep` most recently changed artifact dirs.
+fn rotate_artifacts(artifact_dir: &Path, keep: u32) {
+    let Some(parent) = artifact_dir.parent().filter(|_| keep > 0) else { return };
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    let mut dirs: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    dirs.sort();
+    let excess = dirs.len().saturating_sub(keep as usize);
+    for (_, dir) in dirs.into_iter().take(excess) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 fn read_job(reader: &mut Instance, pdd: &str) -> Result<Result<String, Vec<u8>>, Failure> {

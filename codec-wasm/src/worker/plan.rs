@@ -21,6 +21,8 @@ pub struct Plan {
     pub idle_timeout: Option<u64>,
     /// `env/passwords`: prompt regex -> answer.
     pub passwords: Vec<(String, String)>,
+    /// `rotate_artifacts`: keep only this many artifact dirs (0: all).
+    pub rotate_artifacts: u32,
     /// `env/ssh_key`: handed to ssh-agent through a FIFO at `ssh_key_fifo`, never a file.
     pub ssh_key: Option<String>,
     pub ssh_key_fifo: Option<String>,
@@ -195,7 +197,11 @@ pub fn plan(
         .join(" && ");
         command = vec!["ssh-agent".into(), "sh".into(), "-c".into(), script];
     }
-    Ok(Plan { ident, command, cwd, env, artifact_dir, job_timeout, idle_timeout, passwords, ssh_key, ssh_key_fifo })
+    let rotate_artifacts = match kwargs.get("rotate_artifacts") {
+        Some(Value::Int(n)) => n.parse().unwrap_or(0),
+        _ => 0,
+    };
+    Ok(Plan { ident, command, cwd, env, artifact_dir, job_timeout, idle_timeout, passwords, rotate_artifacts, ssh_key, ssh_key_fifo })
 }
 
 /// `{"status": ..., "runner_ident": ...}` plus, for `starting`, the command, env and cwd.
