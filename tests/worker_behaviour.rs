@@ -115,6 +115,20 @@ fn keepalives_come_while_the_job_is_quiet_and_never_after_eof() {
     assert_eq!(lines.last().unwrap(), &serde_json::json!({"eof": true}));
     assert_eq!(final_status(&out.stdout), "successful");
 
+    // Keepalives also flow while the controller is still sending the job.
+    let mut cmd = worker(tmp.path());
+    cmd.args(["--keepalive-seconds", "1"]);
+    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    std::io::Write::write_all(&mut stdin, &job).unwrap();
+    drop(stdin);
+    let early = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&early.stdout);
+    assert!(text.starts_with("{\"event\": \"keepalive\""), "{}", &text[..text.len().min(200)]);
+    assert_eq!(final_status(&early.stdout), "successful");
+
     // The environment variable works too.
     let mut cmd = worker(tmp.path());
     cmd.env("ANSIBLE_RUNNER_KEEPALIVE_SECONDS", "1");

@@ -85,9 +85,9 @@ fn set_cloexec(fd: &OwnedFd) -> io::Result<()> {
     Ok(())
 }
 
-/// Waits up to `timeout_ms` (negative: forever) for output; false on timeout.
-pub fn wait_readable(file: &File, timeout_ms: i32) -> io::Result<bool> {
-    let mut pfd = libc::pollfd { fd: file.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+/// Waits up to `timeout_ms` (negative: forever) for input on `fd`; false on timeout.
+pub fn wait_readable(fd: &impl AsRawFd, timeout_ms: i32) -> io::Result<bool> {
+    let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
     loop {
         // SAFETY: one valid pollfd.
         let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };

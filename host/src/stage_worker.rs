@@ -57,7 +57,7 @@ pub fn run(args: WorkerArgs) -> StageResult {
         )
         .map_err(Failure::internal)?;
     let pdd_text = pdd.to_string_lossy().into_owned();
-    let kwargs = match read_job(&mut reader, &pdd_text)? {
+    let kwargs = match read_job(&mut reader, &pdd_text, keepalive, &mut out)? {
         Ok(kwargs) => kwargs,
         Err(refusal) => {
             out.write_all(&refusal).map_err(Failure::write)?;
@@ -256,13 +256,26 @@ fn rotate_artifacts(artifact_dir: &Path, keep: u32) {
     }
 }
 
-fn read_job(reader: &mut Instance, pdd: &str) -> Result<Result<String, Vec<u8>>, Failure> {
+/// Feeds stdin to the job reader; keepalives go out while the controller is slow to send.
+fn read_job(
+    reader: &mut Instance,
+    pdd: &str,
+    keepalive: Option<f64>,
+    out: &mut std::io::StdoutLock,
+) -> Result<Result<String, Vec<u8>>, Failure> {
     let api = reader.codec.runnerwire_codec_worker().job_reader();
     let defaults = reader.codec.runnerwire_codec_types().call_default_limits(arm(&mut reader.store)).map_err(Failure::trap)?;
     let job = api.call_constructor(arm(&mut reader.store), wit_limits(&Default::default(), defaults), pdd).map_err(Failure::trap)?;
-    let mut input = std::io::stdin().lock();
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
     let mut buf = vec![0u8; READ_CHUNK];
     loop {
+        if let Some(seconds) = keepalive {
+            if !pty::wait_readable(&stdin, (seconds * 1000.0) as i32).unwrap_or(true) {
+                out.write_all(KEEPALIVE).and_then(|_| out.flush()).map_err(Failure::write)?;
+                continue;
+            }
+        }
         let n = match input.read(&mut buf) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,

@@ -49,8 +49,6 @@ def load_record_module():
     return module
 
 
-REC = load_record_module()
-
 EVENTS_PLAYBOOK = """\
 - name: No such hosts
   hosts: nosuchgroup
@@ -172,30 +170,34 @@ ROLE_TASKS = """\
     msg: from the role
 """
 
-INVENTORY_EVENTS = REC.INVENTORY_LOCAL + (
-    "[unreach]\n"
-    "deadhost ansible_connection=ssh ansible_host=127.0.0.1 ansible_port=1 ansible_user=nobody\n"
-)
 
-# case -> (project files, inventory, command after the binary, binary, compare mode)
-CASES = {
-    'simple': ({'site.yml': REC.SIMPLE_PLAYBOOK}, REC.INVENTORY_LOCAL, ['site.yml'], 'ansible-playbook', 'strict'),
-    'multi': ({'site.yml': REC.MULTI_PLAYBOOK, 'included.yml': REC.INCLUDED_TASKS}, REC.INVENTORY_MULTI,
-              ['site.yml', '--limit', 'all', '--forks', '1', '-v', '-e', 'from_cmdline=yes'],
-              'ansible-playbook', 'strict'),
-    'multi-forks2': ({'site.yml': REC.MULTI_PLAYBOOK, 'included.yml': REC.INCLUDED_TASKS}, REC.INVENTORY_MULTI,
-                     ['site.yml', '--limit', 'all', '--forks', '2', '-v', '-e', 'from_cmdline=yes'],
-                     'ansible-playbook', 'per-host'),
-    'failing': ({'site.yml': REC.FAILING_PLAYBOOK}, REC.INVENTORY_LOCAL, ['site.yml'], 'ansible-playbook', 'strict'),
-    'adhoc': ({}, REC.INVENTORY_LOCAL, ['localhost', '-m', 'command', '-a', 'echo hi'], 'ansible', 'strict'),
-    'events': ({'site.yml': EVENTS_PLAYBOOK, 'roles/myrole/tasks/main.yml': ROLE_TASKS}, INVENTORY_EVENTS,
-               ['site.yml', '-vv', '--forks', '1', '-e', 'diff_dest={workdir}/diffed.txt'],
-               'ansible-playbook', 'strict'),
-    'serial': ({'site.yml': SERIAL_PLAYBOOK}, REC.INVENTORY_MULTI, ['site.yml'], 'ansible-playbook', 'strict'),
-    'free': ({'site.yml': FREE_PLAYBOOK}, REC.INVENTORY_MULTI, ['site.yml', '--forks', '1'],
-             'ansible-playbook', 'per-host'),
-    'prompt': ({'site.yml': PROMPT_PLAYBOOK}, REC.INVENTORY_LOCAL, ['site.yml'], 'ansible-playbook', 'strict'),
-}
+def build_cases(rec):
+    """case -> (project files, inventory, arguments after the binary, binary, compare mode).
+    `rec` is fixtures/record.py, whose playbooks recorded upstream's fixtures."""
+    inventory_events = rec.INVENTORY_LOCAL + (
+        "[unreach]\n"
+        "deadhost ansible_connection=ssh ansible_host=127.0.0.1 ansible_port=1 ansible_user=nobody\n"
+    )
+
+    return {
+        'simple': ({'site.yml': rec.SIMPLE_PLAYBOOK}, rec.INVENTORY_LOCAL, ['site.yml'], 'ansible-playbook', 'strict'),
+        'multi': ({'site.yml': rec.MULTI_PLAYBOOK, 'included.yml': rec.INCLUDED_TASKS}, rec.INVENTORY_MULTI,
+                  ['site.yml', '--limit', 'all', '--forks', '1', '-v', '-e', 'from_cmdline=yes'],
+                  'ansible-playbook', 'strict'),
+        'multi-forks2': ({'site.yml': rec.MULTI_PLAYBOOK, 'included.yml': rec.INCLUDED_TASKS}, rec.INVENTORY_MULTI,
+                         ['site.yml', '--limit', 'all', '--forks', '2', '-v', '-e', 'from_cmdline=yes'],
+                         'ansible-playbook', 'per-host'),
+        'failing': ({'site.yml': rec.FAILING_PLAYBOOK}, rec.INVENTORY_LOCAL, ['site.yml'], 'ansible-playbook', 'strict'),
+        'adhoc': ({}, rec.INVENTORY_LOCAL, ['localhost', '-m', 'command', '-a', 'echo hi'], 'ansible', 'strict'),
+        'events': ({'site.yml': EVENTS_PLAYBOOK, 'roles/myrole/tasks/main.yml': ROLE_TASKS}, inventory_events,
+                   ['site.yml', '-vv', '--forks', '1', '-e', 'diff_dest={workdir}/diffed.txt'],
+                   'ansible-playbook', 'strict'),
+        'serial': ({'site.yml': SERIAL_PLAYBOOK}, rec.INVENTORY_MULTI, ['site.yml'], 'ansible-playbook', 'strict'),
+        'free': ({'site.yml': FREE_PLAYBOOK}, rec.INVENTORY_MULTI, ['site.yml', '--forks', '1'],
+                 'ansible-playbook', 'per-host'),
+        'prompt': ({'site.yml': PROMPT_PLAYBOOK}, rec.INVENTORY_LOCAL, ['site.yml'], 'ansible-playbook', 'strict'),
+    }
+
 
 # (text to wait for, what to type then): answers vars_prompt. Typing earlier doesn't work:
 # ansible flushes pending input when it puts the terminal in raw mode.
@@ -476,7 +478,7 @@ def write_tree(root, files):
 
 
 def run_case(name, variant, ctx):
-    files, inventory, args, binary, mode = CASES[name]
+    files, inventory, args, binary, mode = ctx['cases'][name]
     work = os.path.join(ctx['tmp'], f'{name}-{variant}')
     project = os.path.join(work, 'project')
     os.makedirs(project)
@@ -550,7 +552,10 @@ def run_case(name, variant, ctx):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--venv', default=os.path.join(REPO, '.venv'))
+    parser.add_argument('--venv', default=os.path.join(REPO, '.venv'),
+                        help='where ansible-playbook / ansible come from (any ansible-core version)')
+    parser.add_argument('--upstream-callback-dir',
+                        help="directory of upstream's awx_display.py (default: from the repo's .venv)")
     parser.add_argument('--keep', help='directory to keep raw outputs and parsed events in')
     parser.add_argument('--baseline', action='store_true',
                         help="compare upstream's plugin with itself (shows run-to-run noise)")
@@ -575,7 +580,9 @@ def main():
         os.makedirs(home)
         ctx = {'tmp': tmp, 'venv_bin': venv_bin, 'home': home, 'our_dir': our_dir, 'keep': opts.keep,
                'baseline': opts.baseline,
-               'upstream_dir': upstream_callback_dir(os.path.join(venv_bin, 'python'))}
+               'cases': build_cases(load_record_module()),
+               'upstream_dir': opts.upstream_callback_dir
+               or upstream_callback_dir(os.path.join(REPO, '.venv', 'bin', 'python'))}
         for case, variant in plan:
             rc, count, verdict, problems = run_case(case, variant, ctx)
             print(f'{case:13} {variant:12} rc={rc} events={count:3}  {verdict}', flush=True)
