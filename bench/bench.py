@@ -27,17 +27,37 @@ Stages:
             text files of ~100 KB, half a few large files of random bytes (fixed seeds). Both
             outputs must start with a `{"kwargs": ` line, hold a `{"zipfile": ` line and end
             with `{"eof": true}\\n`, or the script exits 1.
+  worker    `ansible-runner worker --private-data-dir <dir>` against
+            `runnerwire worker --private-data-dir <dir>`, each reading the same job stream on
+            stdin (made once by upstream's `transmit` from a private data dir whose
+            project/site.yml is one play on localhost with --tasks quick `debug` tasks, default
+            500), stdout to a file, each run in a fresh private data dir. Environment: PATH with
+            the venv's bin first (both workers run `ansible-playbook` from PATH), HOME (one temp
+            dir for the stage: runnerwire's component cache lives under it), LANG=C.UTF-8, ANSIBLE_NOCOLOR=1 (and TMPDIR if set), nothing else. Most of the time
+            is ansible's, so the speed-up is small by nature. RSS here is the worker process's
+            own (its VmHWM, sampled every few ms): wait4's ru_maxrss would be the largest of the
+            worker and every descendant it reaped, i.e. usually an ansible-playbook process. The
+            stage also reports bytes written by the whole process tree (worker + ansible), from
+            /proc/self/io of the launcher before and after reaping it (Linux adds a reaped
+            child's I/O counters to its parent's): write_bytes, the bytes the tree dirtied in the
+            page cache of disk-backed files, and cancelled_write_bytes, the part of them deleted
+            or truncated before writeback; if write_bytes is 0 for both (tmpfs, or no accounting),
+            wchar minus the stdout size instead. Both result streams must end with
+            `{"eof": true}\\n`, have `{"status": "successful"` as their last status line and
+            hold one `runner_on_ok` event per task, or the script exits 1.
 
-Before timing, each tool runs once, untimed, on the small recorded fixture stream, so
-runnerwire's precompiled-component cache and the OS page cache are warm for both; before each
-timed run, os.sync() (untimed) flushes what earlier runs left to write. Per run the script also
-prints user and system CPU time: `process` writes one file per event, so on a slow disk kernel
-time dominates both tools' wall time; TMPDIR=/dev/shm (tmpfs) takes the disk out of it.
+Before timing, each tool runs once, untimed, on the small recorded fixture stream (worker: on
+a one-task job), so runnerwire's precompiled-component cache and the OS page cache are warm for
+both; before each timed run, os.sync() (untimed) flushes what earlier runs left to write. Per
+run the script also prints user and system CPU time (as wait4 reports it: the process and every
+descendant it reaped, so for `worker` the whole tree): `process` writes one file per event, so
+on a slow disk kernel time dominates both tools' wall time; TMPDIR=/dev/shm (tmpfs) takes the
+disk out of it (and, for `worker`, out of the bytes-written figures too).
 
 Run it with `make bench` (builds runnerwire and the pinned venv first), or directly:
 
-    python3 bench/bench.py [--runs N] [--events N] [--transmit-mb N]
-                           [--venv-bin DIR] [--runnerwire PATH] [--only process|transmit]
+    python3 bench/bench.py [--runs N] [--events N] [--transmit-mb N] [--tasks N]
+                           [--venv-bin DIR] [--runnerwire PATH] [--only process|transmit|worker]
 
 --venv-bin defaults to $RUNNERWIRE_VENV/bin if that is set, else .venv/bin under the repo
 root; --runnerwire defaults to target/release/runnerwire under the repo root. Sizes are in
@@ -74,6 +94,11 @@ PLAYBOOK = """\
         msg: hello
 """
 INVENTORY = "localhost ansible_connection=local\n"
+WORKER_INVENTORY = "localhost ansible_connection=local ansible_python_interpreter='{{ ansible_playbook_python }}'\n"
+HWM_POLL = 0.005  # seconds between VmHWM samples of the worker process
+
+
+STAGES = ("process", "transmit", "worker")
 
 
 class BenchError(Exception):
@@ -85,50 +110,107 @@ class BenchError(Exception):
 
 
 class Result:
-    def __init__(self, seconds, maxrss_kib, user, system):
+    """One run. maxrss_kib is wait4's ru_maxrss: the largest of the process and every descendant
+    it reaped. hwm_kib is the process's own VmHWM (only when sampled, else None). io is the
+    launcher's /proc/self/io delta over the run, i.e. the whole reaped process tree's counters
+    (dict of write_bytes, cancelled_write_bytes, wchar), or None if /proc/self/io is unreadable."""
+
+    def __init__(self, seconds, maxrss_kib, user, system, hwm_kib=None, io=None):
         self.seconds = seconds
         self.maxrss_kib = maxrss_kib
         self.user = user
         self.system = system
+        self.hwm_kib = hwm_kib
+        self.io = io
 
 
 # Why a launcher: a child's ru_maxrss also counts the memory of the process it was forked from
 # (at exec the kernel folds the old address space's high-water mark into it), so a command
 # spawned straight from this script would "peak" at least at this script's own peak (tens of
 # MB after building the inputs). This small interpreter forks the command, times it, reaps it
-# with os.wait4 and writes "exit-code seconds maxrss-KiB user system" to the fd in argv[1].
+# with os.wait4 and writes "exit-code seconds maxrss-KiB user system hwm-KiB write_bytes
+# cancelled_write_bytes wchar" to the fd in argv[1] (-1 for what it could not measure).
 # What remains is the launcher's own small footprint, printed as the "RSS floor".
+#
+# ru_maxrss from wait4 is getrusage(RUSAGE_BOTH) of the child: the largest of the child and of
+# every descendant it reaped. For a command that runs others (the worker runs ansible-playbook),
+# that is not the command's own peak; with argv[2] > 0 the launcher instead samples the child's
+# VmHWM (its own high-water mark, reset at exec) every argv[2] seconds until it exits; growth in
+# the last interval before exit can be missed. It starts sampling once the exec succeeded (a
+# close-on-exec pipe reaches EOF), so the launcher's own pre-exec copy is not counted.
+#
+# /proc/self/io, read before the fork and after the reap: when a parent reaps a child, Linux
+# adds the child's I/O counters (and those of the child's own reaped descendants) to the
+# parent's, so the delta covers the whole tree (processes orphaned to init are not counted).
+# The launcher itself does no I/O in between.
 LAUNCHER = r"""
 import os, sys, time
 fd = int(sys.argv[1])
+poll = float(sys.argv[2])
+argv = sys.argv[3:]
+def io():
+    try:
+        with open("/proc/self/io", "rb") as f:
+            fields = dict(line.split(b":", 1) for line in f.read().splitlines() if b":" in line)
+        return [int(fields[k]) for k in (b"write_bytes", b"cancelled_write_bytes", b"wchar")]
+    except (OSError, KeyError, ValueError):
+        return None
+io0 = io()
+if poll > 0:
+    er, ew = os.pipe()
 start = time.perf_counter()
 pid = os.fork()
 if pid == 0:
     try:
         os.close(fd)
-        os.execv(sys.argv[2], sys.argv[2:])
+        if poll > 0:
+            os.close(er)
+        os.execv(argv[0], argv)
     except BaseException as e:
-        os.write(2, ("cannot run %s: %s\n" % (sys.argv[2], e)).encode())
+        os.write(2, ("cannot run %s: %s\n" % (argv[0], e)).encode())
     os._exit(127)
-_, status, rusage = os.wait4(pid, 0)
+hwm = -1
+if poll > 0:
+    os.close(ew)
+    os.read(er, 1)
+    os.close(er)
+    status_path = "/proc/%d/status" % pid
+    while True:
+        done, status, rusage = os.wait4(pid, os.WNOHANG)
+        if done:
+            break
+        try:
+            with open(status_path, "rb") as f:
+                for line in f:
+                    if line.startswith(b"VmHWM:"):
+                        hwm = max(hwm, int(line.split()[1]))
+                        break
+        except (OSError, ValueError):
+            pass
+        time.sleep(poll)
+else:
+    _, status, rusage = os.wait4(pid, 0)
 elapsed = time.perf_counter() - start
-os.write(fd, b"%d %.6f %d %.6f %.6f" % (os.waitstatus_to_exitcode(status), elapsed, rusage.ru_maxrss,
-                                      rusage.ru_utime, rusage.ru_stime))
+io1 = io()
+delta = [b - a for a, b in zip(io0, io1)] if io0 and io1 else [-1, -1, -1]
+os.write(fd, b"%d %.6f %d %.6f %.6f %d %d %d %d" % (
+    os.waitstatus_to_exitcode(status), elapsed, rusage.ru_maxrss, rusage.ru_utime, rusage.ru_stime,
+    hwm, *delta))
 """
 
 
-def run_measured(argv, stdin_path, stdout_path, cwd, env, stderr_path):
+def run_measured(argv, stdin_path, stdout_path, cwd, env, stderr_path, poll=0.0):
     """Runs argv once; returns Result. Raises BenchError if it exits non-zero.
 
     Dirty pages left by earlier runs are flushed first (untimed), so their writeback does not
-    land in this run's time.
+    land in this run's time. With poll > 0 the command's own VmHWM is sampled every poll seconds.
     """
     os.sync()
     rfd, wfd = os.pipe()
     try:
         with open(stdin_path, "rb") as fin, open(stdout_path, "wb") as fout, \
                 open(stderr_path, "wb") as ferr:
-            proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", LAUNCHER, str(wfd), *argv],
+            proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", LAUNCHER, str(wfd), repr(poll), *argv],
                                     stdin=fin, stdout=fout, stderr=ferr, cwd=cwd, env=env,
                                     pass_fds=(wfd,))
             os.close(wfd)
@@ -141,10 +223,14 @@ def run_measured(argv, stdin_path, stdout_path, cwd, env, stderr_path):
         os.close(rfd)
         if wfd >= 0:
             os.close(wfd)
+    hwm, io = None, None
     try:
-        code, seconds, maxrss, user, system = report.split()
-        code, maxrss = int(code), int(maxrss)  # ru_maxrss: KiB on Linux
+        code, seconds, maxrss, user, system, hwm, wb, cwb, wchar = report.split()
+        code, maxrss, hwm = int(code), int(maxrss), int(hwm)  # ru_maxrss, VmHWM: KiB on Linux
         seconds, user, system = float(seconds), float(user), float(system)
+        hwm = hwm if hwm >= 0 else None
+        if int(wb) >= 0:
+            io = {"write_bytes": int(wb), "cancelled_write_bytes": int(cwb), "wchar": int(wchar)}
     except ValueError:
         code, seconds, maxrss, user, system = None, 0.0, 0, 0.0, 0.0
     if code != 0 or proc.returncode != 0:
@@ -156,7 +242,7 @@ def run_measured(argv, stdin_path, stdout_path, cwd, env, stderr_path):
             f"command failed with exit code {shown}:\n  {describe(argv, stdin_path, stdout_path)}\n"
             f"  (cwd {cwd})\n  stderr (last lines):\n" + indent(tail or "(empty)", "    ")
         )
-    return Result(seconds, maxrss, user, system)
+    return Result(seconds, maxrss, user, system, hwm, io)
 
 
 def rss_floor(tmp, env):
@@ -451,18 +537,193 @@ def bench_transmit(args, tmp, env, commands, checks):
     return ("transmit", f"{mb(pdd_size)} pdd ({pdd_files} files)", up_best, our_best, up_rss, our_rss)
 
 
-def interleave(runs, up, ours):
-    """Alternates upstream and runnerwire runs; returns best and peak of each."""
+def build_worker_pdd(root, tasks):
+    os.makedirs(os.path.join(root, "project"))
+    os.makedirs(os.path.join(root, "inventory"))
+    lines = ["- name: Benchmark play", "  hosts: localhost", "  gather_facts: false", "  tasks:"]
+    for n in range(1, tasks + 1):
+        lines += [f"    - name: Task {n}", "      ansible.builtin.debug:", f'        msg: "task {n}"']
+    with open(os.path.join(root, "project", "site.yml"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    with open(os.path.join(root, "inventory", "hosts"), "w") as f:
+        f.write(WORKER_INVENTORY)
+
+
+def check_worker_output(path, who, tasks):
+    """Checks a worker's result stream; returns the number of runner_on_ok events."""
+    with open(path, "rb") as f:
+        data = f.read()
+    problems = []
+    if not data.endswith(b'{"eof": true}\n'):
+        problems.append(f"does not end with {{\"eof\": true}}\\n (ends {data[-40:]!r})")
+    lines = data.split(b"\n")
+    statuses = [line for line in lines if line.startswith(b'{"status": ')]
+    if not statuses:
+        problems.append("holds no {\"status\": line")
+    elif not statuses[-1].startswith(b'{"status": "successful"'):
+        problems.append(f"last status line is not successful: {statuses[-1][:120]!r}")
+    ok = sum(1 for line in lines if b'"event": "runner_on_ok"' in line)
+    if problems:
+        raise BenchError(f"worker check: {who} result stream {path}: " + "; ".join(problems))
+    return ok
+
+
+def count_job_event_files(pdd):
+    """Files in any job_events dir under pdd (the worker's artifacts/<ident>/job_events)."""
+    count, dirs = 0, 0
+    for dirpath, _, files in os.walk(pdd):
+        if os.path.basename(dirpath) == "job_events":
+            dirs += 1
+            count += len(files)
+    return count, dirs
+
+
+def bench_worker(args, tmp, _env, commands, checks, after):
+    tasks = args.tasks
+    # One HOME for the whole stage, shared by the warm-ups and the timed runs of both tools:
+    # runnerwire keeps its precompiled component in $HOME/.cache (a fresh HOME per run would make
+    # every run compile it again, ~5 MB written and a much higher peak RSS), and ansible its
+    # ~/.ansible; the warm-ups fill both.
+    home = os.path.join(tmp, "home")
+    os.mkdir(home)
+    env = {"PATH": args.venv_bin_dir + os.pathsep + os.environ.get("PATH", os.defpath),
+           "HOME": home, "LANG": "C.UTF-8", "ANSIBLE_NOCOLOR": "1"}
+    if os.environ.get("TMPDIR"):
+        env["TMPDIR"] = os.environ["TMPDIR"]
+
+    print(f"worker: making a {tasks}-task job stream with upstream transmit ...", flush=True)
+    streams = {}
+    for name, n in (("job", tasks), ("warmup", 1)):
+        pdd = os.path.join(tmp, f"{name}-pdd")
+        build_worker_pdd(pdd, n)
+        streams[name] = os.path.join(tmp, f"{name}.stream")
+        argv = [args.upstream, "transmit", pdd, "-p", "site.yml", "--ident", IDENT]
+        run_measured(argv, os.devnull, streams[name], tmp, env, os.path.join(tmp, "stderr-transmit"))
+        if name == "job":
+            commands.append(describe(argv, os.devnull, streams[name]) + "   (once, to make the job stream)")
+    stream = streams["job"]
+
+    tools = {"upstream": args.upstream, "runnerwire": args.runnerwire}
+    argv = lambda name, pdd: [tools[name], "worker", "--private-data-dir", pdd]
+
+    def fresh(label):
+        d = os.path.join(tmp, label)
+        os.mkdir(d)
+        os.mkdir(os.path.join(d, "pdd"))
+        return d
+
+    # Untimed warm-up on a one-task job.
+    for name in tools:
+        d = fresh(f"warmup-{name}")
+        run_measured(argv(name, os.path.join(d, "pdd")), streams["warmup"], os.path.join(d, "stdout"), d,
+                     env, os.path.join(tmp, f"stderr-{name}"), poll=HWM_POLL)
+        check_worker_output(os.path.join(d, "stdout"), f"{name} (warm-up)", 1)
+
+    last = {}
+
+    def runner(name):
+        def run(i):
+            d = fresh(f"run-{name}-{i}")
+            pdd, out = os.path.join(d, "pdd"), os.path.join(d, "stdout")
+            if i == 0:
+                commands.append(describe(argv(name, pdd), stream, out) + f"   (cwd {d}, HOME={home})")
+            r = run_measured(argv(name, pdd), stream, out, d, env,
+                             os.path.join(tmp, f"stderr-{name}"), poll=HWM_POLL)
+            if r.hwm_kib is None:
+                raise BenchError(f"could not sample the VmHWM of the {name} worker process")
+            r.stdout_size = os.path.getsize(out)
+            r.pdd = pdd
+            if name in last:
+                subprocess.run(["rm", "-rf", last[name][0]], check=True)
+            last[name] = (d, r)
+            return r
+        return run
+
+    def extra(r):
+        if r.io is None:
+            return ", /proc/self/io unavailable"
+        return (f", tree peak RSS {mb(r.maxrss_kib * 1024)}, write_bytes {r.io['write_bytes']:,}"
+                f" (cancelled {r.io['cancelled_write_bytes']:,}), wchar {r.io['wchar']:,}")
+
+    up_best, up_rss, our_best, our_rss = interleave(
+        args.runs, ("upstream", runner("upstream")), ("runnerwire", runner("runnerwire")),
+        rss=lambda r: r.hwm_kib, extra=extra)
+
+    up_d, up_r = last["upstream"]
+    our_d, our_r = last["runnerwire"]
+    up_ok = check_worker_output(os.path.join(up_d, "stdout"), "upstream", tasks)
+    our_ok = check_worker_output(os.path.join(our_d, "stdout"), "runnerwire", tasks)
+    if up_ok != our_ok or up_ok != tasks:
+        raise BenchError(
+            f"worker check: runner_on_ok events: upstream {up_ok}, runnerwire {our_ok}, expected {tasks} each")
+    checks.append(
+        f"worker check: OK: both result streams end with the eof line, last status successful, "
+        f"{tasks} runner_on_ok events each; stdout upstream {up_r.stdout_size:,} bytes, "
+        f"runnerwire {our_r.stdout_size:,} bytes")
+    up_left, up_dirs = count_job_event_files(up_r.pdd)
+    our_left, our_dirs = count_job_event_files(our_r.pdd)
+    checks.append(
+        f"worker note: RSS in the table is the worker process's own peak (VmHWM, sampled every "
+        f"{HWM_POLL * 1000:g} ms), not ansible-playbook's nor the tree's; the largest single process "
+        f"in the tree (wait4's ru_maxrss) peaked at {mb(up_r.maxrss_kib * 1024)} under upstream and "
+        f"{mb(our_r.maxrss_kib * 1024)} under runnerwire (last run)")
+
+    # Bytes written by the whole tree, last run of each.
+    io_up, io_ours = up_r.io, our_r.io
+    if io_up is None or io_ours is None:
+        after.append("worker bytes written: /proc/self/io is not readable here; not measured")
+    elif io_up["write_bytes"] == 0 and io_ours["write_bytes"] == 0:
+        up_w = io_up["wchar"] - up_r.stdout_size
+        our_w = io_ours["wchar"] - our_r.stdout_size
+        after.append(
+            f"worker bytes written (whole tree, last run): write_bytes is 0 for both (the temp dir "
+            f"is on a filesystem without writeback accounting, e.g. tmpfs, or accounting is off), so "
+            f"instead wchar minus stdout size, which also counts writes to pipes and ptys "
+            f"(ansible's output to the worker, its internal queues): upstream {up_w:,} bytes, "
+            f"runnerwire {our_w:,} bytes{ratio_text(up_w, our_w)}")
+    else:
+        up_wb, our_wb = io_up["write_bytes"], io_ours["write_bytes"]
+        up_c, our_c = io_up["cancelled_write_bytes"], io_ours["cancelled_write_bytes"]
+        after.append(
+            f"worker disk bytes written (write_bytes of worker + ansible, last run): upstream "
+            f"{up_wb:,} ({mb(up_wb)}), runnerwire {our_wb:,} ({mb(our_wb)}){ratio_text(up_wb, our_wb)}; "
+            f"of these, deleted or truncated before writeback (cancelled_write_bytes): upstream "
+            f"{up_c:,}, runnerwire {our_c:,}, so net of that upstream {up_wb - up_c:,}, runnerwire "
+            f"{our_wb - our_c:,}; the result stream on stdout (a file in the same temp dir, "
+            f"counted too) is {up_r.stdout_size:,} / {our_r.stdout_size:,} bytes")
+    after.append(
+        f"worker files left in the private data dir's job_events: upstream {up_left}, runnerwire "
+        f"{our_left} (upstream's callback writes a <uuid>-partial.json per event and its worker "
+        f"deletes each once read; runnerwire's carries events inline in ansible's output and writes none)"
+        + ("" if up_dirs and our_dirs else
+           f" [job_events dirs found: upstream {up_dirs}, runnerwire {our_dirs}]"))
+    return ("worker", f"{tasks} tasks", up_best, our_best, up_rss, our_rss)
+
+
+def ratio_text(up, ours):
+    """ " (N.Nx less for runnerwire)" or " (N.Nx more ...)"; empty if either is not positive."""
+    if up <= 0 or ours <= 0:
+        return ""
+    if up >= ours:
+        return f" ({up / ours:.1f}x less for runnerwire)"
+    return f" ({ours / up:.1f}x more for runnerwire)"
+
+
+def interleave(runs, up, ours, rss=lambda r: r.maxrss_kib, extra=None):
+    """Alternates upstream and runnerwire runs; returns best time and peak rss(r) of each.
+
+    extra(r), if given, returns more text for the per-run line."""
     up_res, our_res = [], []
     for i in range(runs):
         for (label, run), res in ((up, up_res), (ours, our_res)):
             r = run(i)
             res.append(r)
             print(f"  {label:<10} run {i + 1}/{runs}: {r.seconds:7.2f} s "
-                  f"(cpu {r.user:.2f} s user, {r.system:.2f} s sys), peak RSS {mb(r.maxrss_kib * 1024)}",
+                  f"(cpu {r.user:.2f} s user, {r.system:.2f} s sys), peak RSS {mb(rss(r) * 1024)}"
+                  + (extra(r) if extra else ""),
                   flush=True)
-    return (min(r.seconds for r in up_res), max(r.maxrss_kib for r in up_res),
-            min(r.seconds for r in our_res), max(r.maxrss_kib for r in our_res))
+    return (min(r.seconds for r in up_res), max(rss(r) for r in up_res),
+            min(r.seconds for r in our_res), max(rss(r) for r in our_res))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -488,17 +749,19 @@ def main():
     ap.add_argument("--runs", type=int, default=3, help="runs per tool and stage; the best counts (default 3)")
     ap.add_argument("--events", type=int, default=20000, help="events in the process stream (default 20000)")
     ap.add_argument("--transmit-mb", type=float, default=50, help="size of the transmitted private data dir, MB (default 50)")
+    ap.add_argument("--tasks", type=int, default=500, help="debug tasks in the worker playbook (default 500)")
     ap.add_argument("--venv-bin", help="bin dir of the venv with upstream ansible-runner "
                     "(default $RUNNERWIRE_VENV/bin, else .venv/bin under the repo root)")
     ap.add_argument("--runnerwire", help="the runnerwire binary (default target/release/runnerwire under the repo root)")
-    ap.add_argument("--only", choices=("process", "transmit"), help="run one stage only")
+    ap.add_argument("--only", choices=STAGES, help="run one stage only")
     args = ap.parse_args()
-    if args.runs < 1 or args.events < 1 or args.transmit_mb <= 0:
-        ap.error("--runs, --events and --transmit-mb must be positive")
+    if args.runs < 1 or args.events < 1 or args.transmit_mb <= 0 or args.tasks < 1:
+        ap.error("--runs, --events, --transmit-mb and --tasks must be positive")
 
     if args.venv_bin is None and os.environ.get("RUNNERWIRE_VENV"):
         args.venv_bin = os.path.join(os.environ["RUNNERWIRE_VENV"], "bin")
     venv_bin = resolve(args.venv_bin, os.path.join(".venv", "bin"))
+    args.venv_bin_dir = venv_bin
     args.upstream = os.path.join(venv_bin, "ansible-runner")
     args.runnerwire = resolve(args.runnerwire, os.path.join("target", "release", "runnerwire"))
     for what, path in (("upstream ansible-runner", args.upstream), ("runnerwire", args.runnerwire)):
@@ -509,22 +772,25 @@ def main():
     env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
     env.setdefault("LANG", "C.UTF-8")
 
-    stages = [s for s in ("process", "transmit") if args.only in (None, s)]
+    stages = [s for s in STAGES if args.only in (None, s)]
 
     def identity(path):
         st = os.stat(path)
         return (st.st_ino, st.st_size, st.st_mtime_ns)
 
     binaries = {path: identity(path) for path in (args.upstream, args.runnerwire)}
-    rows, commands, checks, failures = [], [], [], []
+    rows, commands, checks, failures, after = [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="runnerwire-bench-") as tmp:
         floor = rss_floor(tmp, env)
         for stage in stages:
             work = os.path.join(tmp, stage)
             os.mkdir(work)
             try:
-                fn = bench_process if stage == "process" else bench_transmit
-                rows.append(fn(args, work, env, commands, checks))
+                if stage == "worker":
+                    rows.append(bench_worker(args, work, env, commands, checks, after))
+                else:
+                    fn = bench_process if stage == "process" else bench_transmit
+                    rows.append(fn(args, work, env, commands, checks))
             except BenchError as e:
                 failures.append(f"{stage}: {e}")
                 print(f"{stage}: FAILED", flush=True)
@@ -532,7 +798,7 @@ def main():
                 subprocess.run(["rm", "-rf", work], check=False)
 
     print()
-    print("commands (as of the first run; each process run gets a fresh empty directory):")
+    print("commands (as of the first run; each process and worker run gets a fresh empty directory):")
     for c in commands:
         print("  " + c)
     print()
@@ -546,9 +812,12 @@ def main():
                       mb(up_rss * 1024), mb(our_rss * 1024)))
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     print(f"best of {args.runs} run(s); RSS = peak resident set of the process, max over runs "
-          f"(the method's floor, /bin/true: {mb(floor * 1024)})")
+          f"(the method's floor, /bin/true: {mb(floor * 1024)})"
+          + ("; worker: the worker process's own, without ansible-playbook" if any(r[0] == "worker" for r in rows) else ""))
     for r in table:
         print("   ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+    for line in after:
+        print(line)
     for path, ident in binaries.items():
         if os.path.exists(path) and identity(path) != ident:
             print(f"WARNING: {path} changed while the benchmark ran (rebuilt?); "
