@@ -38,32 +38,6 @@ fn normalized(stream: &[u8], pdd: &std::path::Path, home: &std::path::Path) -> V
         .collect()
 }
 
-/// The JSON lines of a stream as text, base64 payloads skipped.
-fn raw_lines(stream: &[u8]) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = stream;
-    while !rest.is_empty() {
-        let end = rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |i| i + 1);
-        let line = String::from_utf8_lossy(&rest[..end]).trim_end().to_string();
-        rest = &rest[end..];
-        if let Some(size) = line
-            .strip_prefix("{\"zipfile\": ")
-            .and_then(|t| t.trim_end_matches('}').parse::<u64>().ok())
-        {
-            let mut needed = size.div_ceil(3) * 4;
-            let mut i = 0;
-            while needed > 0 && i < rest.len() {
-                if !rest[i].is_ascii_whitespace() {
-                    needed -= 1;
-                }
-                i += 1;
-            }
-            rest = &rest[i..];
-        }
-        out.push(line);
-    }
-    out
-}
 
 /// What the snapshot keeps of a normalized stream: frame kinds, statuses, event types,
 /// counters, line numbers and stdout; machine-specific event_data stays out.

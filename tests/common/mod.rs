@@ -262,24 +262,20 @@ pub fn tree_diff(
     diffs
 }
 
-/// The JSON lines of a stream, skipping base64 payloads (sized by their `zipfile` line).
-pub fn stream_lines(stream: &[u8]) -> Vec<serde_json::Value> {
+/// The JSON lines of a stream as text (newline stripped), base64 payloads skipped (each
+/// sized by its `zipfile` line).
+pub fn raw_lines(stream: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = stream;
     while !rest.is_empty() {
         let end = rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |i| i + 1);
-        let line = &rest[..end];
+        let line = String::from_utf8_lossy(&rest[..end]).trim_end_matches(['\n', '\r']).to_string();
         rest = &rest[end..];
-        // serde_json has no NaN/Infinity: these lines only need their keys.
-        let text = String::from_utf8_lossy(line)
-            .replace("NaN", "null")
-            .replace("-Infinity", "null")
-            .replace("Infinity", "null");
-        let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad line {text:?}: {e}"));
-        if let Some(n) = value.get("zipfile").and_then(|n| n.as_u64()) {
-            let mut needed = n.div_ceil(3) * 4;
+        let size = line.strip_prefix("{\"zipfile\": ").and_then(|t| t.trim_end_matches('}').trim().parse::<u64>().ok());
+        if let Some(size) = size {
+            let mut needed = size.div_ceil(3) * 4;
             let mut i = 0;
-            while needed > 0 {
+            while needed > 0 && i < rest.len() {
                 if !rest[i].is_ascii_whitespace() {
                     needed -= 1;
                 }
@@ -287,7 +283,18 @@ pub fn stream_lines(stream: &[u8]) -> Vec<serde_json::Value> {
             }
             rest = &rest[i..];
         }
-        out.push(value);
+        out.push(line);
     }
     out
+}
+
+/// The JSON lines of a stream, parsed (NaN and Infinity read as null: serde_json has none).
+pub fn stream_lines(stream: &[u8]) -> Vec<serde_json::Value> {
+    raw_lines(stream)
+        .into_iter()
+        .map(|text| {
+            let text = text.replace("NaN", "null").replace("-Infinity", "null").replace("Infinity", "null");
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad line {text:?}: {e}"))
+        })
+        .collect()
 }
