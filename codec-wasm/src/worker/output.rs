@@ -94,10 +94,11 @@ impl OutputFilter {
         }
     }
 
-    /// The output has ended: whatever is buffered becomes the last event(s).
+    /// The output has ended: whatever is buffered becomes the last event(s). As upstream's
+    /// `close()`, an event whose end marker never came is only emitted with some text.
     pub fn finish(&mut self, now: &str, out: &mut Emitted) {
         let rest = std::mem::take(&mut self.buf);
-        if !rest.is_empty() || self.current.is_some() {
+        if !rest.is_empty() {
             self.emit(&rest, None, now, out);
         }
     }
@@ -290,6 +291,16 @@ mod tests {
             );
             assert!(lines[2].contains(r#""counter": 3, "stdout": "stray", "start_line": 3, "end_line": 4"#), "{}", lines[2]);
         }
+    }
+
+    #[test]
+    fn an_event_cut_off_before_its_text_is_dropped_like_upstream() {
+        let pieces = vec![marker(r#"{"uuid": "u1", "event": "runner_on_start"}"#)];
+        assert!(run(&pieces, 1000).is_empty());
+        let pieces = vec![marker(r#"{"uuid": "u1", "event": "runner_on_start"}"#), b"partial".to_vec()];
+        let lines = run(&pieces, 1000);
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].contains(r#""stdout": "partial""#), "{}", lines[0]);
     }
 
     #[test]
