@@ -49,6 +49,16 @@ pub struct Grant {
     pub writable: bool,
 }
 
+impl Grant {
+    /// The usual pair: one working directory and a private writable scratch directory.
+    pub fn with_scratch(host_path: &std::path::Path, guest_path: &'static str, writable: bool, scratch: &std::path::Path) -> [Grant; 2] {
+        [
+            Grant { host_path: host_path.to_path_buf(), guest_path, writable },
+            Grant { host_path: scratch.to_path_buf(), guest_path: "/scratch", writable: true },
+        ]
+    }
+}
+
 /// State of one store: WASI, the host-fs grants and the limits.
 pub struct HostState {
     wasi: WasiCtx,

@@ -41,10 +41,7 @@ pub fn run(args: ProcessArgs) -> StageResult {
         .map_err(Failure::io)?;
 
     let scratch = tempfile::Builder::new().prefix("runnerwire-process-").tempdir().context("cannot create a scratch dir").map_err(Failure::io)?;
-    let grants = [
-        Grant { host_path: artifact_dir.clone().into(), guest_path: "/artifacts", writable: true },
-        Grant { host_path: scratch.path().to_path_buf(), guest_path: "/scratch", writable: true },
-    ];
+    let grants = Grant::with_scratch(std::path::Path::new(&artifact_dir), "/artifacts", true, scratch.path());
     let mut instance = runtime.instantiate(&grants, budget).map_err(Failure::internal)?;
     let api = instance.codec.runnerwire_codec_process().processor();
     let processor = api

@@ -76,10 +76,7 @@ pub fn run(args: TransmitArgs) -> StageResult {
 
     let scratch = tempfile::Builder::new().prefix("runnerwire-transmit-").tempdir().context("cannot create a scratch dir").map_err(Failure::io)?;
     let runtime = Runtime::new().map_err(Failure::internal)?;
-    let grants = [
-        Grant { host_path: pdd.clone(), guest_path: "/pdd", writable: false },
-        Grant { host_path: scratch.path().to_path_buf(), guest_path: "/scratch", writable: true },
-    ];
+    let grants = Grant::with_scratch(&pdd, "/pdd", false, scratch.path());
     let budget = args.sandbox.budget();
     let mut instance = runtime.instantiate(&grants, budget).map_err(Failure::internal)?;
     let api = instance.codec.runnerwire_codec_transmit().transmitter();

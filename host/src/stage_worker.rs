@@ -48,13 +48,7 @@ pub fn run(args: WorkerArgs) -> StageResult {
     // 1. The job stream: kwargs and the private data dir, unpacked in the sandbox.
     let scratch = tempdir("runnerwire-worker-")?;
     let mut reader = runtime
-        .instantiate(
-            &[
-                Grant { host_path: pdd.clone(), guest_path: "/pdd", writable: true },
-                Grant { host_path: scratch.path().to_path_buf(), guest_path: "/scratch", writable: true },
-            ],
-            budget,
-        )
+        .instantiate(&Grant::with_scratch(&pdd, "/pdd", true, scratch.path()), budget)
         .map_err(Failure::internal)?;
     let pdd_text = pdd.to_string_lossy().into_owned();
     let kwargs = match read_job(&mut reader, &pdd_text, keepalive, &mut out)? {
@@ -97,13 +91,7 @@ pub fn run(args: WorkerArgs) -> StageResult {
     make_private_dir(&artifact_dir.join("job_events")).map_err(Failure::io)?;
     rotate_artifacts(&artifact_dir, plan.rotate_artifacts);
     let mut runner = runtime
-        .instantiate(
-            &[
-                Grant { host_path: artifact_dir.clone(), guest_path: "/artifacts", writable: true },
-                Grant { host_path: scratch.path().to_path_buf(), guest_path: "/scratch", writable: true },
-            ],
-            budget,
-        )
+        .instantiate(&Grant::with_scratch(&artifact_dir, "/artifacts", true, scratch.path()), budget)
         .map_err(Failure::internal)?;
     let api = runner.codec.runnerwire_codec_worker();
     let send = |out: &mut std::io::StdoutLock, bytes: &[u8]| -> Result<(), Failure> {
