@@ -20,6 +20,8 @@ const READ_CHUNK: usize = 1 << 20;
 const KEEPALIVE: &[u8] = b"{\"event\": \"keepalive\", \"counter\": 0, \"uuid\": 0}\n";
 /// How often the loop looks at signals, timeouts and keepalives while the job is quiet.
 const TICK_MS: i32 = 200;
+/// How long the job's output must be quiet before a prompt's answer is typed.
+const ANSWER_DELAY: Duration = Duration::from_millis(500);
 /// Between SIGTERM and SIGKILL when a job is canceled or times out.
 const TERMINATE_GRACE: Duration = Duration::from_secs(5);
 
@@ -120,6 +122,7 @@ pub fn run(args: WorkerArgs) -> StageResult {
         Ok(mut job) => {
             let mut buf = vec![0u8; READ_CHUNK];
             let mut kill_at: Option<Instant> = None;
+            let mut pending_answer: Option<String> = None;
             loop {
                 if ended.is_none() {
                     ended = if signals::cancel_requested() {
@@ -144,7 +147,18 @@ pub fn run(args: WorkerArgs) -> StageResult {
                     send(&mut out, KEEPALIVE)?;
                     last_sent = Instant::now();
                 }
-                if !pty::wait_readable(&job.master, TICK_MS).map_err(|e| Failure::io(e.into()))? {
+                // Type a prompt's answer once the job has been quiet for a moment: prompts such
+                // as ansible's pause flush the terminal's input right after printing, so an
+                // answer typed at once can be lost (upstream's pexpect loop has that race).
+                if pending_answer.is_some() && last_output.elapsed() >= ANSWER_DELAY {
+                    if let Some(answer) = pending_answer.take() {
+                        job.master.write_all(answer.as_bytes()).context("cannot answer a prompt").map_err(Failure::io)?;
+                        // Typing counts as activity, as upstream's idle timer sees it.
+                        last_output = Instant::now();
+                    }
+                }
+                let wait = if pending_answer.is_some() { ANSWER_DELAY.as_millis() as i32 } else { TICK_MS };
+                if !pty::wait_readable(&job.master, wait).map_err(|e| Failure::io(e.into()))? {
                     continue;
                 }
                 let n = match job.master.read(&mut buf) {
@@ -164,9 +178,7 @@ pub fn run(args: WorkerArgs) -> StageResult {
                     last_sent = Instant::now();
                 }
                 if let Some(answer) = filter_api.call_take_reply(arm(&mut runner.store), filter).map_err(Failure::trap)? {
-                    // Typing into the terminal counts as activity, as upstream's idle timer sees it.
-                    job.master.write_all(answer.as_bytes()).context("cannot answer a prompt").map_err(Failure::io)?;
-                    last_output = Instant::now();
+                    pending_answer = Some(answer);
                 }
             }
             let exit = job.child.wait().context("cannot wait for the job").map_err(Failure::io)?;
