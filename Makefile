@@ -43,7 +43,9 @@ $(CORE_STAMP): fixtures/requirements-core.txt
 
 ## All tests: codec unit tests (incl. differential tests against CPython's json),
 ## snapshots, and compatibility tests that run upstream ansible-runner for real.
-test: build venv core-venv
+# Needs the component, not `build`: cargo test builds the binary itself, with the features of
+# the whole workspace and its test dependencies, so wasmtime is compiled once per run.
+test: component venv core-venv
 	RUNNERWIRE_VENV=$(CURDIR)/$(VENV) RUNNERWIRE_CORE_VENV=$(CURDIR)/$(CORE_VENV) $(CARGO) test --locked --release --workspace
 
 ## runnerwire transmit | runnerwire worker | runnerwire process on the bundled demo private
