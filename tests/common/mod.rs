@@ -269,9 +269,13 @@ pub fn raw_lines(stream: &[u8]) -> Vec<String> {
     let mut rest = stream;
     while !rest.is_empty() {
         let end = rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |i| i + 1);
-        let line = String::from_utf8_lossy(&rest[..end]).trim_end_matches(['\n', '\r']).to_string();
+        let line = String::from_utf8_lossy(&rest[..end])
+            .trim_end_matches(['\n', '\r'])
+            .to_string();
         rest = &rest[end..];
-        let size = line.strip_prefix("{\"zipfile\": ").and_then(|t| t.trim_end_matches('}').trim().parse::<u64>().ok());
+        let size = line
+            .strip_prefix("{\"zipfile\": ")
+            .and_then(|t| t.trim_end_matches('}').trim().parse::<u64>().ok());
         if let Some(size) = size {
             let mut needed = size.div_ceil(3) * 4;
             let mut i = 0;
@@ -293,7 +297,10 @@ pub fn stream_lines(stream: &[u8]) -> Vec<serde_json::Value> {
     raw_lines(stream)
         .into_iter()
         .map(|text| {
-            let text = text.replace("NaN", "null").replace("-Infinity", "null").replace("Infinity", "null");
+            let text = text
+                .replace("NaN", "null")
+                .replace("-Infinity", "null")
+                .replace("Infinity", "null");
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad line {text:?}: {e}"))
         })
         .collect()
