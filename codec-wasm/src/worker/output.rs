@@ -87,8 +87,10 @@ impl OutputFilter {
                 let lines: Vec<u8> = self.buf.drain(..complete).collect();
                 self.emit(&lines, None, now, out);
             }
-        } else if self.buf.len() > self.max_line_bytes {
-            // An event's text without an end marker is bounded like a line.
+        }
+        if self.buf.len() > self.max_line_bytes {
+            // An event's text, a line or a marker that never ends is bounded like a line:
+            // what is held so far is emitted as text.
             let text = std::mem::take(&mut self.buf);
             self.emit(&text, None, now, out);
         }
@@ -301,6 +303,18 @@ mod tests {
         let lines = run(&pieces, 1000);
         assert_eq!(lines.len(), 1);
         assert!(lines[0].contains(r#""stdout": "partial""#), "{}", lines[0]);
+    }
+
+    #[test]
+    fn output_that_never_ends_a_line_or_marker_is_bounded() {
+        let mut f = OutputFilter::new("job", 7, 64);
+        let mut out = Emitted::default();
+        f.feed(b"\x1b[KAAAA", "T", &mut out);
+        for _ in 0..10 {
+            f.feed(b"BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB", "T", &mut out);
+        }
+        assert!(f.buf.len() <= 64 + 48, "buffer grew to {}", f.buf.len());
+        assert!(out.count > 0);
     }
 
     #[test]
