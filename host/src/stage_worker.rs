@@ -289,16 +289,14 @@ fn read_job(
         .map_err(Failure::trap)?;
         match state {
             wit_worker::JobInput::NeedMore if n > 0 => continue,
-            wit_worker::JobInput::NeedMore => unreachable_need_more(),
+            // `finish` always decides; anything else is a codec bug, reported as one.
+            wit_worker::JobInput::NeedMore => {
+                return Err(Failure::internal(anyhow::anyhow!("the job reader asked for input after the end of stdin")));
+            }
             wit_worker::JobInput::Ready(kwargs) => return Ok(Ok(kwargs)),
             wit_worker::JobInput::Refused((stream, _why)) => return Ok(Err(stream)),
         }
     }
-}
-
-/// `finish` never answers "need more"; treat it as an empty refusal rather than panic.
-fn unreachable_need_more() -> ! {
-    std::process::exit(i32::from(crate::exit::INTERNAL))
 }
 
 fn stream_artifacts(runner: &mut Instance, out: &mut std::io::StdoutLock) -> Result<(), Failure> {
