@@ -10,7 +10,7 @@ COMPONENT   := target/wasm32-wasip2/release/runnerwire_codec.wasm
 BIN         := target/release/runnerwire
 DEMO_OUT    := target/demo
 
-.PHONY: all build component venv core-venv test demo fixtures bench clean
+.PHONY: all build component venv core-venv test demo fixtures hostile-fixtures bench clean
 
 all: build
 
@@ -19,9 +19,10 @@ target/.wasm-target:
 	@rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 	@mkdir -p target && touch $@
 
-## The codec component (format logic, sandboxed).
+## The codec component (format logic, sandboxed), and the probe the sandbox tests run in it.
 component: target/.wasm-target
 	$(CARGO) build --locked -p runnerwire-codec --lib --target wasm32-wasip2 --release
+	$(CARGO) build --locked --manifest-path tests/escape-probe/Cargo.toml --target wasm32-wasip2 --release --target-dir target
 
 ## The host binary, with the component embedded: target/release/runnerwire.
 build: component
@@ -61,6 +62,10 @@ demo: build venv
 ## Re-record fixtures/ from upstream ansible-runner (then review and commit the diff).
 fixtures: venv
 	$(VENV)/bin/python fixtures/record.py
+
+## Rebuild the hostile corpus (fixtures/hostile/) and record what upstream does with each case.
+hostile-fixtures: venv
+	$(PYTHON) fixtures/hostile/build.py --upstream $(CURDIR)/$(VENV)/bin
 
 ## Speed and memory side by side with upstream.
 bench: build venv

@@ -51,7 +51,7 @@ fn final_status(stream: &[u8]) -> String {
 }
 
 #[test]
-fn bad_job_streams_get_upstreams_error_status_and_eof() {
+fn bad_job_streams_get_upstreams_error_status_and_eof_and_exit_65() {
     let tmp = tempfile::tempdir().unwrap();
     let parse_failed = "Failed to JSON parse a line from transmit stream.";
     let cases: &[(&[u8], &str)] = &[
@@ -69,7 +69,7 @@ fn bad_job_streams_get_upstreams_error_status_and_eof() {
         assert_eq!(lines[0]["status"], "error");
         assert_eq!(lines[0]["job_explanation"], *explanation, "{:?}", String::from_utf8_lossy(input));
         assert_eq!(lines[1], serde_json::json!({"eof": true}));
-        assert!(out.stderr.is_empty(), "stderr must stay quiet: {}", String::from_utf8_lossy(&out.stderr));
+        assert_bad_stream_exit(&out);
     }
     // Crashes upstream: eof before kwargs, and a list-valued inventory.
     for input in [&b"{\"eof\": true}\n"[..], b"{\"kwargs\": {\"playbook\": \"x.yml\", \"inventory\": [\"a\", \"b\"]}}\n{\"eof\": true}\n"] {
@@ -77,7 +77,16 @@ fn bad_job_streams_get_upstreams_error_status_and_eof() {
         let lines = stream_lines(&out.stdout);
         assert_eq!(lines[0]["status"], "error", "{}", String::from_utf8_lossy(&out.stdout));
         assert_eq!(lines.last().unwrap(), &serde_json::json!({"eof": true}));
+        assert_bad_stream_exit(&out);
     }
+}
+
+/// Unlike upstream (exit 0), a refused job exits 65 with one line naming the fault's offset.
+fn assert_bad_stream_exit(out: &std::process::Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(65), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(" at byte "), "{stderr}");
 }
 
 #[test]

@@ -127,13 +127,27 @@ fn unpack_never_follows_or_writes_through_links() {
     assert_eq!(err.kind, ErrorKind::Unsafe);
     assert!(err.message.contains("\"evil/x\" goes through the symlink \"evil\""), "{}", err.message);
 
-    // A link, then a file of the same name: the link is replaced, not written through.
+    // A link already in the target, then a file of its name: replaced, not written through.
     let target2 = tmp.path().join("target2");
     std::fs::create_dir(&target2).unwrap();
     let victim = outside.join("victim");
-    let zip = python_zip(tmp.path(), &[("f", s(&victim), 0o120777), ("f", "replaced", 0o100644)]);
+    std::os::unix::fs::symlink(&victim, target2.join("f")).unwrap();
+    let zip = python_zip(tmp.path(), &[("f", "replaced", 0o100644)]);
     unpack::unpack(s(&zip), s(&target2), &FS, &Limits::default(), None).unwrap();
     assert_eq!(std::fs::read(target2.join("f")).unwrap(), b"replaced");
+
+    // A link, then a file of the same name in the same archive: a duplicate, refused.
+    let zip = python_zip(tmp.path(), &[("g", s(&victim), 0o120777), ("g", "replaced", 0o100644)]);
+    let err = unpack::unpack(s(&zip), s(&target2), &FS, &Limits::default(), None).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unsafe);
+    assert!(err.message.contains("duplicate entry names"), "{}", err.message);
+
+    // A chain of links (a -> b -> outside), then a file through the first.
+    let zip = python_zip(tmp.path(), &[("b", out, 0o120777), ("a", "b", 0o120777), ("a/x", "pwned", 0o100644)]);
+    let target4 = tmp.path().join("target4");
+    std::fs::create_dir(&target4).unwrap();
+    let err = unpack::unpack(s(&zip), s(&target4), &FS, &Limits::default(), None).unwrap_err();
+    assert!(err.message.contains("goes through the symlink \"a\""), "{}", err.message);
 
     // A link replacing a directory is refused (upstream crashes on it).
     let zip = python_zip(tmp.path(), &[("d/", "", 0o40755), ("d", out, 0o120777)]);
@@ -171,4 +185,42 @@ fn entry_and_size_limits_are_obeyed_and_enforced() {
     let err = run(Limits { max_unpacked_bytes: 9, ..Limits::default() }).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Limit);
     assert!(err.message.contains("\"b\""), "{}", err.message);
+}
+
+#[test]
+fn names_that_collide_after_normalization_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (first, second) in [("a/b", "a//b"), ("a/b", "./a/b"), ("d/", "d"), ("d/x", "d")] {
+        let target = tempfile::tempdir_in(tmp.path()).unwrap();
+        let zip = python_zip(tmp.path(), &[(first, "1", 0o100644), (second, "2", 0o100644)]);
+        let err = unpack::unpack(s(&zip), s(target.path()), &FS, &Limits::default(), None).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Unsafe, "{first} then {second}: {}", err.message);
+        assert!(err.message.contains(&format!("{second:?}")), "{}", err.message);
+    }
+    // A directory entry after files inside it is the usual order in some archives: fine.
+    let target = tempfile::tempdir_in(tmp.path()).unwrap();
+    let zip = python_zip(tmp.path(), &[("d/x", "1", 0o100644), ("d/", "", 0o40755)]);
+    unpack::unpack(s(&zip), s(target.path()), &FS, &Limits::default(), None).unwrap();
+}
+
+#[test]
+fn compression_ratio_is_obeyed_at_the_limit_and_enforced_past_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 4 MiB of zeros deflates ~1000:1.
+    let zip = tmp.path().join("bomb.zip");
+    let script = format!(
+        "import zipfile\nwith zipfile.ZipFile({:?}, 'w', zipfile.ZIP_DEFLATED) as z:\n    z.writestr('zeros', bytes(4 << 20))\nprint(z.getinfo('zeros').compress_size)",
+        s(&zip)
+    );
+    let out = std::process::Command::new("python3").args(["-c", &script]).output().expect("python3");
+    let compressed: u64 = String::from_utf8(out.stdout).unwrap().trim().parse().unwrap();
+    let ratio = ((4u64 << 20) / compressed) as u32;
+    let run = |max_compression_ratio: u32| {
+        let target = tempfile::tempdir_in(tmp.path()).unwrap();
+        unpack::unpack(s(&zip), s(target.path()), &FS, &Limits { max_compression_ratio, ..Limits::default() }, None)
+    };
+    assert_eq!(run(ratio + 1).unwrap().bytes_written, 4 << 20);
+    let err = run(ratio - 1).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Limit);
+    assert!(err.message.contains("max compression ratio") && err.message.contains("\"zeros\""), "{}", err.message);
 }

@@ -64,6 +64,7 @@ pub(crate) fn limits_from(l: wit_types::Limits) -> Limits {
         max_archive_bytes: l.max_archive_bytes,
         max_entries: l.max_entries,
         max_unpacked_bytes: l.max_unpacked_bytes,
+        max_compression_ratio: l.max_compression_ratio,
         max_json_depth: l.max_json_depth,
     }
 }
@@ -87,6 +88,7 @@ impl wit_types::Guest for Component {
             max_archive_bytes: l.max_archive_bytes,
             max_entries: l.max_entries,
             max_unpacked_bytes: l.max_unpacked_bytes,
+            max_compression_ratio: l.max_compression_ratio,
             max_json_depth: l.max_json_depth,
         }
     }
@@ -153,23 +155,32 @@ impl wit_process::GuestProcessor for ProcessorResource {
         // A constructor cannot fail in WIT: the error surfaces on the first call.
         ProcessorResource(RefCell::new(Processor::new(WasiHostFs, dirs, limits_from(limits), quiet)))
     }
-    fn feed(&self, bytes: Vec<u8>) -> Result<Vec<u8>, wit_types::StreamError> {
+    fn feed(&self, bytes: Vec<u8>) -> Result<Vec<u8>, wit_process::Fault> {
         let mut cell = self.0.borrow_mut();
-        let processor = cell.as_mut().map_err(|e| error_to_wit(e.clone()))?;
+        let processor = cell.as_mut().map_err(|e| fault(Vec::new(), e.clone()))?;
         let mut stdout = Vec::new();
-        processor.feed(&bytes, &mut stdout).map_err(error_to_wit)?;
-        Ok(stdout)
+        match processor.feed(&bytes, &mut stdout) {
+            Ok(()) => Ok(stdout),
+            Err(e) => Err(fault(stdout, e)),
+        }
     }
     fn complete(&self) -> bool {
         self.0.borrow().as_ref().is_ok_and(|p| p.complete())
     }
-    fn finish(&self) -> Result<(Vec<u8>, wit_process::Outcome), wit_types::StreamError> {
+    fn finish(&self) -> Result<(Vec<u8>, wit_process::Outcome), wit_process::Fault> {
         let mut cell = self.0.borrow_mut();
-        let processor = cell.as_mut().map_err(|e| error_to_wit(e.clone()))?;
+        let processor = cell.as_mut().map_err(|e| fault(Vec::new(), e.clone()))?;
         let mut stdout = Vec::new();
-        let o = processor.finish(&mut stdout).map_err(error_to_wit)?;
-        Ok((stdout, wit_process::Outcome { status: o.status, rc: o.rc, events_written: o.events_written }))
+        match processor.finish(&mut stdout) {
+            Ok(o) => Ok((stdout, wit_process::Outcome { status: o.status, rc: o.rc, events_written: o.events_written })),
+            Err(e) => Err(fault(stdout, e)),
+        }
     }
+}
+
+/// The output of the events before a fault still gets printed: it is valid and kept.
+fn fault(printed: Vec<u8>, error: StreamError) -> wit_process::Fault {
+    wit_process::Fault { printed, error: error_to_wit(error) }
 }
 
 struct TransmitterResource(RefCell<Transmitter>);
@@ -277,7 +288,7 @@ mod worker_glue {
                 pyjson::encode(&kwargs, &mut json);
                 wit::JobInput::Ready(String::from_utf8_lossy(&json).into_owned())
             }
-            JobInput::Refused { stream, reason } => wit::JobInput::Refused((stream, reason)),
+            JobInput::Refused { stream, error } => wit::JobInput::Refused((stream, error_to_wit(error))),
         }
     }
 

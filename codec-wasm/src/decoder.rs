@@ -177,7 +177,14 @@ impl Decoder {
         self.start = end;
         self.scan = end;
         let line = &self.buf[line_start..end];
-        let frame = classify(self.kind, &self.limits, line, offset)?;
+        let frame = classify(self.kind, &self.limits, line, offset).map_err(|e| {
+            // A last line with no newline that does not parse was cut short, most likely.
+            if e.kind == ErrorKind::Malformed && line.last() != Some(&b'\n') {
+                StreamError::new(ErrorKind::Truncated, e.offset, format!("stream ended inside a line: {}", e.message))
+            } else {
+                e
+            }
+        })?;
         match &frame {
             Frame::ArchiveStart { size, .. } => self.state = State::Archive(base64::Decoder::new(*size)),
             Frame::Line { kind: LineKind::Eof, .. } => {

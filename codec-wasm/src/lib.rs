@@ -21,6 +21,7 @@ pub mod unpack;
 pub mod process;
 pub mod transmit;
 pub mod worker;
+pub mod zip_bounds;
 
 #[cfg(target_arch = "wasm32")]
 mod component;

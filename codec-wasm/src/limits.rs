@@ -15,6 +15,10 @@ pub struct Limits {
     /// Most bytes written when unpacking one archive, counted as they are inflated (the sizes
     /// an archive declares are not trusted). Default 8 GiB.
     pub max_unpacked_bytes: u64,
+    /// Most bytes an archive entry may inflate to per byte of its compressed data, checked
+    /// once the entry passes 1 MiB. Default 250: text rarely compresses past 20:1, while a
+    /// zip bomb of zeros reaches deflate's ~1030:1.
+    pub max_compression_ratio: u32,
     /// Deepest nesting of JSON arrays and objects. Default 1,000: CPython's json module gives
     /// up near there (RecursionError), so nothing upstream accepts is refused.
     pub max_json_depth: u32,
@@ -27,6 +31,7 @@ impl Default for Limits {
             max_archive_bytes: 4 << 30,
             max_entries: 100_000,
             max_unpacked_bytes: 8 << 30,
+            max_compression_ratio: 250,
             max_json_depth: 1000,
         }
     }

@@ -3,7 +3,7 @@
 //! ever followed (an existing one at an entry's path is replaced, one on the way is refused),
 //! and sizes are counted as bytes are inflated.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read, Write};
 
@@ -12,9 +12,13 @@ use crate::error::{EntryError, ErrorKind};
 use crate::fsys::{HostFs, Meta, S_IFIFO, S_IFLNK, S_IFMT};
 use crate::limits::Limits;
 use crate::paths::{self, SafePath};
+use crate::zip_bounds;
 
 /// Longest symlink target accepted (Linux PATH_MAX).
 const MAX_LINK_TARGET: u64 = 4096;
+/// Inflated size below which an entry's compression ratio is not checked: small files of
+/// repeated bytes are normal.
+const RATIO_GRACE: u64 = 1 << 20;
 /// Largest file captured with [`Unpacked::captured`].
 const MAX_CAPTURE: u64 = 64;
 
@@ -35,16 +39,30 @@ pub fn unpack(
     limits: &Limits,
     capture: Option<&str>,
 ) -> Result<Unpacked, EntryError> {
-    let file = File::open(zip_path).map_err(|e| EntryError::io("cannot open spooled archive", zip_path, e))?;
+    let mut file = File::open(zip_path).map_err(|e| EntryError::io("cannot open spooled archive", zip_path, e))?;
+    let declared = zip_bounds::check(&mut file, limits)?;
+    let archive_len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
     let mut archive = zip::ZipArchive::new(io::BufReader::with_capacity(64 << 10, file))
         .map_err(|e| EntryError::new(ErrorKind::Malformed, format!("zipfile is not a valid zip archive: {e}")))?;
-    if archive.len() as u64 > limits.max_entries {
+    // The reader keys entries by name, so a repeated name shows only as a shorter archive.
+    let distinct = archive.len() as u64;
+    if !declared.iter().any(|d| d.entries == distinct) {
+        let entries = declared.first().map_or(0, |d| d.entries);
         return Err(EntryError::new(
-            ErrorKind::Limit,
-            format!("archive has {} entries, over the {}-entry limit (max entries)", archive.len(), limits.max_entries),
+            ErrorKind::Unsafe,
+            format!("archive has duplicate entry names ({entries} entries, {distinct} distinct names)"),
         ));
     }
-    let mut job = Unpacker { target, fs, limits, checked_dirs: HashSet::new(), deferred_dirs: Vec::new(), report: Unpacked::default() };
+    let mut job = Unpacker {
+        target,
+        fs,
+        limits,
+        archive_len,
+        checked_dirs: HashSet::new(),
+        entry_paths: HashMap::new(),
+        deferred_dirs: Vec::new(),
+        report: Unpacked::default(),
+    };
     for index in 0..archive.len() {
         let entry = archive
             .by_index(index)
@@ -59,8 +77,12 @@ struct Unpacker<'a> {
     target: &'a str,
     fs: &'a dyn HostFs,
     limits: &'a Limits,
+    /// Size of the spooled zip: no entry's compressed data can be larger.
+    archive_len: u64,
     /// Ancestors already known to be real directories (not symlinks).
     checked_dirs: HashSet<String>,
+    /// Each entry's normalized path and original name: two entries may not land on one path.
+    entry_paths: HashMap<String, String>,
     /// Directory modes and times, applied last so a read-only directory can still be filled.
     deferred_dirs: Vec<(String, u32, ZipTime)>,
     report: Unpacked,
@@ -85,6 +107,7 @@ impl Unpacker<'_> {
             second: dt.second(),
         };
         self.report.entries += 1;
+        self.claim(&name, &path, is_dir)?;
         self.ensure_parents(&name, &path)?;
         let full = format!("{}/{}", self.target, path.as_str());
         match self.lstat(&full)? {
@@ -116,13 +139,33 @@ impl Unpacker<'_> {
                 .map_err(|_| EntryError::new(ErrorKind::Malformed, format!("archive entry {name:?}: symlink target is not UTF-8")))?;
             self.fs.symlink(&link, &full).map_err(|e| EntryError::io("cannot create symlink", &full, e))?;
         } else {
-            let captured = self.write_file(&mut entry, &name, &full)?;
+            let compressed = entry.compressed_size().min(self.archive_len);
+            let captured = self.write_file(&mut entry, &name, &full, compressed)?;
             if capture == Some(path.as_str()) {
                 self.report.captured = captured;
             }
             // Permission bits only: a set-uid bit from a remote node is never honoured.
             self.fs.set_mode(&full, mode & 0o777).map_err(|e| EntryError::io("cannot set mode of", &full, e))?;
             self.set_time(&full, time)?;
+        }
+        Ok(())
+    }
+
+    /// One path, one entry: a repeated name (after normalization: `a//b`, `./a/b` and `a/b`
+    /// are one path) or a file where an earlier entry needed a directory would let a later
+    /// entry silently replace what an earlier one wrote, so the archive is refused.
+    fn claim(&mut self, name: &str, path: &SafePath, is_dir: bool) -> Result<(), EntryError> {
+        if let Some(earlier) = self.entry_paths.insert(path.as_str().to_string(), name.to_string()) {
+            return Err(EntryError::new(
+                ErrorKind::Unsafe,
+                format!("archive entry {name:?} lands on {:?} like the earlier entry {earlier:?}", path.as_str()),
+            ));
+        }
+        if !is_dir && self.checked_dirs.contains(path.as_str()) {
+            return Err(EntryError::new(
+                ErrorKind::Unsafe,
+                format!("archive entry {name:?} would replace the directory {:?} an earlier entry needed", path.as_str()),
+            ));
         }
         Ok(())
     }
@@ -189,10 +232,11 @@ impl Unpacker<'_> {
 
     /// Streams one file out; a file that fails half way is removed. Returns its content
     /// when it is small enough to capture.
-    fn write_file(&mut self, entry: &mut impl Read, name: &str, full: &str) -> Result<Option<Vec<u8>>, EntryError> {
+    fn write_file(&mut self, entry: &mut impl Read, name: &str, full: &str, compressed: u64) -> Result<Option<Vec<u8>>, EntryError> {
         let mut out = File::create(full).map_err(|e| EntryError::io("cannot create", full, e))?;
         let mut buf = vec![0u8; 64 << 10];
         let mut small = Some(Vec::new());
+        let mut inflated = 0u64;
         let result = (|| {
             loop {
                 let n = match entry.read(&mut buf) {
@@ -202,6 +246,8 @@ impl Unpacker<'_> {
                     Err(e) => return Err(EntryError::new(ErrorKind::Malformed, format!("archive entry {name:?}: {e}"))),
                 };
                 self.count(n as u64, name)?;
+                inflated += n as u64;
+                self.check_ratio(inflated, compressed, name)?;
                 if let Some(s) = &mut small {
                     if (s.len() + n) as u64 <= MAX_CAPTURE {
                         s.extend_from_slice(&buf[..n]);
@@ -218,6 +264,19 @@ impl Unpacker<'_> {
             return Err(e);
         }
         Ok(small)
+    }
+
+    fn check_ratio(&self, inflated: u64, compressed: u64, name: &str) -> Result<(), EntryError> {
+        let ratio = u64::from(self.limits.max_compression_ratio);
+        if inflated > RATIO_GRACE && inflated > compressed.max(1).saturating_mul(ratio) {
+            return Err(EntryError::new(
+                ErrorKind::Limit,
+                format!(
+                    "archive entry {name:?}: inflates to over {ratio} times its {compressed} compressed bytes (max compression ratio)"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn set_time(&self, full: &str, time: ZipTime) -> Result<(), EntryError> {

@@ -37,6 +37,10 @@ pub struct LimitArgs {
     /// Most bytes unpacked from one archive [default: 8 GiB].
     #[arg(long, value_name = "BYTES")]
     pub max_unpacked_bytes: Option<u64>,
+    /// Most bytes an archive entry may inflate to per compressed byte, checked once it passes
+    /// 1 MiB [default: 250].
+    #[arg(long, value_name = "RATIO")]
+    pub max_compression_ratio: Option<u32>,
     /// Deepest JSON nesting accepted [default: 1000].
     #[arg(long, value_name = "N")]
     pub max_json_depth: Option<u32>,
@@ -197,6 +201,8 @@ pub struct WorkerArgs {
     /// Print this node's capacity (cpu, memory, node uuid) as upstream does, and exit.
     #[arg(long)]
     pub worker_info: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
 }

@@ -128,6 +128,36 @@ impl Runtime {
 
     /// A fresh store that sees only `grants`, under `budget`.
     pub fn instantiate(&self, grants: &[Grant], budget: Budget) -> Result<Instance> {
+        let mut store = self.sandboxed_store(grants, budget, |_| {})?;
+        let codec = Codec::instantiate(&mut store, &self.component, &self.linker)
+            .map_err(|e| anyhow!("cannot instantiate the component: {e}"))?;
+        Ok(Instance { store, codec })
+    }
+
+    /// Runs any WASI command component in exactly the sandbox a codec run gets (grants,
+    /// memory, time); returns whether it exited successfully and its stdout. The tests use it
+    /// to attack the sandbox from inside.
+    pub fn run_command(&self, wasm: &[u8], grants: &[Grant], budget: Budget, env: &[(&str, &str)]) -> Result<(bool, Vec<u8>)> {
+        let stdout = wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(1 << 20);
+        let mut store = self.sandboxed_store(grants, budget, |b| {
+            b.stdout(stdout.clone());
+            for (k, v) in env {
+                b.env(k, v);
+            }
+        })?;
+        let component = Component::new(&self.engine, wasm).map_err(|e| anyhow!("cannot compile the command: {e}"))?;
+        let mut linker = Linker::new(&self.engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow!("cannot link WASI: {e}"))?;
+        let command = wasmtime_wasi::p2::bindings::sync::Command::instantiate(&mut store, &component, &linker)
+            .map_err(|e| anyhow!("cannot instantiate the command: {e}"))?;
+        let ok = command.wasi_cli_run().call_run(&mut store).map_err(|e| anyhow!("the command trapped: {e}"))?.is_ok();
+        drop(store);
+        Ok((ok, stdout.contents().to_vec()))
+    }
+
+    /// The one place a store is made: WASI with only `grants` preopened (no environment,
+    /// no network, no inherited stdio), host-fs on the same grants, memory and time limits.
+    fn sandboxed_store(&self, grants: &[Grant], budget: Budget, extra: impl FnOnce(&mut WasiCtxBuilder)) -> Result<Store<HostState>> {
         let mut builder = WasiCtxBuilder::new();
         // Must precede the preopens: each preopen captures it. Keeps file IO inline (fast)
         // instead of hopping to a blocking thread pool.
@@ -140,6 +170,7 @@ impl Runtime {
                 .map_err(|e| anyhow!("cannot grant {}: {e}", grant.host_path.display()))?;
             host_grants.add(grant)?;
         }
+        extra(&mut builder);
         let limits = StoreLimitsBuilder::new()
             .memory_size(budget.max_memory_bytes)
             .instances(4)
@@ -152,9 +183,7 @@ impl Runtime {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
         arm(&mut store);
-        let codec = Codec::instantiate(&mut store, &self.component, &self.linker)
-            .map_err(|e| anyhow!("cannot instantiate the component: {e}"))?;
-        Ok(Instance { store, codec })
+        Ok(store)
     }
 }
 
@@ -237,6 +266,7 @@ pub fn wit_limits(l: &crate::cli::LimitArgs, defaults: wit_types::Limits) -> wit
         max_archive_bytes: l.max_archive_bytes.unwrap_or(defaults.max_archive_bytes),
         max_entries: l.max_entries.unwrap_or(defaults.max_entries),
         max_unpacked_bytes: l.max_unpacked_bytes.unwrap_or(defaults.max_unpacked_bytes),
+        max_compression_ratio: l.max_compression_ratio.unwrap_or(defaults.max_compression_ratio),
         max_json_depth: l.max_json_depth.unwrap_or(defaults.max_json_depth),
     }
 }

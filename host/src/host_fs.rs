@@ -62,9 +62,9 @@ fn parent_and_name(dir: &Dir, rel: &Path) -> io::Result<(Dir, String)> {
     Ok((parent, name))
 }
 
-impl Host for HostState {
-    fn lstat(&mut self, path: String) -> Result<Option<Meta>, String> {
-        let (dir, rel) = self.grants.resolve(&path, false).map_err(text)?;
+impl Grants {
+    pub fn lstat(&self, path: String) -> Result<Option<Meta>, String> {
+        let (dir, rel) = self.resolve(&path, false).map_err(text)?;
         match dir.symlink_metadata(&rel) {
             Ok(m) => Ok(Some(Meta { mode: m.mode(), size: m.len(), mtime: m.mtime() })),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -72,13 +72,13 @@ impl Host for HostState {
         }
     }
 
-    fn set_mode(&mut self, path: String, mode: u32) -> Result<(), String> {
-        let (dir, rel) = self.grants.resolve(&path, true).map_err(text)?;
+    pub fn set_mode(&self, path: String, mode: u32) -> Result<(), String> {
+        let (dir, rel) = self.resolve(&path, true).map_err(text)?;
         dir.set_permissions(&rel, cap_std::fs::Permissions::from_mode(mode)).map_err(text)
     }
 
-    fn set_mtime(&mut self, path: String, mtime: i64) -> Result<(), String> {
-        let (dir, rel) = self.grants.resolve(&path, true).map_err(text)?;
+    pub fn set_mtime(&self, path: String, mtime: i64) -> Result<(), String> {
+        let (dir, rel) = self.resolve(&path, true).map_err(text)?;
         let (parent, name) = parent_and_name(dir, &rel).map_err(text)?;
         let time = rustix::fs::Timespec { tv_sec: mtime, tv_nsec: 0 };
         let times = rustix::fs::Timestamps { last_access: time, last_modification: time };
@@ -86,23 +86,44 @@ impl Host for HostState {
             .map_err(|e| io::Error::from(e).to_string())
     }
 
-    fn read_link(&mut self, path: String) -> Result<String, String> {
-        let (dir, rel) = self.grants.resolve(&path, false).map_err(text)?;
+    pub fn read_link(&self, path: String) -> Result<String, String> {
+        let (dir, rel) = self.resolve(&path, false).map_err(text)?;
         let target = dir.read_link_contents(&rel).map_err(text)?;
         target.into_os_string().into_string().map_err(|_| "symlink target is not UTF-8".to_string())
     }
 
-    fn make_symlink(&mut self, target: String, path: String) -> Result<(), String> {
-        let (dir, rel) = self.grants.resolve(&path, true).map_err(text)?;
+    pub fn make_symlink(&self, target: String, path: String) -> Result<(), String> {
+        let (dir, rel) = self.resolve(&path, true).map_err(text)?;
         // The link's text is data: it may point anywhere, and nothing here follows it.
         dir.symlink_contents(&target, &rel).map_err(text)
     }
 
-    fn write_file(&mut self, path: String, data: Vec<u8>, mode: u32) -> Result<(), String> {
-        let (dir, rel) = self.grants.resolve(&path, true).map_err(text)?;
+    pub fn write_file(&self, path: String, data: Vec<u8>, mode: u32) -> Result<(), String> {
+        let (dir, rel) = self.resolve(&path, true).map_err(text)?;
         write_no_follow(dir, &rel, &data, mode).map_err(text)
     }
+}
 
+/// The import, on this store's grants.
+impl Host for HostState {
+    fn lstat(&mut self, path: String) -> Result<Option<Meta>, String> {
+        self.grants.lstat(path)
+    }
+    fn set_mode(&mut self, path: String, mode: u32) -> Result<(), String> {
+        self.grants.set_mode(path, mode)
+    }
+    fn set_mtime(&mut self, path: String, mtime: i64) -> Result<(), String> {
+        self.grants.set_mtime(path, mtime)
+    }
+    fn read_link(&mut self, path: String) -> Result<String, String> {
+        self.grants.read_link(path)
+    }
+    fn make_symlink(&mut self, target: String, path: String) -> Result<(), String> {
+        self.grants.make_symlink(target, path)
+    }
+    fn write_file(&mut self, path: String, data: Vec<u8>, mode: u32) -> Result<(), String> {
+        self.grants.write_file(path, data, mode)
+    }
     fn utc_offset(&mut self, unix_seconds: i64) -> i32 {
         use chrono::{Local, Offset, TimeZone};
         match Local.timestamp_opt(unix_seconds, 0) {
@@ -133,7 +154,10 @@ fn write_no_follow(dir: &Dir, rel: &Path, data: &[u8], mode: u32) -> io::Result<
     // An existing file keeps its old mode through O_TRUNC; upstream chmods every time too.
     rustix::fs::fchmod(&fd, perms)?;
     let mut file = std::fs::File::from(fd);
-    std::io::Write::write_all(&mut file, data)
+    std::io::Write::write_all(&mut file, data).inspect_err(|_| {
+        // No half-written file stays behind (a full disk, a quota).
+        let _ = dir.remove_file(rel);
+    })
 }
 
 /// The same for kernels without openat2 (before Linux 5.6), through cap-std.
@@ -146,4 +170,85 @@ fn write_with_cap_std(dir: &Dir, rel: &Path, data: &[u8], mode: u32) -> io::Resu
     let mut file = dir.open_with(rel, &options)?;
     std::io::Write::write_all(&mut file, data)?;
     dir.set_permissions(rel, cap_std::fs::Permissions::from_mode(mode))
+}
+
+/// The host-fs layer attacked directly: every call must stay inside its grant whatever
+/// path a (buggy) codec hands it.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+
+    struct Setup {
+        _root: tempfile::TempDir,
+        grants: Grants,
+        victim: PathBuf,
+        target: PathBuf,
+    }
+
+    fn setup() -> Setup {
+        let root = tempfile::tempdir().unwrap();
+        let victim = root.path().join("victim");
+        std::fs::create_dir(&victim).unwrap();
+        std::fs::write(victim.join("secret"), "secret").unwrap();
+        std::fs::set_permissions(victim.join("secret"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        let target = root.path().join("target");
+        std::fs::create_dir(&target).unwrap();
+        std::os::unix::fs::symlink("../victim", target.join("link-out")).unwrap();
+        std::os::unix::fs::symlink(victim.join("secret"), target.join("secret-link")).unwrap();
+        let ro = root.path().join("ro");
+        std::fs::create_dir(&ro).unwrap();
+        let mut grants = Grants::default();
+        grants.add(&Grant { host_path: target.clone(), guest_path: "/artifacts", writable: true }).unwrap();
+        grants.add(&Grant { host_path: ro, guest_path: "/pdd", writable: false }).unwrap();
+        Setup { _root: root, grants, victim, target }
+    }
+
+    impl Setup {
+        fn victim_untouched(&self) {
+            let names: Vec<_> = std::fs::read_dir(&self.victim).unwrap().map(|e| e.unwrap().file_name()).collect();
+            assert_eq!(names, ["secret"]);
+            assert_eq!(std::fs::read(self.victim.join("secret")).unwrap(), b"secret");
+            assert_eq!(std::fs::metadata(self.victim.join("secret")).unwrap().mode() & 0o777, 0o600);
+        }
+    }
+
+    const ESCAPES: &[&str] = &["/artifacts/../victim/secret", "/artifacts/link-out/secret", "/victim/secret", "/artifactsx/secret", "/artifacts/link-out/new"];
+
+    #[test]
+    fn no_call_reaches_outside_the_grant() {
+        let s = setup();
+        for path in ESCAPES {
+            let p = || path.to_string();
+            assert!(s.grants.write_file(p(), b"pwned".to_vec(), 0o777).is_err(), "write_file {path}");
+            assert!(s.grants.set_mode(p(), 0o777).is_err(), "set_mode {path}");
+            assert!(s.grants.set_mtime(p(), 0).is_err(), "set_mtime {path}");
+            assert!(s.grants.make_symlink("/etc/passwd".into(), p()).is_err(), "make_symlink {path}");
+            assert!(s.grants.read_link(p()).is_err(), "read_link {path}");
+            // lstat may say "nothing there" but never describes the victim.
+            if let Ok(Some(meta)) = s.grants.lstat(p()) {
+                panic!("lstat {path} saw outside: {meta:?}");
+            }
+        }
+        s.victim_untouched();
+    }
+
+    #[test]
+    fn a_link_at_the_final_path_is_replaced_never_written_through() {
+        let s = setup();
+        s.grants.write_file("/artifacts/secret-link".into(), b"mine".to_vec(), 0o600).unwrap();
+        let meta = std::fs::symlink_metadata(s.target.join("secret-link")).unwrap();
+        assert!(meta.is_file(), "the link was replaced by a file");
+        assert_eq!(std::fs::read(s.target.join("secret-link")).unwrap(), b"mine");
+        assert!(s.grants.set_mode("/artifacts/link-out".into(), 0o777).is_err(), "chmod through an escaping link");
+        s.victim_untouched();
+    }
+
+    #[test]
+    fn a_read_only_grant_takes_no_writes() {
+        let s = setup();
+        assert!(s.grants.write_file("/pdd/x".into(), b"x".to_vec(), 0o600).is_err());
+        assert!(s.grants.make_symlink("x".into(), "/pdd/l".into()).is_err());
+        assert!(s.grants.set_mode("/pdd".into(), 0o777).is_err());
+    }
 }

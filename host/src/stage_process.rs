@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use anyhow::Context;
 
 use crate::cli::ProcessArgs;
-use crate::engine::{arm, wit_limits, Grant, Runtime};
+use crate::engine::{arm, wit_limits, wit_process, Grant, Runtime};
 use crate::exit;
 use crate::failure::{Failure, StageResult};
 use crate::paths_host::absolute;
@@ -15,15 +15,21 @@ use crate::paths_host::absolute;
 const READ_CHUNK: usize = 1 << 20;
 
 pub fn run(args: ProcessArgs) -> StageResult {
+    let runtime = Runtime::new().map_err(Failure::internal)?;
     let cwd = std::env::current_dir().context("cannot read the current directory").map_err(Failure::io)?;
-    let pdd = absolute(&cwd, &args.private_data_dir);
+    process(&runtime, &args, &cwd, &mut std::io::stdin().lock(), &mut std::io::stdout().lock())
+}
+
+/// The stage on any input and output (`run` gives it stdin and stdout); relative paths in
+/// `args` resolve against `cwd`.
+pub fn process(runtime: &Runtime, args: &ProcessArgs, cwd: &std::path::Path, input: &mut dyn Read, out: &mut dyn Write) -> StageResult {
+    let pdd = absolute(cwd, &args.private_data_dir);
     prepare_private_data_dir(&pdd).map_err(Failure::io)?;
 
-    let runtime = Runtime::new().map_err(Failure::internal)?;
     let budget = args.sandbox.budget();
     // The artifact-dir rule is format logic: ask the component, with nothing granted.
     let mut probe = runtime.instantiate(&[], budget).map_err(Failure::internal)?;
-        let artifact_dir = probe
+    let artifact_dir = probe
         .codec
         .runnerwire_codec_process()
         .call_artifact_dir(
@@ -48,22 +54,16 @@ pub fn run(args: ProcessArgs) -> StageResult {
         .call_constructor(arm(&mut instance.store), wit_limits(&args.limits, defaults), args.quiet)
         .map_err(Failure::trap)?;
 
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let mut input = std::io::stdin().lock();
     let mut buf = vec![0u8; READ_CHUNK];
     loop {
         let n = match input.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Failure { code: exit::IO_ERROR, message: format!("cannot read stdin: {e}") }),
+            Err(e) => return Err(Failure { code: exit::IO_ERROR, message: format!("cannot read the stream: {e}") }),
         };
         let printed = api.call_feed(arm(&mut instance.store), processor, &buf[..n]).map_err(Failure::trap)?;
-        let printed = printed.map_err(|e| {
-            let _ = out.flush();
-            Failure::stream(e)
-        })?;
+        let printed = printed.map_err(|fault| print_then_fail(out, fault))?;
         out.write_all(&printed).map_err(Failure::write)?;
         // Like upstream, stop at eof: the writer may keep the pipe open.
         if api.call_complete(arm(&mut instance.store), processor).map_err(Failure::trap)? {
@@ -73,10 +73,7 @@ pub fn run(args: ProcessArgs) -> StageResult {
     let (printed, outcome) = api
         .call_finish(arm(&mut instance.store), processor)
         .map_err(Failure::trap)?
-        .map_err(|e| {
-            let _ = out.flush();
-            Failure::stream(e)
-        })?;
+        .map_err(|fault| print_then_fail(out, fault))?;
     out.write_all(&printed).map_err(Failure::write)?;
     out.flush().map_err(Failure::write)?;
     let _ = processor.resource_drop(&mut instance.store);
@@ -87,6 +84,12 @@ pub fn run(args: ProcessArgs) -> StageResult {
             _ => exit::JOB_FAILED,
         },
     })
+}
+
+/// Prints the stdout of the events before a fault (they were written), then fails.
+fn print_then_fail(out: &mut dyn Write, fault: wit_process::Fault) -> Failure {
+    let _ = out.write_all(&fault.printed).and_then(|_| out.flush());
+    Failure::stream(fault.error)
 }
 
 /// What upstream's CLI does before processing: the private data dir (0700) and an empty

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::cli::WorkerArgs;
-use crate::engine::{arm, wit_limits, wit_worker, Grant, Instance, Runtime};
+use crate::engine::{arm, wit_limits, wit_types, wit_worker, Grant, Instance, Runtime};
 use crate::failure::{Failure, StageResult};
 use crate::{pty, signals};
 
@@ -53,12 +53,14 @@ pub fn run(args: WorkerArgs) -> StageResult {
         .instantiate(&Grant::with_scratch(&pdd, "/pdd", true, scratch.path()), budget)
         .map_err(Failure::internal)?;
     let pdd_text = pdd.to_string_lossy().into_owned();
-    let kwargs = match read_job(&mut reader, &pdd_text, keepalive, &mut out)? {
+    let kwargs = match read_job(&mut reader, &pdd_text, &args.limits, keepalive, &mut out)? {
         Ok(kwargs) => kwargs,
-        Err(refusal) => {
+        Err((refusal, error)) => {
+            // The controller still gets upstream's error status and eof; this process says
+            // what was wrong and exits like `process` does on a bad stream.
             out.write_all(&refusal).map_err(Failure::write)?;
             out.flush().map_err(Failure::write)?;
-            return Ok(crate::exit::SUCCESS);
+            return Err(Failure::stream(error));
         }
     };
     let callback_dir = tempdir("runnerwire-callback-")?;
@@ -106,7 +108,7 @@ pub fn run(args: WorkerArgs) -> StageResult {
     send(&mut out, &line)?;
 
     let defaults = runner.codec.runnerwire_codec_types().call_default_limits(arm(&mut runner.store)).map_err(Failure::trap)?;
-    let limits = wit_limits(&Default::default(), defaults);
+    let limits = wit_limits(&args.limits, defaults);
     let filter_api = api.event_filter();
     let filter = filter_api
         .call_constructor(arm(&mut runner.store), &plan.ident, seed(), limits.max_line_bytes, &plan.passwords)
@@ -260,12 +262,13 @@ fn rotate_artifacts(artifact_dir: &Path, keep: u32) {
 fn read_job(
     reader: &mut Instance,
     pdd: &str,
+    limits: &crate::cli::LimitArgs,
     keepalive: Option<f64>,
     out: &mut std::io::StdoutLock,
-) -> Result<Result<String, Vec<u8>>, Failure> {
+) -> Result<Result<String, (Vec<u8>, wit_types::StreamError)>, Failure> {
     let api = reader.codec.runnerwire_codec_worker().job_reader();
     let defaults = reader.codec.runnerwire_codec_types().call_default_limits(arm(&mut reader.store)).map_err(Failure::trap)?;
-    let job = api.call_constructor(arm(&mut reader.store), wit_limits(&Default::default(), defaults), pdd).map_err(Failure::trap)?;
+    let job = api.call_constructor(arm(&mut reader.store), wit_limits(limits, defaults), pdd).map_err(Failure::trap)?;
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let mut buf = vec![0u8; READ_CHUNK];
@@ -294,7 +297,7 @@ fn read_job(
                 return Err(Failure::internal(anyhow::anyhow!("the job reader asked for input after the end of stdin")));
             }
             wit_worker::JobInput::Ready(kwargs) => return Ok(Ok(kwargs)),
-            wit_worker::JobInput::Refused((stream, _why)) => return Ok(Err(stream)),
+            wit_worker::JobInput::Refused((stream, error)) => return Ok(Err((stream, error))),
         }
     }
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod normalize;
+pub mod sandbox;
 
 use std::collections::BTreeMap;
 use std::io::Read;

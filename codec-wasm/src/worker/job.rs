@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::Write;
 
 use crate::decoder::{Decoder, Frame, LineKind, StreamKind};
-use crate::error::{EntryError, StreamError};
+use crate::error::{EntryError, ErrorKind, StreamError};
 use crate::fsys::HostFs;
 use crate::limits::Limits;
 use crate::paths;
@@ -29,7 +29,7 @@ pub enum JobInput {
     /// The kwargs, with upstream's worker-side path rules applied.
     Ready(Value),
     /// The stream to send back instead of running anything (error status + eof), and why.
-    Refused { stream: Vec<u8>, reason: String },
+    Refused { stream: Vec<u8>, error: StreamError },
 }
 
 pub struct JobReader<F: HostFs> {
@@ -38,7 +38,8 @@ pub struct JobReader<F: HostFs> {
     limits: Limits,
     decoder: Decoder,
     spool: Option<(File, String, u64)>,
-    kwargs: Option<Value>,
+    /// The kwargs value and the offset of its line.
+    kwargs: Option<(Value, u64)>,
     outcome: Option<JobInput>,
 }
 
@@ -64,7 +65,10 @@ impl<F: HostFs> JobReader<F> {
         }
         self.decoder.finish();
         match self.drain() {
-            JobInput::NeedMore => self.refuse(PARSE_FAILED, None, "job stream ended before its eof frame".into()),
+            JobInput::NeedMore => {
+                let error = StreamError::new(ErrorKind::Truncated, self.decoder.position(), "job stream ended before its eof frame");
+                self.refuse(PARSE_FAILED, None, error)
+            }
             other => other,
         }
     }
@@ -78,23 +82,30 @@ impl<F: HostFs> JobReader<F> {
                     let in_archive = self.spool.is_some();
                     self.drop_spool();
                     return if in_archive {
-                        self.refuse(EXTRACT_FAILED, Some(&e.to_string()), e.to_string())
+                        self.refuse(EXTRACT_FAILED, Some(&e.to_string()), e)
                     } else {
-                        self.refuse(PARSE_FAILED, None, e.to_string())
+                        self.refuse(PARSE_FAILED, None, e)
                     };
                 }
             };
             match frame {
-                Frame::Line { kind: LineKind::Kwargs, value, .. } => {
-                    self.kwargs = value.get("kwargs").cloned();
+                Frame::Line { kind: LineKind::Kwargs, value, offset } => {
+                    self.kwargs = value.get("kwargs").cloned().map(|kwargs| (kwargs, offset));
                 }
-                Frame::Line { kind: LineKind::Eof, .. } => {
+                Frame::Line { kind: LineKind::Eof, offset, .. } => {
                     let outcome = match self.kwargs.take() {
-                        Some(Value::Object(members)) => match update_paths(members, &self.dirs.pdd_host) {
+                        Some((Value::Object(members), at)) => match update_paths(members, &self.dirs.pdd_host) {
                             Ok(kwargs) => JobInput::Ready(kwargs),
-                            Err(why) => self.refuse(&why, None, why.clone()),
+                            Err(why) => self.refuse(&why, None, StreamError::new(ErrorKind::Malformed, at, why.clone())),
                         },
-                        _ => self.refuse(PARSE_FAILED, None, "job stream has no kwargs object before eof".into()),
+                        Some((_, at)) => {
+                            let error = StreamError::new(ErrorKind::Malformed, at, "job kwargs must be a JSON object");
+                            self.refuse(PARSE_FAILED, None, error)
+                        }
+                        None => {
+                            let error = StreamError::new(ErrorKind::Malformed, offset, "job stream has no kwargs before its eof frame");
+                            self.refuse(PARSE_FAILED, None, error)
+                        }
                     };
                     self.outcome = Some(outcome.clone());
                     return outcome;
@@ -105,23 +116,22 @@ impl<F: HostFs> JobReader<F> {
                     match File::create(&path) {
                         Ok(file) => self.spool = Some((file, path, offset)),
                         Err(e) => {
-                            let why = EntryError::io("cannot create", &path, e).at(offset).to_string();
-                            return self.refuse(EXTRACT_FAILED, Some(&why), why.clone());
+                            let error = EntryError::io("cannot create", &path, e).at(offset);
+                            return self.refuse(EXTRACT_FAILED, Some(&error.to_string()), error);
                         }
                     }
                 }
                 Frame::ArchiveData(data) => {
                     if let Some((file, path, offset)) = &mut self.spool {
                         if let Err(e) = file.write_all(&data) {
-                            let why = EntryError::io("cannot write", path, e).at(*offset).to_string();
-                            return self.refuse(EXTRACT_FAILED, Some(&why), why.clone());
+                            let error = EntryError::io("cannot write", path, e).at(*offset);
+                            return self.refuse(EXTRACT_FAILED, Some(&error.to_string()), error);
                         }
                     }
                 }
                 Frame::ArchiveEnd { .. } => {
-                    if let Err(e) = self.unpack_spool() {
-                        let why = e.to_string();
-                        return self.refuse(EXTRACT_FAILED, Some(&why), why.clone());
+                    if let Err(error) = self.unpack_spool() {
+                        return self.refuse(EXTRACT_FAILED, Some(&error.to_string()), error);
                     }
                 }
             }
@@ -144,7 +154,7 @@ impl<F: HostFs> JobReader<F> {
     }
 
     /// Upstream's error status line (no runner_ident: it has none yet) and eof.
-    fn refuse(&mut self, explanation: &str, traceback: Option<&str>, reason: String) -> JobInput {
+    fn refuse(&mut self, explanation: &str, traceback: Option<&str>, error: StreamError) -> JobInput {
         let s = PyStr::from_str;
         let mut status = vec![(s("status"), Value::Str(s("error"))), (s("job_explanation"), Value::Str(s(explanation)))];
         if let Some(tb) = traceback {
@@ -153,7 +163,7 @@ impl<F: HostFs> JobReader<F> {
         let mut stream = Vec::new();
         pyjson::encode(&Value::Object(status), &mut stream);
         stream.extend_from_slice(b"\n{\"eof\": true}\n");
-        let outcome = JobInput::Refused { stream, reason };
+        let outcome = JobInput::Refused { stream, error };
         self.outcome = Some(outcome.clone());
         outcome
     }
