@@ -10,7 +10,7 @@ COMPONENT   := target/wasm32-wasip2/release/runnerwire_codec.wasm
 BIN         := target/release/runnerwire
 DEMO_OUT    := target/demo
 
-.PHONY: all build component venv core-venv test demo fixtures hostile-fixtures bench clean
+.PHONY: all build component venv core-venv test demo fixtures hostile-fixtures bench bench-hostile clean
 
 all: build
 
@@ -46,8 +46,10 @@ $(CORE_STAMP): fixtures/requirements-core.txt
 ## snapshots, and compatibility tests that run upstream ansible-runner for real.
 # Needs the component, not `build`: cargo test builds the binary itself, with the features of
 # the whole workspace and its test dependencies, so wasmtime is compiled once per run.
+# Temp files go to /dev/shm when there is one: the cut-stream test makes ~60,000 small trees.
 test: component venv core-venv
-	RUNNERWIRE_VENV=$(CURDIR)/$(VENV) RUNNERWIRE_CORE_VENV=$(CURDIR)/$(CORE_VENV) $(CARGO) test --locked --release --workspace
+	TMPDIR=$${TEST_TMPDIR:-$$( [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo $${TMPDIR:-/tmp})} \
+	RUNNERWIRE_VENV=$(CURDIR)/$(VENV) RUNNERWIRE_CORE_VENV=$(CURDIR)/$(CORE_VENV) $(CARGO) test --locked --release --workspace --no-fail-fast
 
 ## runnerwire transmit | runnerwire worker | runnerwire process on the bundled demo private
 ## data dir (the worker needs only ansible-core: it is taken from the venv).
@@ -66,6 +68,10 @@ fixtures: venv
 ## Rebuild the hostile corpus (fixtures/hostile/) and record what upstream does with each case.
 hostile-fixtures: venv
 	$(PYTHON) fixtures/hostile/build.py --upstream $(CURDIR)/$(VENV)/bin
+
+## Peak memory of process on a 256 MiB line and a 512 MiB zip bomb, next to upstream.
+bench-hostile: build venv
+	$(VENV)/bin/python bench/hostile_rss.py --venv-bin $(VENV)/bin --runnerwire $(BIN)
 
 ## Speed and memory side by side with upstream.
 bench: build venv

@@ -199,8 +199,9 @@ os.write(fd, b"%d %.6f %d %.6f %.6f %d %d %d %d" % (
 """
 
 
-def run_measured(argv, stdin_path, stdout_path, cwd, env, stderr_path, poll=0.0):
-    """Runs argv once; returns Result. Raises BenchError if it exits non-zero.
+def run_measured(argv, stdin_path, stdout_path, cwd, env, stderr_path, poll=0.0, check=True):
+    """Runs argv once; returns Result (its exit code in .code). Raises BenchError if it exits
+    non-zero, unless check is False.
 
     Dirty pages left by earlier runs are flushed first (untimed), so their writeback does not
     land in this run's time. With poll > 0 the command's own VmHWM is sampled every poll seconds.
@@ -233,7 +234,7 @@ def run_measured(argv, stdin_path, stdout_path, cwd, env, stderr_path, poll=0.0)
             io = {"write_bytes": int(wb), "cancelled_write_bytes": int(cwb), "wchar": int(wchar)}
     except ValueError:
         code, seconds, maxrss, user, system = None, 0.0, 0, 0.0, 0.0
-    if code != 0 or proc.returncode != 0:
+    if check and (code != 0 or proc.returncode != 0):
         with open(stderr_path, "rb") as f:
             err = f.read().decode("utf-8", "replace")
         tail = "\n".join(err.rstrip().splitlines()[-25:])
@@ -242,7 +243,9 @@ def run_measured(argv, stdin_path, stdout_path, cwd, env, stderr_path, poll=0.0)
             f"command failed with exit code {shown}:\n  {describe(argv, stdin_path, stdout_path)}\n"
             f"  (cwd {cwd})\n  stderr (last lines):\n" + indent(tail or "(empty)", "    ")
         )
-    return Result(seconds, maxrss, user, system, hwm, io)
+    result = Result(seconds, maxrss, user, system, hwm, io)
+    result.code = code
+    return result
 
 
 def rss_floor(tmp, env):

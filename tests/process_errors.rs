@@ -191,5 +191,5 @@ fn unreadable_input_is_an_io_error() {
     assert_eq!(out.status.code(), Some(74));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("cannot read stdin"), "{stderr}");
+    assert!(stderr.contains("cannot read the stream"), "{stderr}");
 }

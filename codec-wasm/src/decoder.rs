@@ -108,7 +108,26 @@ impl Decoder {
             self.scan -= self.start;
             self.start = 0;
         }
+        self.reserve_for_long_line(bytes.len());
         self.buf.extend_from_slice(bytes);
+    }
+
+    /// A line past 1 MiB is either refused at the line limit or kept whole, so the buffer
+    /// grows once, to the limit, instead of doubling: every doubling copies, and the old
+    /// copy's pages stay resident in linear memory (3x the line at the end). Reserving
+    /// costs address space only; pages count once touched.
+    fn reserve_for_long_line(&mut self, incoming: usize) {
+        const ONE_STEP_FROM: usize = 1 << 20;
+        const ONE_STEP_AT_MOST: usize = 64 << 20;
+        let needed = self.buf.len() + incoming;
+        if !matches!(self.state, State::Lines) || needed <= self.buf.capacity() || needed <= ONE_STEP_FROM {
+            return;
+        }
+        let limit = usize::try_from(self.limits.max_line_bytes).unwrap_or(usize::MAX);
+        let want = (self.start + limit).saturating_add(incoming);
+        if want > needed && want - self.start <= ONE_STEP_AT_MOST {
+            self.buf.reserve_exact(want - self.buf.len());
+        }
     }
 
     /// Marks the end of input; `next` then drains the rest.
@@ -177,13 +196,12 @@ impl Decoder {
         self.start = end;
         self.scan = end;
         let line = &self.buf[line_start..end];
-        let frame = classify(self.kind, &self.limits, line, offset).map_err(|e| {
-            // A last line with no newline that does not parse was cut short, most likely.
+        let frame = classify(self.kind, &self.limits, line, offset).map_err(|mut e| {
+            // Most likely cut short, but junk without a newline reads the same: say both.
             if e.kind == ErrorKind::Malformed && line.last() != Some(&b'\n') {
-                StreamError::new(ErrorKind::Truncated, e.offset, format!("stream ended inside a line: {}", e.message))
-            } else {
-                e
+                e.message.push_str(" (the stream ended inside this line)");
             }
+            e
         })?;
         match &frame {
             Frame::ArchiveStart { size, .. } => self.state = State::Archive(base64::Decoder::new(*size)),

@@ -12,8 +12,8 @@ pub struct Limits {
     pub max_archive_bytes: u64,
     /// Most entries in one archive. Default 100,000.
     pub max_entries: u64,
-    /// Most bytes written when unpacking one archive, counted as they are inflated (the sizes
-    /// an archive declares are not trusted). Default 8 GiB.
+    /// Most bytes written by unpacking the archives of one stream, counted as they are
+    /// inflated (the sizes an archive declares are not trusted). Default 8 GiB.
     pub max_unpacked_bytes: u64,
     /// Most bytes an archive entry may inflate to per byte of its compressed data, checked
     /// once the entry passes 1 MiB. Default 250: text rarely compresses past 20:1, while a

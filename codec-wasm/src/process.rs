@@ -46,6 +46,8 @@ pub struct Processor<F: HostFs> {
     status: Option<String>,
     rc: Option<i32>,
     events_written: u64,
+    /// Bytes unpacked by earlier archives: the limit is per stream.
+    unpacked_bytes: u64,
     error: Option<StreamError>,
 }
 
@@ -74,6 +76,7 @@ impl<F: HostFs> Processor<F> {
             status: None,
             rc: None,
             events_written: 0,
+            unpacked_bytes: 0,
             error: None,
         })
     }
@@ -167,9 +170,10 @@ impl<F: HostFs> Processor<F> {
         let Some((file, path, offset)) = self.spool.take() else { return Ok(()) };
         file.sync_all().ok();
         drop(file);
-        let result = unpack::unpack(&path, &self.dirs.artifact_dir, &self.fs, &self.limits, Some("rc"));
+        let result = unpack::unpack_after(&path, &self.dirs.artifact_dir, &self.fs, &self.limits, Some("rc"), self.unpacked_bytes);
         let _ = std::fs::remove_file(&path);
         let unpacked = result.map_err(|e| e.at(offset))?;
+        self.unpacked_bytes = unpacked.bytes_written;
         if let Some(rc) = unpacked.captured {
             self.rc = std::str::from_utf8(&rc).ok().and_then(|s| s.trim().parse().ok());
         }

@@ -39,6 +39,19 @@ pub fn unpack(
     limits: &Limits,
     capture: Option<&str>,
 ) -> Result<Unpacked, EntryError> {
+    unpack_after(zip_path, target, fs, limits, capture, 0)
+}
+
+/// [`unpack`] for a later archive of the same stream: `written_before` bytes of the
+/// stream's unpacked-bytes limit are spent already. The report counts from there.
+pub fn unpack_after(
+    zip_path: &str,
+    target: &str,
+    fs: &dyn HostFs,
+    limits: &Limits,
+    capture: Option<&str>,
+    written_before: u64,
+) -> Result<Unpacked, EntryError> {
     let mut file = File::open(zip_path).map_err(|e| EntryError::io("cannot open spooled archive", zip_path, e))?;
     let declared = zip_bounds::check(&mut file, limits)?;
     let archive_len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
@@ -61,7 +74,7 @@ pub fn unpack(
         checked_dirs: HashSet::new(),
         entry_paths: HashMap::new(),
         deferred_dirs: Vec::new(),
-        report: Unpacked::default(),
+        report: Unpacked { bytes_written: written_before, ..Unpacked::default() },
     };
     for index in 0..archive.len() {
         let entry = archive

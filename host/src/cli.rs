@@ -34,7 +34,7 @@ pub struct LimitArgs {
     /// Most entries in one archive [default: 100000].
     #[arg(long, value_name = "N")]
     pub max_entries: Option<u64>,
-    /// Most bytes unpacked from one archive [default: 8 GiB].
+    /// Most bytes unpacked from the archives of one stream [default: 8 GiB].
     #[arg(long, value_name = "BYTES")]
     pub max_unpacked_bytes: Option<u64>,
     /// Most bytes an archive entry may inflate to per compressed byte, checked once it passes
@@ -52,17 +52,24 @@ pub struct SandboxArgs {
     /// Most memory the sandboxed component may use, in bytes.
     #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
     pub max_memory_bytes: usize,
-    /// Longest one step of the sandboxed component may run, in seconds.
-    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
-    pub step_timeout: u64,
+    /// Longest one step of the sandboxed component may run, in seconds (resolution 0.1 s).
+    #[arg(long, default_value_t = 600.0, value_name = "SECONDS", value_parser = positive_seconds)]
+    pub step_timeout: f64,
 }
 
 impl SandboxArgs {
     pub fn budget(&self) -> crate::engine::Budget {
         crate::engine::Budget {
             max_memory_bytes: self.max_memory_bytes,
-            call_timeout: std::time::Duration::from_secs(self.step_timeout),
+            call_timeout: std::time::Duration::from_secs_f64(self.step_timeout),
         }
+    }
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= 1e9 => Ok(s),
+        _ => Err(format!("{text:?} is not a number of seconds between 0 and 1e9")),
     }
 }
 

@@ -41,6 +41,8 @@ pub struct JobReader<F: HostFs> {
     /// The kwargs value and the offset of its line.
     kwargs: Option<(Value, u64)>,
     outcome: Option<JobInput>,
+    /// Bytes unpacked by earlier archives: the limit is per stream.
+    unpacked_bytes: u64,
 }
 
 const PARSE_FAILED: &str = "Failed to JSON parse a line from transmit stream.";
@@ -48,7 +50,7 @@ const EXTRACT_FAILED: &str = "Failed to extract private data directory on worker
 
 impl<F: HostFs> JobReader<F> {
     pub fn new(fs: F, dirs: JobDirs, limits: Limits) -> Self {
-        JobReader { fs, dirs, limits, decoder: Decoder::new(StreamKind::Job, limits), spool: None, kwargs: None, outcome: None }
+        JobReader { fs, dirs, limits, decoder: Decoder::new(StreamKind::Job, limits), spool: None, kwargs: None, outcome: None, unpacked_bytes: 0 }
     }
 
     pub fn feed(&mut self, bytes: &[u8]) -> JobInput {
@@ -141,9 +143,10 @@ impl<F: HostFs> JobReader<F> {
     fn unpack_spool(&mut self) -> Result<(), StreamError> {
         let Some((file, path, offset)) = self.spool.take() else { return Ok(()) };
         drop(file);
-        let result = unpack::unpack(&path, &self.dirs.pdd_guest, &self.fs, &self.limits, None);
+        let result = unpack::unpack_after(&path, &self.dirs.pdd_guest, &self.fs, &self.limits, None, self.unpacked_bytes);
         let _ = std::fs::remove_file(&path);
-        result.map(|_| ()).map_err(|e| e.at(offset))
+        self.unpacked_bytes = result.map_err(|e| e.at(offset))?.bytes_written;
+        Ok(())
     }
 
     fn drop_spool(&mut self) {

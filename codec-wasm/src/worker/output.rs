@@ -56,6 +56,9 @@ pub struct OutputFilter {
     /// The marker dict of the event whose text is being collected.
     current: Option<Value>,
     max_line_bytes: usize,
+    /// Where the next marker search starts: bytes before it hold no marker start, so each
+    /// byte of a long event text is scanned once, not once per read.
+    scan_from: usize,
 }
 
 impl OutputFilter {
@@ -68,23 +71,38 @@ impl OutputFilter {
             start_line: 0,
             current: None,
             max_line_bytes,
+            scan_from: 0,
         }
     }
 
     /// Feeds terminal output; `now` is the ISO time for events that carry none.
     pub fn feed(&mut self, data: &[u8], now: &str, out: &mut Emitted) {
         self.buf.extend_from_slice(data);
-        while let Some((start, end, payload)) = find_marker(&self.buf) {
-            let before = self.buf[..start].to_vec();
-            let marker = decode_marker(&payload);
-            self.buf.drain(..end);
-            self.emit(&before, marker, now, out);
+        // Without a new newline or a marker taken out, no new complete line can exist: skip
+        // the search, which would otherwise rescan a long unfinished line on every read.
+        let mut lines_may_end = data.contains(&b'\n');
+        loop {
+            match find_marker(&self.buf, self.scan_from) {
+                Scan::Found { start, end, payload } => {
+                    let before = self.buf[..start].to_vec();
+                    let marker = decode_marker(&payload);
+                    self.buf.drain(..end);
+                    self.scan_from = 0;
+                    lines_may_end = true;
+                    self.emit(&before, marker, now, out);
+                }
+                Scan::ResumeAt(at) => {
+                    self.scan_from = at;
+                    break;
+                }
+            }
         }
-        if self.current.is_none() {
+        if self.current.is_none() && lines_may_end {
             // Complete lines outside any event are verbose output, one event per line.
             let (complete, _) = split_complete_lines(&self.buf);
             if complete > 0 {
                 let lines: Vec<u8> = self.buf.drain(..complete).collect();
+                self.scan_from = self.scan_from.saturating_sub(complete);
                 self.emit(&lines, None, now, out);
             }
         }
@@ -92,6 +110,7 @@ impl OutputFilter {
             // An event's text, a line or a marker that never ends is bounded like a line:
             // what is held so far is emitted as text.
             let text = std::mem::take(&mut self.buf);
+            self.scan_from = 0;
             self.emit(&text, None, now, out);
         }
     }
@@ -100,6 +119,7 @@ impl OutputFilter {
     /// `close()`, an event whose end marker never came is only emitted with some text.
     pub fn finish(&mut self, now: &str, out: &mut Emitted) {
         let rest = std::mem::take(&mut self.buf);
+        self.scan_from = 0;
         if !rest.is_empty() {
             self.emit(&rest, None, now, out);
         }
@@ -161,38 +181,70 @@ impl OutputFilter {
     }
 }
 
-/// The first complete marker: (start, end, base64 payload without the `\x1b[<n>D` parts).
-fn find_marker(buf: &[u8]) -> Option<(usize, usize, Vec<u8>)> {
-    let mut from = 0;
-    while let Some(i) = find(&buf[from..], MARK) {
-        let start = from + i;
-        if let Some((end, payload)) = parse_marker_body(buf, start + MARK.len()) {
-            return Some((start, end, payload));
-        }
-        from = start + 1;
-    }
-    None
+enum Scan {
+    /// A complete marker: where it starts and ends, and its base64 without the `\x1b[<n>D`s.
+    Found { start: usize, end: usize, payload: Vec<u8> },
+    /// No complete marker; none can start before this index (a marker still arriving starts
+    /// here, or the buffer's tail might begin one).
+    ResumeAt(usize),
 }
 
-/// `((?:[A-Za-z0-9+/=]+\x1b\[\d+D)+)\x1b\[K` at `at`: the end index and the base64.
-fn parse_marker_body(buf: &[u8], mut at: usize) -> Option<(usize, Vec<u8>)> {
+fn find_marker(buf: &[u8], from: usize) -> Scan {
+    let mut from = from.min(buf.len());
+    while let Some(i) = find(&buf[from..], MARK) {
+        let start = from + i;
+        match parse_marker_body(buf, start + MARK.len()) {
+            Body::Complete { end, payload } => return Scan::Found { start, end, payload },
+            Body::Incomplete => return Scan::ResumeAt(start),
+            Body::NotAMarker => from = start + 1,
+        }
+    }
+    // The last bytes may be the first of a MARK.
+    Scan::ResumeAt(buf.len().saturating_sub(MARK.len() - 1).max(from))
+}
+
+enum Body {
+    Complete { end: usize, payload: Vec<u8> },
+    /// The buffer ends inside what may still become a marker.
+    Incomplete,
+    NotAMarker,
+}
+
+/// `((?:[A-Za-z0-9+/=]+\x1b\[\d+D)+)\x1b\[K` at `at`.
+fn parse_marker_body(buf: &[u8], mut at: usize) -> Body {
     let mut payload = Vec::new();
     let mut chunks = 0;
     loop {
         let run = buf[at..].iter().take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')).count();
+        if at + run == buf.len() {
+            return Body::Incomplete;
+        }
         if run == 0 {
             break;
         }
         let tail = &buf[at + run..];
-        let digits = tail.strip_prefix(b"\x1b[")?.iter().take_while(|b| b.is_ascii_digit()).count();
-        if digits == 0 || tail.get(2 + digits) != Some(&b'D') {
-            break;
+        if b"\x1b[".starts_with(&tail[..tail.len().min(2)]) && tail.len() < 2 {
+            return Body::Incomplete;
+        }
+        let Some(after_csi) = tail.strip_prefix(b"\x1b[") else { return Body::NotAMarker };
+        let digits = after_csi.iter().take_while(|b| b.is_ascii_digit()).count();
+        match after_csi.get(digits) {
+            None => return Body::Incomplete,
+            Some(b'D') if digits > 0 => {}
+            Some(_) => return Body::NotAMarker,
         }
         payload.extend_from_slice(&buf[at..at + run]);
         at += run + 2 + digits + 1;
         chunks += 1;
     }
-    (chunks > 0 && buf[at..].starts_with(MARK)).then(|| (at + MARK.len(), payload))
+    let rest = &buf[at..];
+    if chunks > 0 && rest.starts_with(MARK) {
+        Body::Complete { end: at + MARK.len(), payload }
+    } else if chunks > 0 && MARK.starts_with(rest) {
+        Body::Incomplete
+    } else {
+        Body::NotAMarker
+    }
 }
 
 fn decode_marker(payload: &[u8]) -> Option<Value> {
@@ -315,6 +367,50 @@ mod tests {
         }
         assert!(f.buf.len() <= 64 + 48, "buffer grew to {}", f.buf.len());
         assert!(out.count > 0);
+    }
+
+    #[test]
+    fn any_chunking_gives_the_same_events() {
+        let mut pieces = vec![b"verbose one\nverbose ".to_vec(), b"two\n".to_vec()];
+        pieces.push(marker(r#"{"uuid": "u1", "event": "runner_on_ok"}"#));
+        pieces.push(b"ok: [host]\n".to_vec());
+        pieces.push(marker("{}"));
+        pieces.push(b"\x1b[Knot a marker\n".to_vec());
+        let whole = run(&pieces, 100_000);
+        assert_eq!(whole.len(), 4, "{whole:?}");
+        for step in [1, 2, 3, 5, 7, 64] {
+            assert_eq!(run(&pieces, step), whole, "step {step}");
+        }
+    }
+
+    #[test]
+    fn a_long_verbose_line_is_scanned_once() {
+        let mut f = OutputFilter::new("job", 7, 16 << 20);
+        let mut out = Emitted::default();
+        let started = std::time::Instant::now();
+        for _ in 0..2048 {
+            f.feed(&[b'v'; 4096], "T", &mut out);
+        }
+        f.feed(b"\n", "T", &mut out);
+        assert_eq!(out.count, 1);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
+    }
+
+    #[test]
+    fn a_long_event_text_is_scanned_once() {
+        // 8 MiB of text inside one event, fed 4 KiB at a time: quadratic rescanning would
+        // take minutes; one pass takes milliseconds.
+        let mut f = OutputFilter::new("job", 7, 16 << 20);
+        let mut out = Emitted::default();
+        f.feed(&marker(r#"{"uuid": "u1", "event": "runner_on_ok"}"#), "T", &mut out);
+        let started = std::time::Instant::now();
+        let chunk = vec![b'x'; 4096];
+        for _ in 0..2048 {
+            f.feed(&chunk, "T", &mut out);
+        }
+        f.feed(&marker("{}"), "T", &mut out);
+        assert_eq!(out.count, 1);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
     }
 
     #[test]

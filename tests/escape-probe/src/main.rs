@@ -29,4 +29,6 @@ fn main() {
     attempt("hard link to a file outside", fs::hard_link("/artifacts/link-out/secret", "/artifacts/hard-link"));
     attempt("write through scratch ..", fs::write("/scratch/../escape.txt", b"x"));
     attempt("list the root", fs::read_dir("/").map(|_| ()));
+    attempt("connect to the network", std::net::TcpStream::connect("127.0.0.1:9").map(|_| ()));
+    attempt("resolve a host name", std::net::ToSocketAddrs::to_socket_addrs("localhost:80").map(|_| ()));
 }
