@@ -81,6 +81,10 @@ def main():
         print("building a %d MiB line and a %d MiB zip bomb ..." % (LINE_MIB, BOMB_MIB), flush=True)
         write_line_stream(streams["line"])
         write_bomb_stream(streams["bomb"])
+        # Untimed warm-up: runnerwire compiles and caches its component on first use.
+        warm = os.path.join(tmp, "warm")
+        bench.run_measured([ours, "process", warm], os.path.join(bench.REPO, "fixtures", "simple", "result.stream"),
+                           os.devnull, tmp, env, os.path.join(tmp, "stderr-warm"), check=False)
         runs = [
             ("line", "upstream", [upstream, "process"]),
             ("line", "runnerwire", [ours, "process"]),

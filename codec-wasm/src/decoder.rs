@@ -230,9 +230,16 @@ impl Decoder {
         let State::Archive(decoder) = &mut self.state else { return Ok(None) };
         let mut out = Vec::new();
         let input = &self.buf[self.start..];
-        let used = decoder.decode(input, &mut out).map_err(|bad| {
-            StreamError::new(ErrorKind::Malformed, self.base + (self.start + bad.index) as u64, bad.message)
-        })?;
+        let used = match decoder.decode(input, &mut out) {
+            Ok(used) => used,
+            // Hand out the data before the bad byte first: then the frames do not depend on
+            // how the input was chunked, and the next call stops at that byte again.
+            Err(bad) if !out.is_empty() => bad.index,
+            Err(bad) => {
+                let offset = self.base + (self.start + bad.index) as u64;
+                return Err(StreamError::new(ErrorKind::Malformed, offset, bad.message));
+            }
+        };
         self.start += used;
         self.scan = self.start;
         if !out.is_empty() {
