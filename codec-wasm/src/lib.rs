@@ -13,6 +13,8 @@ pub mod decoder;
 pub mod dostime;
 pub mod error;
 pub mod fsys;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
 pub mod pack;
 pub mod paths;
