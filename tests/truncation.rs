@@ -1,8 +1,9 @@
 //! Every fixture stream cut short, fed to the stage that reads it: never a panic or a trap,
 //! always exit 65 with one line naming the offset, nothing outside the target touched.
 //! `process` runs in-process (one engine, every cut of every result stream up to 16 KiB, a
-//! dense sample of larger ones); `worker` runs as the binary on a dense sample of each job
-//! stream's cuts.
+//! dense sample of larger ones). The worker's job reader runs in-process through the WIT
+//! API the worker uses, on the same cuts of every job stream, and `worker` itself runs as
+//! the binary on a sample of them.
 
 mod common;
 
@@ -10,7 +11,7 @@ use clap::Parser;
 use common::sandbox::Sandbox;
 use common::*;
 use runnerwire::cli::{Cli, Command};
-use runnerwire::engine::Runtime;
+use runnerwire::engine::{arm, wit_worker, Grant, Runtime};
 
 /// Streams up to this size are cut at every offset.
 const EVERY_OFFSET_UP_TO: usize = 16 << 10;
@@ -66,6 +67,42 @@ fn every_cut_of_every_result_stream_is_refused_by_process() {
         }
     }
     assert!(checked > 40_000, "only {checked} cuts");
+}
+
+#[test]
+fn every_cut_of_every_job_stream_is_refused_by_the_job_reader() {
+    let runtime = Runtime::new().unwrap();
+    let mut checked = 0;
+    for fixture in fixtures() {
+        let stream = fixture.read("job.stream");
+        for cut in cuts(&stream, EVERY_OFFSET_UP_TO, 1024, 3000) {
+            if cut >= complete_from(&stream) {
+                continue;
+            }
+            let sandbox = Sandbox::new();
+            let scratch = tempfile::tempdir().unwrap();
+            let what = format!("{} cut at {cut}", fixture.name);
+            let grants = Grant::with_scratch(&sandbox.target(), "/pdd", true, scratch.path());
+            let mut instance = runtime.instantiate(&grants, Default::default()).unwrap();
+            let codec = &instance.codec;
+            let api = codec.runnerwire_codec_worker().job_reader();
+            let defaults = codec.runnerwire_codec_types().call_default_limits(arm(&mut instance.store)).unwrap();
+            let pdd = sandbox.target().to_string_lossy().into_owned();
+            let reader = api.call_constructor(arm(&mut instance.store), defaults, &pdd).unwrap();
+            let mut state = api.call_feed(arm(&mut instance.store), reader, &stream[..cut]).expect(&what);
+            if matches!(state, wit_worker::JobInput::NeedMore) {
+                state = api.call_finish(arm(&mut instance.store), reader).expect(&what);
+            }
+            let wit_worker::JobInput::Refused((reply, error)) = state else { panic!("{what}: not refused") };
+            assert!(error.offset <= cut as u64, "{what}: offset {} past the cut: {}", error.offset, error.message);
+            assert!(!matches!(error.kind, runnerwire::engine::wit_types::ErrorKind::Io), "{what}: {}", error.message);
+            assert!(reply.ends_with(b"{\"eof\": true}\n"), "{what}");
+            drop(instance);
+            sandbox.assert_outside_untouched(&what);
+            checked += 1;
+        }
+    }
+    assert!(checked > 12_000, "only {checked} cuts");
 }
 
 #[test]
