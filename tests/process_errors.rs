@@ -122,10 +122,6 @@ fn status_decides_the_exit_code() {
     assert_eq!(ok.code, Some(0));
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
 /// A zip built by Python's zipfile (as upstream builds them): (name, symlink target, mode).
 fn zip_with(entries: &[(&str, Option<&str>, u32)]) -> Vec<u8> {
     let spec: Vec<serde_json::Value> =

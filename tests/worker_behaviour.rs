@@ -363,3 +363,35 @@ fn cleanup_removes_old_private_data_dirs_like_upstream() {
     assert_ne!(refused.status.code(), Some(0));
     assert!(Path::new("/usr/bin").exists());
 }
+
+#[test]
+fn job_streams_upstream_accepts_run_the_same_under_both_workers() {
+    // Hostile-looking but valid: base64 wrapped at 76 columns, a line of unknown keys
+    // (skipped), and bytes after eof (never read).
+    let stream = fixtures().into_iter().find(|f| f.name == "simple").unwrap().read("job.stream");
+    let zip_line = find(&stream, b"{\"zipfile\"").unwrap();
+    let data_start = zip_line + stream[zip_line..].iter().position(|&b| b == b'\n').unwrap() + 1;
+    let eof = find(&stream, b"{\"eof\": true}").unwrap();
+    let mut job = stream[..zip_line].to_vec();
+    job.extend_from_slice(b"{\"unknown\": [1, 2, 3]}\n");
+    job.extend_from_slice(&stream[zip_line..data_start]);
+    for (i, chunk) in stream[data_start..eof].chunks(76).enumerate() {
+        job.extend_from_slice(if i > 0 { b"\n" } else { b"" });
+        job.extend_from_slice(chunk);
+    }
+    // As upstream writes it, eof follows the base64 directly (a newline there would be a
+    // blank line, which both workers refuse).
+    job.extend_from_slice(b"{\"eof\": true}\nnever read \xff\n");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let ours = run_with_input(worker(tmp.path()), &job);
+    assert_eq!(ours.status.code(), Some(0), "{}", String::from_utf8_lossy(&ours.stderr));
+    let mut cmd = upstream(tmp.path());
+    cmd.arg("worker");
+    let theirs = run_with_input(cmd, &job);
+    assert!(theirs.status.success(), "{}", String::from_utf8_lossy(&theirs.stderr));
+    let events = |out: &[u8]| stream_lines(out).iter().filter(|l| l.get("event").is_some()).count();
+    assert_eq!(final_status(&ours.stdout), "successful");
+    assert_eq!(final_status(&theirs.stdout), "successful");
+    assert_eq!(events(&ours.stdout), events(&theirs.stdout));
+}

@@ -306,3 +306,8 @@ pub fn stream_lines(stream: &[u8]) -> Vec<serde_json::Value> {
         })
         .collect()
 }
+
+/// Where `needle` first occurs in `hay`.
+pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
