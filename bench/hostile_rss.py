@@ -18,10 +18,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "hostile"))
 import bench  # noqa: E402  (the launcher and measuring code)
+import build as hostile  # noqa: E402  (the corpus's zip writer and stream framing)
 
 LINE_MIB = 256
 BOMB_MIB = 512
@@ -38,24 +39,10 @@ def write_line_stream(path):
 
 
 def write_bomb_stream(path):
-    import base64
-    import struct
-    raw = zlib.compressobj(9, zlib.DEFLATED, -15)
-    body = b"".join(raw.compress(bytes(1 << 20)) for _ in range(BOMB_MIB)) + raw.flush()
-    size, crc = BOMB_MIB << 20, 0
-    for _ in range(BOMB_MIB):
-        crc = zlib.crc32(bytes(1 << 20), crc)
-    name = b"zeros"
-    local = struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 8, 0, 33, crc, len(body), size, len(name), 0) + name
-    central = struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 0x314, 20, 0, 8, 0, 33, crc, len(body), size,
-                          len(name), 0, 0, 0, 0, 0o100644 << 16, 0) + name
-    zipdata = local + body + central + struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 1, 1, len(central),
-                                                   len(local) + len(body), 0)
+    # The hostile corpus's own zip writer and framing (fixtures/hostile/build.py).
+    data = hostile.zip_bytes([hostile.f("zeros", bytes(BOMB_MIB << 20), deflate=True)])
     with open(path, "wb") as out:
-        out.write(b'{"status": "successful", "runner_ident": "job"}\n')
-        out.write(b'{"zipfile": %d}\n' % len(zipdata))
-        out.write(base64.b64encode(zipdata))
-        out.write(b'{"eof": true}\n')
+        out.write(hostile.result_stream(data))
 
 
 def tree_bytes(root):
