@@ -10,7 +10,7 @@ COMPONENT   := target/wasm32-wasip2/release/runnerwire_codec.wasm
 BIN         := target/release/runnerwire
 DEMO_OUT    := target/demo
 
-.PHONY: all build component venv core-venv test demo fixtures hostile-fixtures bench bench-hostile clean
+.PHONY: all build component venv core-venv test-image test demo fixtures hostile-fixtures bench bench-hostile clean
 
 all: build
 
@@ -42,12 +42,18 @@ $(CORE_STAMP): fixtures/requirements-core.txt
 	$(CORE_VENV)/bin/pip install --quiet --disable-pip-version-check -r fixtures/requirements-core.txt
 	@touch $@
 
+## The execution-environment image the container tests run jobs in (podman, debootstrap;
+## built once, then kept). CONTAINERS_CONF adapts podman to this project's CI machines.
+export CONTAINERS_CONF ?= $(CURDIR)/tests/container/containers.conf
+test-image:
+	bash tests/container/build-image.sh
+
 ## All tests: codec unit tests (incl. differential tests against CPython's json),
 ## snapshots, and compatibility tests that run upstream ansible-runner for real.
 # Needs the component, not `build`: cargo test builds the binary itself, with the features of
 # the whole workspace and its test dependencies, so wasmtime is compiled once per run.
 # Temp files go to /dev/shm when there is one: the cut-stream test makes ~60,000 small trees.
-test: component venv core-venv
+test: component venv core-venv test-image
 	TMPDIR=$${TEST_TMPDIR:-$$( [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo $${TMPDIR:-/tmp})} \
 	RUNNERWIRE_VENV=$(CURDIR)/$(VENV) RUNNERWIRE_CORE_VENV=$(CURDIR)/$(CORE_VENV) $(CARGO) test --locked --release --workspace --no-fail-fast
 

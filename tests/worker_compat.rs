@@ -3,40 +3,8 @@
 
 mod common;
 
-use common::normalize::Normalizer;
+use common::workers::{first_difference, run_both};
 use common::*;
-
-/// Runs a worker command on `job` in `dir`; returns its stdout.
-fn run_worker(mut cmd: std::process::Command, job: &[u8]) -> Vec<u8> {
-    cmd.env("PATH", format!("{}:/usr/local/bin:/usr/bin:/bin", venv_bin().display()));
-    let out = run_with_input(cmd, job);
-    assert!(
-        out.stdout.ends_with(b"{\"eof\": true}\n"),
-        "worker did not finish: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-/// Normalized lines, keepalives dropped (their number depends on timing), the archive
-/// replaced by a marker.
-fn normalized(stream: &[u8], pdd: &std::path::Path, home: &std::path::Path) -> Vec<String> {
-    let mut n = Normalizer::new(vec![
-        (pdd.display().to_string(), "<pdd>"),
-        (home.display().to_string(), "<home>"),
-    ]);
-    raw_lines(stream)
-        .into_iter()
-        .filter(|l| !l.starts_with("{\"event\": \"keepalive\""))
-        .map(|l| {
-            if l.starts_with("{\"zipfile\"") {
-                "<archive>".to_string()
-            } else {
-                n.line(&l)
-            }
-        })
-        .collect()
-}
 
 /// What the snapshot keeps of a normalized stream: frame kinds, statuses, event types,
 /// counters, line numbers and stdout; machine-specific event_data stays out.
@@ -60,23 +28,6 @@ fn skeleton(lines: &[String]) -> String {
         }
     }
     out
-}
-
-/// Where two lines part, with some context from each.
-fn first_difference(ours: &str, theirs: &str) -> String {
-    let at = ours
-        .bytes()
-        .zip(theirs.bytes())
-        .position(|(a, b)| a != b)
-        .unwrap_or(ours.len().min(theirs.len()));
-    let from = at.saturating_sub(120);
-    let window =
-        |s: &str| String::from_utf8_lossy(&s.as_bytes()[from.min(s.len())..(at + 200).min(s.len())]).into_owned();
-    format!(
-        "at byte {at}\n  ours:     …{}\n  upstream: …{}",
-        window(ours),
-        window(theirs)
-    )
 }
 
 /// Lines grouped by `"host"` (none for play-level lines), order kept within a group, with
@@ -103,38 +54,13 @@ fn assert_same_as_upstream(name: &str, job: &[u8], worker_args: &[String]) -> Ve
     let tries = if name == "multi" { 3 } else { 1 };
     let mut last = String::new();
     for _ in 0..tries {
-        let (ours, theirs) = run_both(job, worker_args);
+        let (ours, theirs) = run_both(job, worker_args, &[]);
         match compare(name, &ours, &theirs) {
             Ok(()) => return ours,
             Err(why) => last = why,
         }
     }
     panic!("{last}");
-}
-
-/// Both workers' normalized result streams for one job: (ours, upstream's).
-fn run_both(job: &[u8], worker_args: &[String]) -> (Vec<String>, Vec<String>) {
-    let tmp = tempfile::tempdir().unwrap();
-    let (theirs_dir, ours_dir) = (tmp.path().join("theirs"), tmp.path().join("ours"));
-    let mut cmd = upstream(tmp.path());
-    cmd.arg("worker")
-        .arg("--private-data-dir")
-        .arg(&theirs_dir)
-        .args(worker_args);
-    let theirs = normalized(&run_worker(cmd, job), &theirs_dir, tmp.path());
-    let mut cmd = runnerwire();
-    cmd.env_clear()
-        .env("HOME", tmp.path())
-        .env("LANG", "C.UTF-8")
-        .env("LC_ALL", "C.UTF-8")
-        .env("TZ", "UTC")
-        .env("ANSIBLE_NOCOLOR", "1");
-    cmd.arg("worker")
-        .arg("--private-data-dir")
-        .arg(&ours_dir)
-        .args(worker_args);
-    let ours = normalized(&run_worker(cmd, job), &ours_dir, tmp.path());
-    (ours, theirs)
 }
 
 /// Line by line; for several hosts (`multi`), per host in order, since even one fork lets

@@ -244,7 +244,8 @@ mod worker_glue {
     use crate::error::EntryError;
     use crate::pyjson::{self, PyStr, Value};
     use crate::worker::job::{JobDirs, JobInput, JobReader};
-    use crate::worker::output::{Emitted, OutputFilter};
+    use crate::worker::container::{ContainerRun, PrivateFile};
+    use crate::worker::output::{Emitted, OutputFilter, StdoutArtifact};
     use crate::worker::prompts::Prompts;
     use crate::worker::{artifacts, plan};
 
@@ -261,6 +262,20 @@ mod worker_glue {
             rotate_artifacts: p.rotate_artifacts,
             ssh_key: p.ssh_key,
             ssh_key_fifo: p.ssh_key_fifo,
+            process_env: p.process_env,
+            process_cwd: p.process_cwd,
+            callback_dir: p.callback_dir,
+            suppress_output_file: p.suppress_output_file,
+            json_mode: p.json_mode,
+            container: p.container.map(|c| wit::ContainerRun {
+                engine: c.engine,
+                name: c.name,
+                image: c.image,
+                env_file: c.env_file,
+                env_file_text: c.env_file_text,
+                pull_never: c.pull_never,
+                auth_files: c.auth_files.into_iter().map(|f| wit::PrivateFile { path: f.path, text: f.text }).collect(),
+            }),
         }
     }
 
@@ -277,6 +292,20 @@ mod worker_glue {
             rotate_artifacts: p.rotate_artifacts,
             ssh_key: p.ssh_key.clone(),
             ssh_key_fifo: p.ssh_key_fifo.clone(),
+            process_env: p.process_env.clone(),
+            process_cwd: p.process_cwd.clone(),
+            callback_dir: p.callback_dir.clone(),
+            suppress_output_file: p.suppress_output_file,
+            json_mode: p.json_mode,
+            container: p.container.as_ref().map(|c| ContainerRun {
+                engine: c.engine.clone(),
+                name: c.name.clone(),
+                image: c.image.clone(),
+                env_file: c.env_file.clone(),
+                env_file_text: c.env_file_text.clone(),
+                pull_never: c.pull_never,
+                auth_files: c.auth_files.iter().map(|f| PrivateFile { path: f.path.clone(), text: f.text.clone() }).collect(),
+            }),
         }
     }
 
@@ -325,11 +354,18 @@ mod worker_glue {
     }
 
     impl wit::GuestEventFilter for FilterResource {
-        fn new(ident: String, uuid_seed: u64, max_line_bytes: u64, passwords: Vec<(String, String)>) -> Self {
-            // The stdout artifact is private (0600) from its creation, as upstream's.
-            let _ = crate::fsys::HostFs::write_file(&WasiHostFs, &format!("{ARTIFACTS}/stdout"), b"", 0o600);
+        fn new(ident: String, uuid_seed: u64, max_line_bytes: u64, passwords: Vec<(String, String)>, stdout: wit::StdoutArtifact) -> Self {
+            let stdout = match stdout {
+                wit::StdoutArtifact::Text => StdoutArtifact::Text,
+                wit::StdoutArtifact::Json => StdoutArtifact::Json,
+                wit::StdoutArtifact::None => StdoutArtifact::None,
+            };
+            if stdout != StdoutArtifact::None {
+                // The stdout artifact is private (0600) from its creation, as upstream's.
+                let _ = crate::fsys::HostFs::write_file(&WasiHostFs, &format!("{ARTIFACTS}/stdout"), b"", 0o600);
+            }
             FilterResource {
-                filter: RefCell::new(OutputFilter::new(&ident, uuid_seed, max_line_bytes as usize)),
+                filter: RefCell::new(OutputFilter::new(&ident, uuid_seed, max_line_bytes as usize, stdout)),
                 prompts: RefCell::new(Prompts::new(&passwords)),
                 reply: RefCell::new(None),
             }
@@ -370,27 +406,44 @@ mod worker_glue {
         type EventFilter = FilterResource;
         type ArtifactStream = ArtifactStreamResource;
 
-        fn make_plan(
-            kwargs: String,
-            pdd_host: String,
-            inherited_env: Vec<(String, String)>,
-            callback_dir: String,
-            fallback_ident: String,
-        ) -> Result<wit::Plan, String> {
+        fn make_plan(kwargs: String, host: wit::JobHost) -> Result<wit::Plan, String> {
             let kwargs = pyjson::parse(kwargs.as_bytes(), 1000).map_err(|e| e.message)?;
             let read = |rel: &str| std::fs::read_to_string(format!("{PDD}/{rel}")).ok();
+            let is_file = |rel: &str| std::fs::metadata(format!("{PDD}/{rel}")).is_ok_and(|m| m.is_file());
             let is_dir = |rel: &str| std::fs::metadata(format!("{PDD}/{rel}")).is_ok_and(|m| m.is_dir());
+            // A string `extravars` names a file; only one inside the private data dir is seen.
+            let named_files = match kwargs.get("extravars").and_then(Value::as_str) {
+                Some(name) => {
+                    let rel = crate::paths::relative_if_under(&crate::paths::abspath(&host.pdd, name), &host.pdd);
+                    (!rel.starts_with('/') && !rel.starts_with("..") && is_file(&rel)).then(|| name.to_string()).into_iter().collect()
+                }
+                None => Vec::new(),
+            };
             let files = plan::PddFiles {
+                args: is_file("args").then(|| read("args")).flatten(),
                 cmdline: read("env/cmdline"),
                 envvars: read("env/envvars"),
                 settings: read("env/settings"),
                 passwords: read("env/passwords"),
                 ssh_key: read("env/ssh_key"),
-                has_extravars: std::fs::metadata(format!("{PDD}/env/extravars")).is_ok_and(|m| m.is_file()),
+                has_extravars: is_file("env/extravars"),
                 has_inventory_dir: std::fs::metadata(format!("{PDD}/inventory")).is_ok(),
                 has_project_dir: is_dir("project"),
+                named_files,
             };
-            plan::plan(&kwargs, &pdd_host, &files, &inherited_env, &callback_dir, &fallback_ident).map(to_wit)
+            let host = plan::JobHost {
+                pdd: host.pdd,
+                inherited_env: host.inherited_env,
+                callback_dir: host.callback_dir,
+                fallback_ident: host.fallback_ident,
+                auth_dir: host.auth_dir,
+                uid: host.uid,
+            };
+            plan::plan(&kwargs, &host, &files).map(to_wit)
+        }
+
+        fn error_status_line(plan: wit::Plan, explanation: String) -> Vec<u8> {
+            plan::error_status_line(&from_wit(&plan), &explanation)
         }
 
         fn status_line(status: String, plan: wit::Plan, with_command: bool) -> Vec<u8> {
@@ -407,7 +460,7 @@ mod worker_glue {
 
         fn write_artifacts(plan: wit::Plan, rc: i32, status: String) -> Result<(), wit_types::StreamError> {
             let command = plan::command_artifact(&from_wit(&plan));
-            artifacts::write_final(&WasiHostFs, ARTIFACTS, &command, rc, &status).map_err(|e| error_to_wit(e.at(0)))
+            artifacts::write_final(&WasiHostFs, ARTIFACTS, &command, rc, &status, !plan.suppress_output_file).map_err(|e| error_to_wit(e.at(0)))
         }
     }
 }

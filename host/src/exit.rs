@@ -8,6 +8,9 @@ pub const JOB_FAILED: u8 = 1;
 pub const USAGE: u8 = 2;
 /// EX_DATAERR: the stream is malformed, truncated, unsafe or over a limit.
 pub const BAD_STREAM: u8 = 65;
+/// EX_UNAVAILABLE: the job asked for process isolation this node cannot give (no such
+/// container engine, or an image it may not pull); the job was not run.
+pub const ISOLATION_UNAVAILABLE: u8 = 69;
 /// EX_SOFTWARE: the component trapped, ran out of its memory or time budget.
 pub const INTERNAL: u8 = 70;
 /// EX_IOERR: reading input or writing the target failed.

@@ -6,6 +6,7 @@ pub mod engine;
 pub mod exit;
 pub mod failure;
 pub mod host_fs;
+pub mod isolation;
 pub mod paths_host;
 pub mod pty;
 pub mod signals;

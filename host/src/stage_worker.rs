@@ -11,7 +11,7 @@ use anyhow::Context;
 use crate::cli::WorkerArgs;
 use crate::engine::{arm, wit_limits, wit_types, wit_worker, Grant, Instance, Runtime};
 use crate::failure::{Failure, StageResult};
-use crate::{pty, signals};
+use crate::{isolation, pty, signals};
 
 /// The callback plugin that marks events in ansible's output; written to a private temp
 /// dir at run time.
@@ -64,36 +64,45 @@ pub fn run(args: WorkerArgs) -> StageResult {
         }
     };
     let callback_dir = tempdir("runnerwire-callback-")?;
-    std::fs::write(callback_dir.path().join("runnerwire_display.py"), CALLBACK_PLUGIN)
-        .context("cannot write the callback plugin")
-        .map_err(Failure::io)?;
+    let auth_dir = tempdir("runnerwire-registry-")?;
     let worker_api = reader.codec.runnerwire_codec_worker();
-    let inherited: Vec<(String, String)> = std::env::vars().collect();
-    let plan = worker_api
-        .call_make_plan(
-            arm(&mut reader.store),
-            &kwargs,
-            &pdd_text,
-            &inherited,
-            &callback_dir.path().to_string_lossy(),
-            &crate::paths_host::random_hex_ident(),
-        )
-        .map_err(Failure::trap)?;
-    let plan = match plan {
-        Ok(plan) => plan,
-        Err(why) => {
-            let stream = worker_api.call_error_stream(arm(&mut reader.store), &why).map_err(Failure::trap)?;
-            out.write_all(&stream).map_err(Failure::write)?;
-            out.flush().map_err(Failure::write)?;
-            return Ok(crate::exit::JOB_FAILED);
-        }
+    let host = wit_worker::JobHost {
+        pdd: pdd_text.clone(),
+        inherited_env: std::env::vars().collect(),
+        callback_dir: callback_dir.path().to_string_lossy().into_owned(),
+        fallback_ident: crate::paths_host::random_hex_ident(),
+        auth_dir: auth_dir.path().to_string_lossy().into_owned(),
+        // SAFETY: getuid cannot fail.
+        uid: unsafe { libc::getuid() },
     };
+    let plan = worker_api.call_make_plan(arm(&mut reader.store), &kwargs, &host).map_err(Failure::trap)?;
+    // A job that cannot run as asked gets upstream's error status and eof, and never runs
+    // anywhere else (a container request is never run on the node itself).
+    let refusal = match &plan {
+        Err(why) => Some((why.clone(), crate::exit::JOB_FAILED)),
+        Ok(plan) => plan
+            .container
+            .as_ref()
+            .and_then(|run| isolation::unavailable(run, &plan.process_env))
+            .map(|why| (why, crate::exit::ISOLATION_UNAVAILABLE)),
+    };
+    if let Some((why, code)) = refusal {
+        let stream = worker_api.call_error_stream(arm(&mut reader.store), &why).map_err(Failure::trap)?;
+        out.write_all(&stream).map_err(Failure::write)?;
+        out.flush().map_err(Failure::write)?;
+        return Ok(code);
+    }
+    let Ok(plan) = plan else { unreachable!("refused above") };
     drop(reader);
 
     // 2. Run it, streaming events.
     let artifact_dir = PathBuf::from(&plan.artifact_dir);
     make_private_dir(&artifact_dir.join("job_events")).map_err(Failure::io)?;
     rotate_artifacts(&artifact_dir, plan.rotate_artifacts);
+    write_callback_plugin(Path::new(&plan.callback_dir)).map_err(Failure::io)?;
+    if let Some(run) = &plan.container {
+        isolation::write_files(run).map_err(Failure::io)?;
+    }
     let mut runner = runtime
         .instantiate(&Grant::with_scratch(&artifact_dir, "/artifacts", true, scratch.path()), budget)
         .map_err(Failure::internal)?;
@@ -110,9 +119,15 @@ pub fn run(args: WorkerArgs) -> StageResult {
     let defaults = runner.codec.runnerwire_codec_types().call_default_limits(arm(&mut runner.store)).map_err(Failure::trap)?;
     let limits = wit_limits(&args.limits, defaults);
     let filter_api = api.event_filter();
+    let stdout_artifact = match (plan.suppress_output_file, plan.json_mode) {
+        (true, _) => wit_worker::StdoutArtifact::None,
+        (false, true) => wit_worker::StdoutArtifact::Json,
+        (false, false) => wit_worker::StdoutArtifact::Text,
+    };
     let filter = filter_api
-        .call_constructor(arm(&mut runner.store), &plan.ident, seed(), limits.max_line_bytes, &plan.passwords)
+        .call_constructor(arm(&mut runner.store), &plan.ident, seed(), limits.max_line_bytes, &plan.passwords, stdout_artifact)
         .map_err(Failure::trap)?;
+    let mut last_line = isolation::LastLine::default();
     let started = Instant::now();
     let mut last_output = Instant::now();
     let mut last_sent = Instant::now();
@@ -120,7 +135,8 @@ pub fn run(args: WorkerArgs) -> StageResult {
     if let (Some(key), Some(fifo)) = (&plan.ssh_key, &plan.ssh_key_fifo) {
         ssh_key_fifo(Path::new(fifo), key.clone()).map_err(Failure::io)?;
     }
-    let (rc, status) = match pty::spawn(&plan.command, &plan.env, &plan.cwd) {
+    let own_cwd = std::env::current_dir().map(|d| d.to_string_lossy().into_owned()).unwrap_or_else(|_| "/".into());
+    let (rc, status) = match pty::spawn(&plan.command, &plan.process_env, plan.process_cwd.as_deref().unwrap_or(&own_cwd)) {
         Ok(mut job) => {
             let mut buf = vec![0u8; READ_CHUNK];
             let mut kill_at: Option<Instant> = None;
@@ -137,6 +153,11 @@ pub fn run(args: WorkerArgs) -> StageResult {
                         None
                     };
                     if ended.is_some() {
+                        // Upstream's kill_container first: the engine's client may not pass
+                        // signals on to the container.
+                        if let Some(run) = &plan.container {
+                            isolation::kill(run, &plan.process_env);
+                        }
                         signals::terminate_group(job.child.id(), libc::SIGTERM);
                         kill_at = Some(Instant::now() + TERMINATE_GRACE);
                     }
@@ -171,6 +192,7 @@ pub fn run(args: WorkerArgs) -> StageResult {
                     Err(_) => break,
                 };
                 last_output = Instant::now();
+                last_line.push(&buf[..n]);
                 let events = filter_api
                     .call_feed(arm(&mut runner.store), filter, &buf[..n], &now_iso())
                     .map_err(Failure::trap)?
@@ -213,8 +235,22 @@ pub fn run(args: WorkerArgs) -> StageResult {
         let _ = std::fs::remove_file(fifo);
     }
     let _ = std::fs::remove_file(pdd.join("env/ssh_key"));
+    if let Some(run) = &plan.container {
+        for file in &run.auth_files {
+            let _ = std::fs::remove_file(&file.path);
+        }
+    }
+    // The engine never ran the job's container: that is the node failing the isolation
+    // request, said as upstream says a job it cannot run failed.
+    let engine_failed = plan.container.as_ref().filter(|_| ended.is_none() && rc == isolation::ENGINE_FAILED);
+    let status = if engine_failed.is_some() { "error" } else { status };
     api.call_write_artifacts(arm(&mut runner.store), &plan, rc, status).map_err(Failure::trap)?.map_err(Failure::stream)?;
-    let line = api.call_status_line(arm(&mut runner.store), status, &plan, false).map_err(Failure::trap)?;
+    let line = match engine_failed {
+        Some(run) => api
+            .call_error_status_line(arm(&mut runner.store), &plan, &isolation::engine_failure(run, &last_line.get()))
+            .map_err(Failure::trap)?,
+        None => api.call_status_line(arm(&mut runner.store), status, &plan, false).map_err(Failure::trap)?,
+    };
     send(&mut out, &line)?;
     stream_artifacts(&mut runner, &mut out)?;
     send(&mut out, b"{\"eof\": true}\n")?;
@@ -222,6 +258,16 @@ pub fn run(args: WorkerArgs) -> StageResult {
         let _ = std::fs::remove_dir_all(&pdd);
     }
     Ok(u8::try_from(rc).unwrap_or(crate::exit::JOB_FAILED))
+}
+
+/// The callback plugin, in a fresh directory (a container job's is in its artifact dir,
+/// where a rerun with the same ident may have left one).
+fn write_callback_plugin(dir: &Path) -> anyhow::Result<()> {
+    if dir.symlink_metadata().is_ok() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot replace {}", dir.display()))?;
+    }
+    make_private_dir(dir)?;
+    std::fs::write(dir.join("runnerwire_display.py"), CALLBACK_PLUGIN).context("cannot write the callback plugin")
 }
 
 /// Upstream's `open_fifo_write`: the key only ever passes through a FIFO (0600) that

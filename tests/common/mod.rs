@@ -3,6 +3,7 @@
 
 pub mod normalize;
 pub mod sandbox;
+pub mod workers;
 
 use std::collections::BTreeMap;
 use std::io::Read;

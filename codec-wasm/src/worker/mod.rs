@@ -3,8 +3,10 @@
 //! artifact files. Running the process is the host's part.
 
 pub mod artifacts;
+pub mod container;
 pub mod envfile;
 pub mod job;
+pub mod options;
 pub mod output;
 pub mod plan;
 pub mod prompts;

@@ -47,8 +47,20 @@ pub struct Emitted {
     pub count: u64,
 }
 
+/// What upstream's runner writes to `artifacts/<ident>/stdout`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StdoutArtifact {
+    /// Each event's display text.
+    Text,
+    /// Each event's JSON (json_mode); verbose lines stay text, as upstream writes them.
+    Json,
+    /// Nothing (suppress_output_file).
+    None,
+}
+
 pub struct OutputFilter {
     ident: String,
+    stdout_artifact: StdoutArtifact,
     uuids: UuidSource,
     buf: Vec<u8>,
     counter: u64,
@@ -62,9 +74,10 @@ pub struct OutputFilter {
 }
 
 impl OutputFilter {
-    pub fn new(ident: &str, uuid_seed: u64, max_line_bytes: usize) -> Self {
+    pub fn new(ident: &str, uuid_seed: u64, max_line_bytes: usize, stdout_artifact: StdoutArtifact) -> Self {
         OutputFilter {
             ident: ident.to_string(),
+            stdout_artifact,
             uuids: UuidSource::new(uuid_seed),
             buf: Vec::new(),
             counter: 0,
@@ -121,7 +134,10 @@ impl OutputFilter {
         let rest = std::mem::take(&mut self.buf);
         self.scan_from = 0;
         if !rest.is_empty() {
+            // Upstream's close() emits these events but no longer writes the stdout artifact.
+            let written = out.stdout.len();
             self.emit(&rest, None, now, out);
+            out.stdout.truncate(written);
         }
     }
 
@@ -171,12 +187,25 @@ impl OutputFilter {
         if !event.iter().any(|(k, _)| k.as_wtf8() == b"created") {
             event.push((s("created"), Value::Str(s(now))));
         }
+        let line_start = out.events.len();
         pyjson::encode(&Value::Object(event), &mut out.events);
         out.events.push(b'\n');
         out.count += 1;
-        if !stdout.is_empty() && stdout != "{}" {
-            out.stdout.extend_from_slice(stdout.as_bytes());
-            out.stdout.push(b'\n');
+        // Upstream writes a line of verbose output as it came (line ending included), and an
+        // event's text, or in json_mode its JSON, with a newline when there is any.
+        match (self.stdout_artifact, marker) {
+            (StdoutArtifact::None, _) => {}
+            (_, None) => out.stdout.extend_from_slice(chunk.as_bytes()),
+            (StdoutArtifact::Text, Some(_)) => {
+                if !stdout.is_empty() && stdout != "{}" {
+                    out.stdout.extend_from_slice(stdout.as_bytes());
+                    out.stdout.push(b'\n');
+                }
+            }
+            (StdoutArtifact::Json, Some(_)) => {
+                let json = out.events[line_start..].to_vec();
+                out.stdout.extend_from_slice(&json);
+            }
         }
     }
 }
@@ -316,7 +345,7 @@ mod tests {
 
     fn run(pieces: &[Vec<u8>], step: usize) -> Vec<String> {
         let all: Vec<u8> = pieces.concat();
-        let mut f = OutputFilter::new("job", 7, 1 << 20);
+        let mut f = OutputFilter::new("job", 7, 1 << 20, StdoutArtifact::Text);
         let mut out = Emitted::default();
         for chunk in all.chunks(step) {
             f.feed(chunk, "T", &mut out);
@@ -359,7 +388,7 @@ mod tests {
 
     #[test]
     fn output_that_never_ends_a_line_or_marker_is_bounded() {
-        let mut f = OutputFilter::new("job", 7, 64);
+        let mut f = OutputFilter::new("job", 7, 64, StdoutArtifact::Text);
         let mut out = Emitted::default();
         f.feed(b"\x1b[KAAAA", "T", &mut out);
         for _ in 0..10 {
@@ -385,7 +414,7 @@ mod tests {
 
     #[test]
     fn a_long_verbose_line_is_scanned_once() {
-        let mut f = OutputFilter::new("job", 7, 16 << 20);
+        let mut f = OutputFilter::new("job", 7, 16 << 20, StdoutArtifact::Text);
         let mut out = Emitted::default();
         let started = std::time::Instant::now();
         for _ in 0..2048 {
@@ -400,7 +429,7 @@ mod tests {
     fn a_long_event_text_is_scanned_once() {
         // 8 MiB of text inside one event, fed 4 KiB at a time: quadratic rescanning would
         // take minutes; one pass takes milliseconds.
-        let mut f = OutputFilter::new("job", 7, 16 << 20);
+        let mut f = OutputFilter::new("job", 7, 16 << 20, StdoutArtifact::Text);
         let mut out = Emitted::default();
         f.feed(&marker(r#"{"uuid": "u1", "event": "runner_on_ok"}"#), "T", &mut out);
         let started = std::time::Instant::now();
