@@ -28,7 +28,7 @@ component: target/.wasm-target
 build: component
 	$(CARGO) build --locked --release -p runnerwire
 
-## Upstream ansible-runner + ansible-core from PyPI, pinned, for fixtures and compatibility tests.
+## Upstream ansible-runner + ansible-core from the Python package index, pinned, for fixtures and compatibility tests.
 venv: $(VENV_STAMP)
 $(VENV_STAMP): fixtures/requirements.txt
 	$(PYTHON) -m venv $(VENV)
