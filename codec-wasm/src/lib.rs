@@ -13,6 +13,7 @@ pub mod decoder;
 pub mod dostime;
 pub mod error;
 pub mod fsys;
+pub mod inspect;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod limits;

@@ -19,6 +19,35 @@ pub enum Command {
     Process(ProcessArgs),
     /// Run a job stream from stdin and stream the results to stdout, like `ansible-runner worker`.
     Worker(WorkerArgs),
+    /// Report on any job or result stream: frames, statuses, events, archive, and every
+    /// problem with its byte offset (exit 65 when there is one).
+    Inspect(InspectArgs),
+    /// Check a stream: exit 0 when it is complete and valid, else 65 and one line on stderr
+    /// naming the first problem.
+    Validate(ValidateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// The stream to read; `-` or none: stdin.
+    pub file: Option<PathBuf>,
+    /// JSON lines: one object per frame, one per problem, then the summary (see README).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    /// The stream to read; `-` or none: stdin.
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
 }
 
 /// Bounds on what a stream may make runnerwire hold or write. Unset ones take the codec's

@@ -10,6 +10,7 @@ pub mod isolation;
 pub mod paths_host;
 pub mod pty;
 pub mod signals;
+pub mod stage_inspect;
 pub mod stage_process;
 pub mod stage_transmit;
 pub mod stage_worker;
@@ -24,5 +25,7 @@ pub fn run(cli: cli::Cli) -> StageResult {
         cli::Command::Transmit(args) => stage_transmit::run(args),
         cli::Command::Process(args) => stage_process::run(args),
         cli::Command::Worker(args) => stage_worker::run(args),
+        cli::Command::Inspect(args) => stage_inspect::inspect(args),
+        cli::Command::Validate(args) => stage_inspect::validate(args),
     }
 }

@@ -1,0 +1,508 @@
+//! Diagnosing a stream instead of refusing it: the inspector reads any job or result
+//! stream line by line, reports every frame, and where the stream is damaged names the
+//! damage and the byte where it starts, then resynchronizes at the next line, so one bad
+//! line does not hide the rest. Sans-IO like the decoder: bytes are pushed in any chunking,
+//! and what it found comes back as JSON lines (`inspect --json`, documented in the README)
+//! plus a summary and a text report. Memory is bounded by the stream limits: a line is held
+//! whole only up to `max_line_bytes`, archives are spooled to a scratch file.
+
+mod archive;
+mod report;
+
+use std::fs::File;
+use std::io::Write;
+
+use crate::base64;
+use crate::limits::Limits;
+use crate::pyjson::{self, PyStr, Value};
+
+pub use report::Summary;
+
+/// Where the inspector may spool one archive at a time.
+pub struct Scratch {
+    pub path: String,
+}
+
+/// One finding, as the JSON line `{"problem": {...}}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Problem {
+    pub kind: &'static str,
+    pub offset: u64,
+    pub line: u64,
+    pub message: String,
+}
+
+enum Mode {
+    Lines,
+    /// Inside a `zipfile`'s base64: characters still expected, and the spool.
+    Archive { remaining_chars: u64, decoder: base64::Decoder, spool: Option<File>, archive: usize, bad: bool },
+    /// A line longer than the limit: skipped to its newline.
+    Skipping,
+}
+
+/// A line that failed to parse, kept one line longer: joined with the next it may parse
+/// (a split line).
+struct Broken {
+    bytes: Vec<u8>,
+    offset: u64,
+    line: u64,
+    error: String,
+}
+
+pub struct Inspector {
+    limits: Limits,
+    scratch: Scratch,
+    mode: Mode,
+    buf: Vec<u8>,
+    /// Offset of `buf[0]` in the stream.
+    buf_offset: u64,
+    /// Line number of the line in `buf` (1-based).
+    line: u64,
+    broken: Option<Broken>,
+    after_eof: bool,
+    finished: bool,
+    out: Vec<u8>,
+    summary: Summary,
+}
+
+const MAX_EXCERPT: usize = 80;
+/// Problems kept for the text report (the JSON lines have them all).
+const MAX_LISTED_PROBLEMS: usize = 1000;
+
+impl Inspector {
+    pub fn new(limits: Limits, scratch: Scratch) -> Self {
+        Inspector {
+            limits,
+            scratch,
+            mode: Mode::Lines,
+            buf: Vec::new(),
+            buf_offset: 0,
+            line: 1,
+            broken: None,
+            after_eof: false,
+            finished: false,
+            out: Vec::new(),
+            summary: Summary::default(),
+        }
+    }
+
+    /// Feeds stream bytes; returns the JSON lines of what they completed.
+    pub fn push(&mut self, mut bytes: &[u8]) -> Vec<u8> {
+        self.summary.bytes += bytes.len() as u64;
+        while !bytes.is_empty() {
+            let used = match self.mode {
+                Mode::Archive { .. } => self.archive_bytes(bytes),
+                Mode::Skipping => match bytes.iter().position(|&b| b == b'\n') {
+                    Some(i) => {
+                        self.buf_offset += self.buf.len() as u64 + i as u64 + 1;
+                        self.buf.clear();
+                        self.line += 1;
+                        self.mode = Mode::Lines;
+                        i + 1
+                    }
+                    None => {
+                        self.buf_offset += bytes.len() as u64;
+                        bytes.len()
+                    }
+                },
+                Mode::Lines => self.line_bytes(bytes),
+            };
+            bytes = &bytes[used..];
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    /// Ends the input; returns the last JSON lines and the summary line.
+    pub fn finish(&mut self) -> Vec<u8> {
+        if self.finished {
+            return Vec::new();
+        }
+        self.finished = true;
+        let end = self.buf_offset + self.buf.len() as u64;
+        self.summary.lines = self.line - 1 + u64::from(!self.buf.is_empty() || matches!(self.mode, Mode::Archive { .. }));
+        match std::mem::replace(&mut self.mode, Mode::Lines) {
+            Mode::Archive { remaining_chars, archive, .. } => {
+                let size = self.summary.archives[archive].size;
+                self.problem("truncated-archive", self.summary.archives[archive].offset, self.summary.archives[archive].line, format!(
+                    "the stream ends {remaining_chars} base64 characters short of the {size}-byte zipfile"
+                ));
+            }
+            Mode::Skipping => {}
+            Mode::Lines => {
+                if !self.buf.is_empty() {
+                    let line = std::mem::take(&mut self.buf);
+                    self.take_line(&line, self.buf_offset, false);
+                }
+            }
+        }
+        self.flush_broken();
+        let line = self.line;
+        if !self.after_eof {
+            self.problem("missing-eof", end, line, "the stream ends without an eof frame".into());
+        }
+        if self.summary.stream_kind == "result" && self.summary.statuses.is_empty() {
+            self.problem("missing-status", end, line, "a result stream without any status line".into());
+        }
+        self.summary.complete = self.after_eof && self.summary.problems == 0;
+        let mut summary = Vec::new();
+        pyjson::encode(&Value::Object(vec![(s("summary"), self.summary.to_value())]), &mut summary);
+        self.out.extend_from_slice(&summary);
+        self.out.push(b'\n');
+        std::mem::take(&mut self.out)
+    }
+
+    /// The summary so far (complete after `finish`).
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    /// The report a person reads (after `finish`).
+    pub fn text_report(&self) -> String {
+        self.summary.text()
+    }
+
+    /// Takes bytes of lines: complete lines are diagnosed; returns how many were used.
+    fn line_bytes(&mut self, bytes: &[u8]) -> usize {
+        match bytes.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                let offset = self.buf_offset;
+                if self.buf.len() + i + 1 > self.limits.max_line_bytes as usize {
+                    self.too_long(offset);
+                    self.buf_offset = offset + self.buf.len() as u64 + i as u64 + 1;
+                    self.buf.clear();
+                    self.line += 1;
+                    return i + 1;
+                }
+                let mut line = std::mem::take(&mut self.buf);
+                line.extend_from_slice(&bytes[..i]);
+                self.buf_offset = offset + line.len() as u64 + 1;
+                self.take_line(&line, offset, true);
+                self.line += 1;
+                i + 1
+            }
+            None => {
+                if self.buf.len() + bytes.len() >= self.limits.max_line_bytes as usize {
+                    let offset = self.buf_offset;
+                    self.too_long(offset);
+                    self.buf_offset += (self.buf.len() + bytes.len()) as u64;
+                    self.buf.clear();
+                    self.mode = Mode::Skipping;
+                } else {
+                    self.buf.extend_from_slice(bytes);
+                }
+                bytes.len()
+            }
+        }
+    }
+
+    fn too_long(&mut self, offset: u64) {
+        self.flush_broken();
+        let limit = self.limits.max_line_bytes;
+        self.problem("line-too-long", offset, self.line, format!("line longer than the {limit}-byte limit (skipped to its end)"));
+    }
+
+    /// One line (without its newline), diagnosed.
+    fn take_line(&mut self, line: &[u8], offset: u64, terminated: bool) {
+        let line_no = self.line;
+        if self.after_eof {
+            if !line.iter().all(u8::is_ascii_whitespace) && self.summary.data_after_eof == 0 {
+                self.problem("data-after-eof", offset, line_no, format!("bytes after the eof frame: {}", excerpt(line)));
+            }
+            self.summary.data_after_eof += line.len() as u64 + u64::from(terminated);
+            return;
+        }
+        if let Some(broken) = self.broken.take() {
+            let mut joined = broken.bytes.clone();
+            joined.extend_from_slice(line);
+            if let Ok(value @ Value::Object(_)) = pyjson::parse(&joined, self.limits.max_json_depth as usize) {
+                let at = broken.offset + broken.bytes.len() as u64;
+                self.problem("split-line", at, broken.line, format!(
+                    "a newline at byte {at} splits one JSON line in two (lines {} and {}); joined, it is a valid frame",
+                    broken.line, line_no
+                ));
+                self.frame(value, broken.offset, broken.line);
+                return;
+            }
+            self.report_broken(broken);
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            self.problem("foreign-text", offset, line_no, "a blank line where a JSON frame was expected".into());
+            return;
+        }
+        match pyjson::parse(line, self.limits.max_json_depth as usize) {
+            Ok(value @ Value::Object(_)) => self.frame(value, offset, line_no),
+            Ok(_) => self.problem("foreign-text", offset, line_no, format!("JSON that is not a frame (not an object): {}", excerpt(line))),
+            Err(e) if e.too_deep => self.problem("json-too-deep", offset + e.offset as u64, line_no, e.message),
+            Err(e) => {
+                if let Some(split) = glued_at(line, self.limits.max_json_depth as usize) {
+                    let at = offset + split as u64;
+                    self.problem("glued-lines", at, line_no, format!(
+                        "two JSON frames on one line: the newline before byte {at} is missing"
+                    ));
+                    if let Ok(value) = pyjson::parse(&line[..split], self.limits.max_json_depth as usize) {
+                        self.frame(value, offset, line_no);
+                    }
+                    // The rest may be one frame or more glued ones.
+                    self.take_line(&line[split..], at, terminated);
+                } else if !terminated {
+                    self.problem("truncated-line", offset, line_no, format!("the stream ends inside this line: {}", excerpt(line)));
+                } else if line.trim_ascii_start().starts_with(b"{") {
+                    self.broken = Some(Broken { bytes: line.to_vec(), offset, line: line_no, error: e.to_string() });
+                } else {
+                    self.problem("foreign-text", offset, line_no, format!("text that is not JSON: {}", excerpt(line)));
+                }
+            }
+        }
+    }
+
+    fn flush_broken(&mut self) {
+        if let Some(broken) = self.broken.take() {
+            self.report_broken(broken);
+        }
+    }
+
+    fn report_broken(&mut self, broken: Broken) {
+        self.problem("bad-json", broken.offset, broken.line, format!("invalid JSON line ({}): {}", broken.error, excerpt(&broken.bytes)));
+    }
+
+    /// A parsed frame: classified, checked, reported.
+    fn frame(&mut self, value: Value, offset: u64, line: u64) {
+        let has = |k: &str| value.get(k).is_some();
+        let kind = if has("kwargs") {
+            "kwargs"
+        } else if has("status") {
+            "status"
+        } else if has("zipfile") {
+            "archive"
+        } else if has("eof") {
+            "eof"
+        } else if value.get("event").and_then(Value::as_str) == Some("keepalive") {
+            "keepalive"
+        } else if has("event") || has("uuid") || has("counter") {
+            "event"
+        } else {
+            "other"
+        };
+        if self.summary.stream_kind == "unknown" {
+            match kind {
+                "kwargs" => self.summary.stream_kind = "job",
+                "status" | "event" | "keepalive" => self.summary.stream_kind = "result",
+                _ => {}
+            }
+        }
+        let mut record = vec![(s("offset"), int(offset)), (s("line"), int(line)), (s("frame"), Value::Str(s(kind)))];
+        match kind {
+            "kwargs" => {
+                let masked = report::mask(value.get("kwargs").cloned().unwrap_or(Value::Null));
+                record.push((s("kwargs"), masked.clone()));
+                self.summary.kwargs = Some(masked);
+            }
+            "status" => {
+                let status = value.get("status").map(pyjson::python_str).unwrap_or_default();
+                let explanation = value.get("job_explanation").filter(|v| !v.is_null()).map(pyjson::python_str);
+                record.push((s("status"), Value::Str(s(&status))));
+                if let Some(why) = &explanation {
+                    record.push((s("job_explanation"), Value::Str(s(why))));
+                }
+                self.summary.statuses.push(report::Status { status, explanation, offset });
+            }
+            "keepalive" => self.summary.keepalives += 1,
+            "event" => self.event(&value, offset, line, &mut record),
+            "archive" => {
+                let size = match value.get("zipfile") {
+                    Some(Value::Int(t)) => t.parse::<u64>().ok(),
+                    _ => None,
+                };
+                let Some(size) = size else {
+                    self.problem("bad-archive", offset, line, format!("zipfile size is not a byte count: {}", excerpt(&pyjson::encode_to_string(&value).into_bytes())));
+                    return;
+                };
+                record.push((s("size"), int(size)));
+                let index = self.summary.archives.len();
+                self.summary.archives.push(report::Archive { offset, line, size, entries: Vec::new() });
+                if size > self.limits.max_archive_bytes {
+                    let limit = self.limits.max_archive_bytes;
+                    self.problem("archive-too-large", offset, line, format!("zipfile of {size} bytes is over the {limit}-byte limit (its base64 is skipped)"));
+                }
+                let spool = (size <= self.limits.max_archive_bytes).then(|| File::create(&self.scratch.path).ok()).flatten();
+                self.mode = Mode::Archive {
+                    remaining_chars: base64::encoded_len(size),
+                    decoder: base64::Decoder::new(size),
+                    spool,
+                    archive: index,
+                    bad: false,
+                };
+            }
+            "eof" => self.after_eof = true,
+            _ => {}
+        }
+        *self.summary.frames.entry(kind).or_default() += 1;
+        let mut json = Vec::new();
+        pyjson::encode(&Value::Object(record), &mut json);
+        self.out.extend_from_slice(&json);
+        self.out.push(b'\n');
+    }
+
+    fn event(&mut self, value: &Value, offset: u64, line: u64, record: &mut Vec<(PyStr, Value)>) {
+        let event = value.get("event").map(pyjson::python_str).unwrap_or_default();
+        let host = value.get("event_data").and_then(|d| d.get("host")).and_then(Value::as_str).map(str::to_string);
+        record.push((s("event"), Value::Str(s(&event))));
+        if let Some(counter) = value.get("counter") {
+            record.push((s("counter"), counter.clone()));
+        }
+        if let Some(uuid) = value.get("uuid") {
+            record.push((s("uuid"), uuid.clone()));
+        }
+        if let Some(host) = &host {
+            record.push((s("host"), Value::Str(s(host))));
+        }
+        let counter = match value.get("counter") {
+            Some(Value::Int(t)) => t.parse::<u64>().ok(),
+            _ => None,
+        };
+        if let Some(counter) = counter.filter(|&c| c > 0) {
+            if let Some(last) = self.summary.last_counter {
+                if counter > last + 1 {
+                    self.problem("counter-gap", offset, line, format!(
+                        "event counter jumps from {last} to {counter}: {} events missing before this one",
+                        counter - last - 1
+                    ));
+                } else if counter <= last {
+                    self.problem("counter-repeat", offset, line, format!("event counter {counter} again after {last}: a repeated or reordered event"));
+                }
+            }
+            self.summary.last_counter = Some(counter);
+            let (lo, hi) = self.summary.counters.get_or_insert((counter, counter));
+            *lo = (*lo).min(counter);
+            *hi = (*hi).max(counter);
+        }
+        self.summary.count_event(&event, host.as_deref());
+    }
+
+    /// Takes base64 of the current archive; returns how many bytes were used.
+    fn archive_bytes(&mut self, bytes: &[u8]) -> usize {
+        let Mode::Archive { remaining_chars, decoder, spool, archive, bad } = &mut self.mode else { return 0 };
+        // The base64 ends at the first byte that can be neither base64 nor the whitespace
+        // upstream skips: a frame that starts early means the archive was cut short.
+        let stop = bytes.iter().position(|&b| !(b.is_ascii_alphanumeric() || b"+/= \t\r\n".contains(&b))).unwrap_or(bytes.len());
+        let mut data = Vec::new();
+        let used = if *bad {
+            // After a bad byte, count characters only, to find where the archive ends.
+            let mut used = 0;
+            for &b in &bytes[..stop] {
+                if *remaining_chars == 0 {
+                    break;
+                }
+                used += 1;
+                if !b.is_ascii_whitespace() {
+                    *remaining_chars -= 1;
+                }
+            }
+            used
+        } else {
+            match decoder.decode(&bytes[..stop], &mut data) {
+                Ok(used) => {
+                    *remaining_chars -= bytes[..used].iter().filter(|b| !b.is_ascii_whitespace()).count() as u64;
+                    used
+                }
+                Err(bad_byte) => {
+                    *bad = true;
+                    let at = self.buf_offset + bad_byte.index as u64;
+                    let (archive, message) = (*archive, bad_byte.message.clone());
+                    *remaining_chars -= bytes[..bad_byte.index].iter().filter(|b| !b.is_ascii_whitespace()).count() as u64;
+                    let line = self.summary.archives[archive].line;
+                    self.buf_offset += bad_byte.index as u64;
+                    self.problem("bad-archive", at, line, format!("invalid base64 in the zipfile data: {message}"));
+                    return bad_byte.index;
+                }
+            }
+        };
+        if let Some(file) = spool {
+            if file.write_all(&data).is_err() {
+                *spool = None;
+            }
+        }
+        self.buf_offset += used as u64;
+        let (done, archive, bad) = (*remaining_chars == 0, *archive, *bad);
+        if done {
+            let spooled = matches!(&self.mode, Mode::Archive { spool: Some(_), .. });
+            self.mode = Mode::Lines;
+            if spooled && !bad {
+                self.list_archive(archive);
+            }
+            let _ = std::fs::remove_file(&self.scratch.path);
+        } else if used == stop && stop < bytes.len() {
+            // A frame starts before the base64 is complete.
+            let Mode::Archive { remaining_chars, .. } = std::mem::replace(&mut self.mode, Mode::Lines) else { unreachable!() };
+            let info = &self.summary.archives[archive];
+            let (size, line) = (info.size, info.line);
+            self.problem("truncated-archive", self.buf_offset, line, format!(
+                "the zipfile's base64 stops {remaining_chars} characters short of its {size} bytes: a frame starts here"
+            ));
+            let _ = std::fs::remove_file(&self.scratch.path);
+        }
+        used
+    }
+
+    fn list_archive(&mut self, index: usize) {
+        let (entries, problems) = archive::list(&self.scratch.path, &self.limits);
+        let (offset, line) = (self.summary.archives[index].offset, self.summary.archives[index].line);
+        for p in problems {
+            self.problem(p.kind, offset, line, p.message);
+        }
+        self.summary.archives[index].entries = entries;
+    }
+
+    fn problem(&mut self, kind: &'static str, offset: u64, line: u64, message: String) {
+        let record = Value::Object(vec![(
+            s("problem"),
+            Value::Object(vec![
+                (s("kind"), Value::Str(s(kind))),
+                (s("offset"), int(offset)),
+                (s("line"), int(line)),
+                (s("message"), Value::Str(s(&message))),
+            ]),
+        )]);
+        pyjson::encode(&record, &mut self.out);
+        self.out.push(b'\n');
+        self.summary.problems += 1;
+        // The JSON lines carry every problem; the summary keeps the first ones for the report.
+        if self.summary.problem_list.len() < MAX_LISTED_PROBLEMS {
+            self.summary.problem_list.push(Problem { kind, offset, line, message });
+        }
+        *self.summary.problem_kinds.entry(kind).or_default() += 1;
+    }
+}
+
+/// Where a second JSON object starts on a line whose two halves both parse.
+fn glued_at(line: &[u8], max_depth: usize) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = line[from..].windows(2).position(|w| w == b"}{") {
+        let split = from + i + 1;
+        if matches!(pyjson::parse(&line[..split], max_depth), Ok(Value::Object(_)))
+            && (pyjson::parse(&line[split..], max_depth).is_ok() || glued_at(&line[split..], max_depth).is_some())
+        {
+            return Some(split);
+        }
+        from = split;
+    }
+    None
+}
+
+/// The first bytes of a line, for a message.
+fn excerpt(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&line[..line.len().min(MAX_EXCERPT)]);
+    let more = if line.len() > MAX_EXCERPT { "…" } else { "" };
+    format!("{:?}{more}", text.as_ref())
+}
+
+fn s(text: &str) -> PyStr {
+    PyStr::from_str(text)
+}
+
+fn int(n: u64) -> Value {
+    Value::Int(n.to_string().into())
+}
+
+#[cfg(test)]
+mod tests;

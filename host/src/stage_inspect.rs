@@ -1,0 +1,83 @@
+//! `runnerwire inspect` and `validate`: feed a stream to the component's inspector and
+//! print what it finds. The diagnosis is the component's, so every runtime agrees.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::cli::{InspectArgs, LimitArgs, SandboxArgs};
+use crate::engine::{arm, wit_limits, Grant, Runtime};
+use crate::exit;
+use crate::failure::{Failure, StageResult};
+
+const READ_CHUNK: usize = 1 << 20;
+
+/// What one inspection produced.
+pub struct Inspection {
+    pub text: String,
+    /// `<kind> at byte N, line L: message`, when the stream is not complete and valid.
+    pub first_problem: Option<String>,
+}
+
+pub fn inspect(args: InspectArgs) -> StageResult {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let result = run_inspector(&args.file, &args.limits, &args.sandbox, |lines| {
+        if args.json {
+            out.write_all(lines).map_err(Failure::write)?;
+        }
+        Ok(())
+    })?;
+    if !args.json {
+        out.write_all(result.text.as_bytes()).map_err(Failure::write)?;
+    }
+    out.flush().map_err(Failure::write)?;
+    Ok(if result.first_problem.is_some() { exit::BAD_STREAM } else { exit::SUCCESS })
+}
+
+pub fn validate(args: crate::cli::ValidateArgs) -> StageResult {
+    let result = run_inspector(&args.file, &args.limits, &args.sandbox, |_| Ok(()))?;
+    match result.first_problem {
+        Some(problem) => Err(Failure { code: exit::BAD_STREAM, message: problem }),
+        None => Ok(exit::SUCCESS),
+    }
+}
+
+/// Runs the inspector over a file or stdin; `lines` gets the JSON lines as they come.
+pub fn run_inspector(
+    file: &Option<PathBuf>,
+    limits: &LimitArgs,
+    sandbox: &SandboxArgs,
+    mut lines: impl FnMut(&[u8]) -> Result<(), Failure>,
+) -> Result<Inspection, Failure> {
+    let mut input: Box<dyn Read> = match file.as_ref().filter(|f| f.as_os_str() != "-") {
+        Some(path) => Box::new(
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display())).map_err(Failure::io)?,
+        ),
+        None => Box::new(std::io::stdin().lock()),
+    };
+    let runtime = Runtime::new().map_err(Failure::internal)?;
+    let scratch = tempfile::Builder::new().prefix("runnerwire-inspect-").tempdir().context("cannot create a scratch dir").map_err(Failure::io)?;
+    let grants = [Grant { host_path: scratch.path().to_path_buf(), guest_path: "/scratch", writable: true }];
+    let mut instance = runtime.instantiate(&grants, sandbox.budget()).map_err(Failure::internal)?;
+    let defaults = instance.codec.runnerwire_codec_types().call_default_limits(arm(&mut instance.store)).map_err(Failure::trap)?;
+    let api = instance.codec.runnerwire_codec_inspect().inspector();
+    let inspector = api.call_constructor(arm(&mut instance.store), wit_limits(limits, defaults)).map_err(Failure::trap)?;
+    let mut buf = vec![0u8; READ_CHUNK];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Failure::io(anyhow::Error::new(e).context("cannot read the stream"))),
+        };
+        let found = api.call_push(arm(&mut instance.store), inspector, &buf[..n]).map_err(Failure::trap)?;
+        lines(&found)?;
+    }
+    let found = api.call_finish(arm(&mut instance.store), inspector).map_err(Failure::trap)?;
+    lines(&found)?;
+    let text = api.call_text_report(arm(&mut instance.store), inspector).map_err(Failure::trap)?;
+    let first_problem = api.call_first_problem(arm(&mut instance.store), inspector).map_err(Failure::trap)?;
+    Ok(Inspection { text, first_problem })
+}
