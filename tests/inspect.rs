@@ -142,3 +142,22 @@ fn text_report_of_a_damaged_stream() {
     let report = String::from_utf8(out.stdout).unwrap();
     insta::assert_snapshot!("inspect_foreign_text", report);
 }
+
+#[test]
+fn a_line_over_the_limit_is_skipped_not_held() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("huge.stream");
+    let mut stream = b"{\"status\": \"running\", \"runner_ident\": \"h\"}\n{\"stdout\": \"".to_vec();
+    stream.resize(stream.len() + (40 << 20), b'x');
+    stream.extend_from_slice(b"\"}\n{\"status\": \"successful\", \"runner_ident\": \"h\"}\n{\"eof\": true}\n");
+    std::fs::write(&path, &stream).unwrap();
+    // A memory budget below the line's size: past the line limit it is skipped, never held.
+    let args = ["--max-memory-bytes".into(), (24u64 << 20).to_string(), "--max-line-bytes".into(), (1u64 << 20).to_string()];
+    let (code, records) = inspect_json(&path, &args);
+    assert_eq!(code, 65);
+    let problems: Vec<&Value> = records.iter().filter_map(|r| r.get("problem")).collect();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!((&problems[0]["kind"], &problems[0]["offset"], &problems[0]["line"]), (&"line-too-long".into(), &43.into(), &2.into()));
+    let statuses: Vec<&Value> = summary(&records)["statuses"].as_array().unwrap().iter().map(|s| &s["status"]).collect();
+    assert_eq!(statuses, ["running", "successful"]);
+}
