@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::normalize::per_host;
 use common::workers::{first_difference, run_both};
 use common::*;
 
@@ -28,23 +29,6 @@ fn skeleton(lines: &[String]) -> String {
         }
     }
     out
-}
-
-/// Lines grouped by `"host"` (none for play-level lines), order kept within a group, with
-/// what depends on the interleaving (counters, line numbers, uuid numbering) removed.
-fn per_host(lines: &[String]) -> std::collections::BTreeMap<String, Vec<String>> {
-    let host = regex::Regex::new(r#""host": "([^"]*)""#).unwrap();
-    let positions = regex::Regex::new(r#""(counter|start_line|end_line)": \d+, "#).unwrap();
-    let uuids = regex::Regex::new(r"<uuid\d+>").unwrap();
-    let mut groups: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-    for line in lines {
-        let key = host.captures(line).map(|c| c[1].to_string()).unwrap_or_default();
-        let line = uuids
-            .replace_all(&positions.replace_all(line, ""), "<uuid>")
-            .into_owned();
-        groups.entry(key).or_default().push(line);
-    }
-    groups
 }
 
 /// Runs upstream's worker and ours on `job` and asserts the normalized streams are equal.

@@ -87,6 +87,15 @@ impl Packer<'_> {
         match meta.file_type() {
             S_IFLNK => {
                 let target = self.fs.read_link(path).map_err(|e| EntryError::io("cannot read symlink", path, e))?;
+                // Upstream names a link by its walk directory joined to its name, so a
+                // top-level link is `./name` (files and deeper links are not).
+                let top_level;
+                let name = if name.contains('/') {
+                    name
+                } else {
+                    top_level = format!("./{name}");
+                    top_level.as_str()
+                };
                 // Upstream's exact attributes for links: 0o120777, stored, target text as data.
                 self.start(name, S_IFLNK | 0o777, meta.mtime, target.len() as u64, CompressionMethod::Stored)?;
                 self.zip.write_all(target.as_bytes()).map_err(|e| EntryError::io("cannot write archive entry", name, e))

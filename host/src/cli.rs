@@ -25,6 +25,29 @@ pub enum Command {
     /// Check a stream: exit 0 when it is complete and valid, else 65 and one line on stderr
     /// naming the first problem.
     Validate(ValidateArgs),
+    /// Run upstream 2.4.3's recorded scenarios through any implementation's stages: one
+    /// PASS or FAIL line per case, then the totals (exit 0 only when all pass).
+    Conformance(ConformanceArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ConformanceArgs {
+    /// Shell command line of the transmit stage; the kit appends the private data dir,
+    /// `--ident` and the scenario's options, e.g. "ansible-runner transmit".
+    #[arg(long, value_name = "CMD")]
+    pub transmit: Option<String>,
+    /// Shell command line of the worker stage; the kit appends `--private-data-dir DIR`
+    /// and feeds the job stream, e.g. "ansible-runner worker".
+    #[arg(long, value_name = "CMD")]
+    pub worker: Option<String>,
+    /// Shell command line of the process stage; the kit appends the private data dir and
+    /// `--ident` and feeds the result stream, e.g. "ansible-runner process".
+    #[arg(long, value_name = "CMD")]
+    pub process: Option<String>,
+    /// Also run the hostile corpus through worker and process: nothing written outside
+    /// the target, bounded memory, a non-zero exit on a bad stream.
+    #[arg(long)]
+    pub safety: bool,
 }
 
 #[derive(Args, Debug)]

@@ -2,6 +2,7 @@
 //! directories each stage needs, and runs the `transmit` and `process` stages.
 
 pub mod cli;
+pub mod conformance;
 pub mod engine;
 pub mod exit;
 pub mod failure;
@@ -27,5 +28,6 @@ pub fn run(cli: cli::Cli) -> StageResult {
         cli::Command::Worker(args) => stage_worker::run(args),
         cli::Command::Inspect(args) => stage_inspect::inspect(args),
         cli::Command::Validate(args) => stage_inspect::validate(args),
+        cli::Command::Conformance(args) => conformance::run(args),
     }
 }

@@ -20,6 +20,7 @@ pub struct Normalizer {
 impl Normalizer {
     /// `literals`: (text, placeholder) pairs replaced first, e.g. the worker's pdd.
     pub fn new(literals: Vec<(String, &'static str)>) -> Self {
+        // The patterns are constant and valid: a failure here is a bug caught by every test.
         let patterns = [
             (r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d+(\+00:00)?", "<time>"),
             (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d+", "<time>"),
@@ -34,11 +35,13 @@ impl Normalizer {
             ),
             (r"/tmp/[A-Za-z0-9._/-]+", "<tmp>"),
             (r"awx_display|runnerwire_display", "<callback>"),
+            // Where the node's python lives is the node's business.
+            (r#""(executable|ansible_playbook_python)": "[^"]*""#, r#""$1": "<python>""#),
         ]
         .into_iter()
-        .map(|(p, r)| (Regex::new(p).unwrap(), r))
+        .map(|(p, r)| (Regex::new(p).expect("a valid pattern"), r))
         .collect();
-        let uuid = Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap();
+        let uuid = Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").expect("a valid pattern");
         Normalizer {
             uuids: HashMap::new(),
             literals,
@@ -77,7 +80,7 @@ impl Normalizer {
 
     /// The starting status carries the worker's whole environment; keep what the runner sets.
     fn starting(&self, line: &str) -> String {
-        let mut value: serde_json::Value = serde_json::from_str(line).expect("starting status is JSON");
+        let Ok(mut value) = serde_json::from_str::<serde_json::Value>(line) else { return line.to_string() };
         if let Some(env) = value.get_mut("env").and_then(|e| e.as_object_mut()) {
             env.retain(|k, _| {
                 k.starts_with("ANSIBLE_")
@@ -92,4 +95,20 @@ impl Normalizer {
         }
         value.to_string()
     }
+}
+
+/// Lines grouped by `"host"` (none for play-level lines), order kept within a group, with
+/// what depends on the interleaving (counters, line numbers, uuid numbering) removed: with
+/// several hosts, ansible's results thread orders events differently from run to run.
+pub fn per_host(lines: &[String]) -> std::collections::BTreeMap<String, Vec<String>> {
+    let host = Regex::new(r#""host": "([^"]*)""#).expect("a valid pattern");
+    let positions = Regex::new(r#""(counter|start_line|end_line)": \d+, "#).expect("a valid pattern");
+    let uuids = Regex::new(r"<uuid\d+>").expect("a valid pattern");
+    let mut groups: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for line in lines {
+        let key = host.captures(line).map(|c| c[1].to_string()).unwrap_or_default();
+        let line = uuids.replace_all(&positions.replace_all(line, ""), "<uuid>").into_owned();
+        groups.entry(key).or_default().push(line);
+    }
+    groups
 }
