@@ -161,3 +161,31 @@ fn a_line_over_the_limit_is_skipped_not_held() {
     let statuses: Vec<&Value> = summary(&records)["statuses"].as_array().unwrap().iter().map(|s| &s["status"]).collect();
     assert_eq!(statuses, ["running", "successful"]);
 }
+
+#[test]
+fn hostile_archives_and_limits_are_named_by_kind() {
+    let dir = repo_root().join("fixtures/hostile");
+    for (stream, args, kind) in [
+        ("result/link-then-file.stream", vec![], "unsafe-entry"),
+        ("result/dotdot.stream", vec![], "unsafe-entry"),
+        ("result/duplicate-entries.stream", vec![], "unsafe-entry"),
+        ("result/bomb-ratio.stream", vec![], "compression-ratio"),
+        ("result/too-many-entries.stream", vec!["--max-entries", "10"], "too-many-entries"),
+        ("result/zipfile-over-limit.stream", vec![], "archive-too-large"),
+        ("result/deep-json.stream", vec![], "json-too-deep"),
+        ("result/not-a-zip.stream", vec![], "bad-archive"),
+        ("result/non-json-line.stream", vec![], "foreign-text"),
+        ("result/garbage-after-eof.stream", vec![], "data-after-eof"),
+    ] {
+        let args: Vec<String> = args.into_iter().map(str::to_string).collect();
+        let (code, records) = inspect_json(&dir.join(stream), &args);
+        assert_eq!(code, 65, "{stream}");
+        let kinds: Vec<&Value> = records.iter().filter_map(|r| r.get("problem")).map(|p| &p["kind"]).collect();
+        assert!(kinds.iter().any(|k| *k == kind), "{stream}: {kinds:?}");
+    }
+    // What upstream accepts safely is valid.
+    for stream in ["result/wrapped-base64.stream", "result/keepalives.stream", "result/nan-infinity.stream", "result/lone-surrogates.stream"] {
+        let (code, records) = inspect_json(&dir.join(stream), &[]);
+        assert_eq!(code, 0, "{stream}: {:?}", records.iter().filter_map(|r| r.get("problem")).collect::<Vec<_>>());
+    }
+}
