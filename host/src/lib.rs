@@ -1,6 +1,7 @@
 //! runnerwire's native host: loads the codec component into wasmtime with only the
 //! directories each stage needs, and runs the `transmit` and `process` stages.
 
+pub mod chunks;
 pub mod cli;
 pub mod conformance;
 pub mod engine;

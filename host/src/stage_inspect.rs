@@ -11,8 +11,6 @@ use crate::engine::{arm, wit_limits, Grant, Runtime};
 use crate::exit;
 use crate::failure::{Failure, StageResult};
 
-const READ_CHUNK: usize = 1 << 20;
-
 /// What one inspection produced.
 pub struct Inspection {
     pub text: String,
@@ -64,17 +62,11 @@ pub fn run_inspector(
     let defaults = instance.codec.runnerwire_codec_types().call_default_limits(arm(&mut instance.store)).map_err(Failure::trap)?;
     let api = instance.codec.runnerwire_codec_inspect().inspector();
     let inspector = api.call_constructor(arm(&mut instance.store), wit_limits(limits, defaults)).map_err(Failure::trap)?;
-    let mut buf = vec![0u8; READ_CHUNK];
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Failure::io(anyhow::Error::new(e).context("cannot read the stream"))),
-        };
-        let found = api.call_push(arm(&mut instance.store), inspector, &buf[..n]).map_err(Failure::trap)?;
+    crate::chunks::each_chunk(&mut input, |chunk| {
+        let found = api.call_push(arm(&mut instance.store), inspector, chunk).map_err(Failure::trap)?;
         lines(&found)?;
-    }
+        Ok(std::ops::ControlFlow::Continue(()))
+    })?;
     let found = api.call_finish(arm(&mut instance.store), inspector).map_err(Failure::trap)?;
     lines(&found)?;
     let text = api.call_text_report(arm(&mut instance.store), inspector).map_err(Failure::trap)?;

@@ -11,9 +11,6 @@ use crate::exit;
 use crate::failure::{Failure, StageResult};
 use crate::paths_host::absolute;
 
-/// Bytes read from stdin per call into the component.
-const READ_CHUNK: usize = 1 << 20;
-
 pub fn run(args: ProcessArgs) -> StageResult {
     let runtime = Runtime::new().map_err(Failure::internal)?;
     let cwd = std::env::current_dir().context("cannot read the current directory").map_err(Failure::io)?;
@@ -54,22 +51,14 @@ pub fn process(runtime: &Runtime, args: &ProcessArgs, cwd: &std::path::Path, inp
         .call_constructor(arm(&mut instance.store), wit_limits(&args.limits, defaults), args.quiet)
         .map_err(Failure::trap)?;
 
-    let mut buf = vec![0u8; READ_CHUNK];
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Failure { code: exit::IO_ERROR, message: format!("cannot read the stream: {e}") }),
-        };
-        let printed = api.call_feed(arm(&mut instance.store), processor, &buf[..n]).map_err(Failure::trap)?;
+    crate::chunks::each_chunk(input, |chunk| {
+        let printed = api.call_feed(arm(&mut instance.store), processor, chunk).map_err(Failure::trap)?;
         let printed = printed.map_err(|fault| print_then_fail(out, fault))?;
         out.write_all(&printed).map_err(Failure::write)?;
         // Like upstream, stop at eof: the writer may keep the pipe open.
-        if api.call_complete(arm(&mut instance.store), processor).map_err(Failure::trap)? {
-            break;
-        }
-    }
+        let complete = api.call_complete(arm(&mut instance.store), processor).map_err(Failure::trap)?;
+        Ok(if complete { std::ops::ControlFlow::Break(()) } else { std::ops::ControlFlow::Continue(()) })
+    })?;
     let (printed, outcome) = api
         .call_finish(arm(&mut instance.store), processor)
         .map_err(Failure::trap)?

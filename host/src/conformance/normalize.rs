@@ -27,8 +27,8 @@ impl Normalizer {
             (r"\d+:\d{2}:\d{2}\.\d{6}", "<delta>"),
             (r#""(pid|ansible_pid)": \d+"#, r#""$1": <pid>"#),
             (r#""duration": [0-9.e-]+"#, r#""duration": <duration>"#),
-            // Two unpacked copies of one file differ only in identity and change time.
-            (r#""(inode|ctime)": [0-9.e+]+"#, r#""$1": <stat>"#),
+            // Two unpacked copies of one file differ only in identity, device and change time.
+            (r#""(inode|ctime|dev)": [0-9.e+]+"#, r#""$1": <stat>"#),
             (
                 r#""version": "\d+", "attributes""#,
                 r#""version": <stat>, "attributes""#,

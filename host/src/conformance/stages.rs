@@ -28,11 +28,12 @@ fn failed(what: String) -> anyhow::Result<Result<(), String>> {
     Ok(Err(what))
 }
 
-fn stage_failure(run: &exec::Run) -> Option<String> {
-    if run.timed_out {
-        return Some(format!("did not finish within {} s", STAGE_TIMEOUT.as_secs()));
-    }
-    None
+/// Runs a stage in `work` with a fresh HOME; Err when it did not finish in time.
+fn run_stage(cmd: &str, args: &[String], stdin: &[u8], work: &Path) -> anyhow::Result<Result<exec::Run, String>> {
+    let home = work.join("home");
+    std::fs::create_dir_all(&home)?;
+    let run = exec::run(cmd, args, stdin, &stage_env(&home), work, STAGE_TIMEOUT)?;
+    Ok(if run.timed_out { Err(format!("did not finish within {} s", STAGE_TIMEOUT.as_secs())) } else { Ok(run) })
 }
 
 fn first_line(stream: &[u8]) -> &[u8] {
@@ -44,12 +45,10 @@ pub fn process(cmd: &str, scenario: &Scenario, work: &Path) -> anyhow::Result<Re
     let pdd = work.join("pdd");
     let mut args = vec![pdd.display().to_string()];
     args.extend(scenario.stage_args("process").unwrap_or_default());
-    let home = work.join("home");
-    std::fs::create_dir_all(&home)?;
-    let run = exec::run(cmd, &args, &scenario.read("result.stream")?, &stage_env(&home), work, STAGE_TIMEOUT)?;
-    if let Some(why) = stage_failure(&run) {
-        return failed(why);
-    }
+    let run = match run_stage(cmd, &args, &scenario.read("result.stream")?, work)? {
+        Ok(run) => run,
+        Err(why) => return failed(why),
+    };
     if run.stdout != scenario.read("process.stdout")? {
         return failed(format!("stdout differs from upstream's ({} bytes, upstream {})", run.stdout.len(), scenario.read("process.stdout")?.len()));
     }
@@ -72,12 +71,10 @@ pub fn worker(cmd: &str, scenario: &Scenario, work: &Path) -> anyhow::Result<Res
     let dir = work.join("worker");
     let mut args = vec!["--private-data-dir".to_string(), dir.display().to_string()];
     args.extend(scenario.stage_args("worker").unwrap_or_default());
-    let home = work.join("home");
-    std::fs::create_dir_all(&home)?;
-    let run = exec::run(cmd, &args, &scenario.read("job.stream")?, &stage_env(&home), work, STAGE_TIMEOUT)?;
-    if let Some(why) = stage_failure(&run) {
-        return failed(why);
-    }
+    let run = match run_stage(cmd, &args, &scenario.read("job.stream")?, work)? {
+        Ok(run) => run,
+        Err(why) => return failed(why),
+    };
     if !run.stdout.ends_with(b"{\"eof\": true}\n") {
         let last = String::from_utf8_lossy(&run.stderr).lines().last().unwrap_or("").to_string();
         return failed(format!("the result stream does not end with eof (exit {:?}){}", run.code, if last.is_empty() { String::new() } else { format!(": {last}") }));
@@ -176,12 +173,10 @@ pub fn transmit(cmd: &str, scenario: &Scenario, work: &Path, runtime: &Runtime) 
     let source_tree = tree::from_dir(&src)?;
     let mut args = vec![src.display().to_string(), "--ident".to_string(), scenario.name.clone()];
     args.extend(recorded_args);
-    let home = work.join("home");
-    std::fs::create_dir_all(&home)?;
-    let run = exec::run(cmd, &args, b"", &stage_env(&home), work, STAGE_TIMEOUT)?;
-    if let Some(why) = stage_failure(&run) {
-        return failed(why);
-    }
+    let run = match run_stage(cmd, &args, b"", work)? {
+        Ok(run) => run,
+        Err(why) => return failed(why),
+    };
     let recorded = scenario.read("job.stream")?;
     if first_line(&run.stdout) != first_line(&recorded) {
         return failed(format!("kwargs line differs from upstream's: {}", first_difference(&String::from_utf8_lossy(first_line(&run.stdout)), &String::from_utf8_lossy(first_line(&recorded)))));
