@@ -324,7 +324,14 @@ impl Inspector {
                     let limit = self.limits.max_archive_bytes;
                     self.problem("archive-too-large", offset, line, format!("zipfile of {size} bytes is over the {limit}-byte limit (its base64 is skipped)"));
                 }
-                let spool = (size <= self.limits.max_archive_bytes).then(|| File::create(&self.scratch.path).ok()).flatten();
+                let mut spool = None;
+                if size <= self.limits.max_archive_bytes {
+                    // Without a spool the archive cannot be listed: say so, never list it empty.
+                    match File::create(&self.scratch.path) {
+                        Ok(file) => spool = Some(file),
+                        Err(e) => self.problem("io", offset, line, format!("cannot spool the archive to list it: {e}")),
+                    }
+                }
                 self.mode = Mode::Archive {
                     remaining_chars: base64::encoded_len(size),
                     decoder: base64::Decoder::new(size),
@@ -417,13 +424,19 @@ impl Inspector {
                 }
             }
         };
+        let mut write_failed = None;
         if let Some(file) = spool {
-            if file.write_all(&data).is_err() {
+            if let Err(e) = file.write_all(&data) {
                 *spool = None;
+                write_failed = Some((*archive, e));
             }
         }
-        self.buf_offset += used as u64;
         let (done, archive, bad) = (*remaining_chars == 0, *archive, *bad);
+        if let Some((index, e)) = write_failed {
+            let (offset, line) = (self.summary.archives[index].offset, self.summary.archives[index].line);
+            self.problem("io", offset, line, format!("cannot spool the archive to list it: {e}"));
+        }
+        self.buf_offset += used as u64;
         if done {
             let spooled = matches!(&self.mode, Mode::Archive { spool: Some(_), .. });
             self.mode = Mode::Lines;
