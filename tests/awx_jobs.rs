@@ -350,3 +350,16 @@ fn registry_credentials_reach_the_engine_and_never_stay() {
     assert!(!String::from_utf8_lossy(&stdout).contains("dTpzZWNyZXQ="), "credentials leaked into the stream");
     drop(tmp);
 }
+
+#[test]
+fn a_job_that_cannot_be_configured_gets_upstreams_error_text_and_eof() {
+    let stream = job("noimg", json!({"process_isolation": true, "container_image": null}), &[]);
+    let (code, stdout, tmp) = our_worker(&stream, "/usr/local/bin:/usr/bin:/bin");
+    let lines = stream_lines(&stdout);
+    assert_eq!(
+        lines,
+        [json!({"status": "error", "job_explanation": "container_image required when specifying process_isolation_executable=podman"}), json!({"eof": true})]
+    );
+    assert_eq!(code, 1);
+    assert!(!tmp.path().join("pdd/artifacts/noimg/job_events").exists(), "nothing may start");
+}

@@ -78,21 +78,19 @@ pub fn run(args: WorkerArgs) -> StageResult {
     let plan = worker_api.call_make_plan(arm(&mut reader.store), &kwargs, &host).map_err(Failure::trap)?;
     // A job that cannot run as asked gets upstream's error status and eof, and never runs
     // anywhere else (a container request is never run on the node itself).
-    let refusal = match &plan {
-        Err(why) => Some((why.clone(), crate::exit::JOB_FAILED)),
-        Ok(plan) => plan
-            .container
-            .as_ref()
-            .and_then(|run| isolation::unavailable(run, &plan.process_env))
-            .map(|why| (why, crate::exit::ISOLATION_UNAVAILABLE)),
-    };
-    if let Some((why, code)) = refusal {
-        let stream = worker_api.call_error_stream(arm(&mut reader.store), &why).map_err(Failure::trap)?;
+    let mut refuse = |why: &str, code: u8| -> StageResult {
+        let stream = worker_api.call_error_stream(arm(&mut reader.store), why).map_err(Failure::trap)?;
         out.write_all(&stream).map_err(Failure::write)?;
         out.flush().map_err(Failure::write)?;
-        return Ok(code);
+        Ok(code)
+    };
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(why) => return refuse(&why, crate::exit::JOB_FAILED),
+    };
+    if let Some(why) = plan.container.as_ref().and_then(|run| isolation::unavailable(run, &plan.process_env)) {
+        return refuse(&why, crate::exit::ISOLATION_UNAVAILABLE);
     }
-    let Ok(plan) = plan else { unreachable!("refused above") };
     drop(reader);
 
     // 2. Run it, streaming events.
