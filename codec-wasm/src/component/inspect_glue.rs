@@ -1,0 +1,35 @@
+//! The `inspect` interface over the inspector.
+
+use std::cell::RefCell;
+
+use super::exports::runnerwire::codec::inspect as wit;
+use super::exports::runnerwire::codec::types as wit_types;
+use super::{limits_from, Component, SCRATCH};
+use crate::inspect::{Inspector, Scratch};
+
+pub struct InspectorResource(RefCell<Inspector>);
+
+impl wit::GuestInspector for InspectorResource {
+    fn new(limits: wit_types::Limits) -> Self {
+        let scratch = Scratch { path: format!("{SCRATCH}/inspect.zip") };
+        InspectorResource(RefCell::new(Inspector::new(limits_from(limits), scratch)))
+    }
+    fn push(&self, bytes: Vec<u8>) -> Vec<u8> {
+        self.0.borrow_mut().push(&bytes)
+    }
+    fn finish(&self) -> Vec<u8> {
+        self.0.borrow_mut().finish()
+    }
+    fn text_report(&self) -> String {
+        self.0.borrow().text_report()
+    }
+    fn first_problem(&self) -> Option<String> {
+        let inspector = self.0.borrow();
+        let summary = inspector.summary();
+        summary.problem_list.first().map(|p| format!("{} at byte {}, line {}: {}", p.kind, p.offset, p.line, p.message))
+    }
+}
+
+impl wit::Guest for Component {
+    type Inspector = InspectorResource;
+}
