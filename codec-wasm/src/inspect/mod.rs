@@ -35,7 +35,7 @@ pub struct Problem {
 enum Mode {
     Lines,
     /// Inside a `zipfile`'s base64: characters still expected, and the spool.
-    Archive { remaining_chars: u64, decoder: base64::Decoder, spool: Option<File>, archive: usize, bad: bool },
+    Archive { remaining_chars: u64, decoder: base64::Decoder, spool: Option<File>, archive: Box<report::Archive>, bad: bool },
     /// A line longer than the limit: skipped to its newline.
     Skipping,
 }
@@ -66,8 +66,12 @@ pub struct Inspector {
 }
 
 const MAX_EXCERPT: usize = 80;
-/// Problems kept for the text report (the JSON lines have them all).
+/// Problems and statuses kept for the summary (the JSON lines have them all).
 const MAX_LISTED_PROBLEMS: usize = 1000;
+/// Archives kept for the summary (the JSON lines have a frame for each).
+const MAX_LISTED_ARCHIVES: usize = 100;
+/// Entries of one archive kept for the summary.
+const MAX_LISTED_ENTRIES: usize = 10_000;
 
 impl Inspector {
     pub fn new(limits: Limits, scratch: Scratch) -> Self {
@@ -122,10 +126,11 @@ impl Inspector {
         self.summary.lines = self.line - 1 + u64::from(!self.buf.is_empty() || matches!(self.mode, Mode::Archive { .. }));
         match std::mem::replace(&mut self.mode, Mode::Lines) {
             Mode::Archive { remaining_chars, archive, .. } => {
-                let size = self.summary.archives[archive].size;
-                self.problem("truncated-archive", self.summary.archives[archive].offset, self.summary.archives[archive].line, format!(
+                let (size, offset, line) = (archive.size, archive.offset, archive.line);
+                self.problem("truncated-archive", offset, line, format!(
                     "the stream ends {remaining_chars} base64 characters short of the {size}-byte zipfile"
                 ));
+                self.close_archive(*archive, false);
             }
             Mode::Skipping => {}
             Mode::Lines => {
@@ -140,7 +145,7 @@ impl Inspector {
         if !self.after_eof {
             self.problem("missing-eof", end, line, "the stream ends without an eof frame".into());
         }
-        if self.summary.stream_kind == "result" && self.summary.statuses.is_empty() {
+        if self.summary.stream_kind == "result" && self.summary.status_count == 0 {
             self.problem("missing-status", end, line, "a result stream without any status line".into());
         }
         self.summary.complete = self.after_eof && self.summary.problems == 0;
@@ -304,7 +309,10 @@ impl Inspector {
                 if let Some(why) = &explanation {
                     record.push((s("job_explanation"), Value::Str(s(why))));
                 }
-                self.summary.statuses.push(report::Status { status, explanation, offset });
+                if self.summary.statuses.len() < MAX_LISTED_PROBLEMS {
+                    self.summary.statuses.push(report::Status { status, explanation, offset });
+                }
+                self.summary.status_count += 1;
             }
             "keepalive" => self.summary.keepalives += 1,
             "event" => self.event(&value, offset, line, &mut record),
@@ -318,8 +326,7 @@ impl Inspector {
                     return;
                 };
                 record.push((s("size"), int(size)));
-                let index = self.summary.archives.len();
-                self.summary.archives.push(report::Archive { offset, line, size, entries: Vec::new() });
+                let record = report::Archive { offset, line, size, entry_count: 0, entries: Vec::new() };
                 if size > self.limits.max_archive_bytes {
                     let limit = self.limits.max_archive_bytes;
                     self.problem("archive-too-large", offset, line, format!("zipfile of {size} bytes is over the {limit}-byte limit (its base64 is skipped)"));
@@ -336,7 +343,7 @@ impl Inspector {
                     remaining_chars: base64::encoded_len(size),
                     decoder: base64::Decoder::new(size),
                     spool,
-                    archive: index,
+                    archive: Box::new(record),
                     bad: false,
                 };
             }
@@ -389,10 +396,12 @@ impl Inspector {
     /// Takes base64 of the current archive; returns how many bytes were used.
     fn archive_bytes(&mut self, bytes: &[u8]) -> usize {
         let Mode::Archive { remaining_chars, decoder, spool, archive, bad } = &mut self.mode else { return 0 };
+        let (offset, line, size) = (archive.offset, archive.line, archive.size);
         // The base64 ends at the first byte that can be neither base64 nor the whitespace
         // upstream skips: a frame that starts early means the archive was cut short.
         let stop = bytes.iter().position(|&b| !(b.is_ascii_alphanumeric() || b"+/= \t\r\n".contains(&b))).unwrap_or(bytes.len());
         let mut data = Vec::new();
+        let mut found: Option<(&'static str, u64, String)> = None;
         let used = if *bad {
             // After a bad byte, count characters only, to find where the archive ends.
             let mut used = 0;
@@ -414,56 +423,53 @@ impl Inspector {
                 }
                 Err(bad_byte) => {
                     *bad = true;
-                    let at = self.buf_offset + bad_byte.index as u64;
-                    let (archive, message) = (*archive, bad_byte.message.clone());
                     *remaining_chars -= bytes[..bad_byte.index].iter().filter(|b| !b.is_ascii_whitespace()).count() as u64;
-                    let line = self.summary.archives[archive].line;
-                    self.buf_offset += bad_byte.index as u64;
-                    self.problem("bad-archive", at, line, format!("invalid base64 in the zipfile data: {message}"));
-                    return bad_byte.index;
+                    let at = self.buf_offset + bad_byte.index as u64;
+                    found = Some(("bad-archive", at, format!("invalid base64 in the zipfile data: {}", bad_byte.message)));
+                    bad_byte.index
                 }
             }
         };
-        let mut write_failed = None;
         if let Some(file) = spool {
             if let Err(e) = file.write_all(&data) {
                 *spool = None;
-                write_failed = Some((*archive, e));
+                found = Some(("io", offset, format!("cannot spool the archive to list it: {e}")));
             }
         }
-        let (done, archive, bad) = (*remaining_chars == 0, *archive, *bad);
-        if let Some((index, e)) = write_failed {
-            let (offset, line) = (self.summary.archives[index].offset, self.summary.archives[index].line);
-            self.problem("io", offset, line, format!("cannot spool the archive to list it: {e}"));
+        let (done, remaining, listable) = (*remaining_chars == 0, *remaining_chars, spool.is_some() && !*bad);
+        let cut_short = !done && used == stop && stop < bytes.len() && found.is_none();
+        if let Some((kind, at, message)) = found {
+            self.problem(kind, at, line, message);
         }
         self.buf_offset += used as u64;
-        if done {
-            let spooled = matches!(&self.mode, Mode::Archive { spool: Some(_), .. });
-            self.mode = Mode::Lines;
-            if spooled && !bad {
-                self.list_archive(archive);
+        if done || cut_short {
+            let Mode::Archive { archive, .. } = std::mem::replace(&mut self.mode, Mode::Lines) else { return used };
+            if cut_short {
+                self.problem("truncated-archive", self.buf_offset, line, format!(
+                    "the zipfile's base64 stops {remaining} characters short of its {size} bytes: a frame starts here"
+                ));
             }
-            let _ = std::fs::remove_file(&self.scratch.path);
-        } else if used == stop && stop < bytes.len() {
-            // A frame starts before the base64 is complete.
-            let Mode::Archive { remaining_chars, .. } = std::mem::replace(&mut self.mode, Mode::Lines) else { unreachable!() };
-            let info = &self.summary.archives[archive];
-            let (size, line) = (info.size, info.line);
-            self.problem("truncated-archive", self.buf_offset, line, format!(
-                "the zipfile's base64 stops {remaining_chars} characters short of its {size} bytes: a frame starts here"
-            ));
-            let _ = std::fs::remove_file(&self.scratch.path);
+            self.close_archive(*archive, done && listable);
         }
         used
     }
 
-    fn list_archive(&mut self, index: usize) {
-        let (entries, problems) = archive::list(&self.scratch.path, &self.limits);
-        let (offset, line) = (self.summary.archives[index].offset, self.summary.archives[index].line);
-        for p in problems {
-            self.problem(p.kind, offset, line, p.message);
+    /// The archive is over: list it if it was spooled whole, keep its record (the first
+    /// [`MAX_LISTED_ARCHIVES`]), drop the spool.
+    fn close_archive(&mut self, mut archive: report::Archive, list: bool) {
+        if list {
+            let (entries, problems) = archive::list(&self.scratch.path, &self.limits);
+            for p in problems {
+                self.problem(p.kind, archive.offset, archive.line, p.message);
+            }
+            archive.entry_count = entries.len() as u64;
+            archive.entries = entries;
+            archive.entries.truncate(MAX_LISTED_ENTRIES);
         }
-        self.summary.archives[index].entries = entries;
+        let _ = std::fs::remove_file(&self.scratch.path);
+        if self.summary.archives.len() < MAX_LISTED_ARCHIVES {
+            self.summary.archives.push(archive);
+        }
     }
 
     fn problem(&mut self, kind: &'static str, offset: u64, line: u64, message: String) {

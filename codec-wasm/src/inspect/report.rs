@@ -19,6 +19,8 @@ pub struct Archive {
     pub offset: u64,
     pub line: u64,
     pub size: u64,
+    /// Entries in the archive (the listing keeps the first 10,000).
+    pub entry_count: u64,
     pub entries: Vec<Entry>,
 }
 
@@ -31,6 +33,7 @@ pub struct Summary {
     pub frames: BTreeMap<&'static str, u64>,
     pub kwargs: Option<Value>,
     pub statuses: Vec<Status>,
+    pub status_count: u64,
     pub events_by_type: BTreeMap<String, u64>,
     pub events_by_host: BTreeMap<String, u64>,
     pub counters: Option<(u64, u64)>,
@@ -54,6 +57,7 @@ impl Default for Summary {
             frames: BTreeMap::new(),
             kwargs: None,
             statuses: Vec::new(),
+            status_count: 0,
             events_by_type: BTreeMap::new(),
             events_by_host: BTreeMap::new(),
             counters: None,
@@ -83,9 +87,9 @@ fn counts<K: AsRef<str>>(map: &BTreeMap<K, u64>) -> Value {
 
 impl Summary {
     pub fn count_event(&mut self, event: &str, host: Option<&str>) {
-        *self.events_by_type.entry(event.to_string()).or_default() += 1;
+        count_bounded(&mut self.events_by_type, event);
         if let Some(host) = host {
-            *self.events_by_host.entry(host.to_string()).or_default() += 1;
+            count_bounded(&mut self.events_by_host, host);
         }
     }
 
@@ -124,7 +128,7 @@ impl Summary {
                         ])
                     })
                     .collect();
-                Value::Object(vec![(s("offset"), int(a.offset)), (s("size"), int(a.size)), (s("entries"), Value::Array(entries))])
+                Value::Object(vec![(s("offset"), int(a.offset)), (s("size"), int(a.size)), (s("entry_count"), int(a.entry_count)), (s("entries"), Value::Array(entries))])
             })
             .collect();
         let counters = match self.counters {
@@ -190,7 +194,7 @@ impl Summary {
             out.push_str(&format!("\nkeepalives: {}\n", self.keepalives));
         }
         for a in &self.archives {
-            out.push_str(&format!("\narchive at byte {}: {} bytes of zip, {} entries\n", a.offset, a.size, a.entries.len()));
+            out.push_str(&format!("\narchive at byte {}: {} bytes of zip, {} entries\n", a.offset, a.size, a.entry_count));
             if !a.entries.is_empty() {
                 out.push_str("  mode          size  compressed  crc  name\n");
                 for e in &a.entries {
@@ -211,6 +215,15 @@ impl Summary {
         }
         out
     }
+}
+
+/// Distinct names kept per count map: a stream cannot grow the summary without bound.
+const MAX_DISTINCT: usize = 10_000;
+
+/// Counts `name`, or `(others)` once the map holds [`MAX_DISTINCT`] names.
+fn count_bounded(map: &mut BTreeMap<String, u64>, name: &str) {
+    let key = if map.len() < MAX_DISTINCT || map.contains_key(name) { name } else { "(others)" };
+    *map.entry(key.to_string()).or_default() += 1;
 }
 
 /// kwargs with secrets replaced: `passwords`, `ssh_key` and `container_auth_data` values,

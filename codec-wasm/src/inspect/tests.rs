@@ -34,3 +34,21 @@ fn kwargs_secrets_are_masked() {
     let masked = crate::pyjson::encode_to_string(&report::mask(kwargs));
     assert_eq!(masked, r#"{"passwords": {"p": "********"}, "envvars": {"API_TOKEN": "********", "HOME": "/h"}, "ssh_key": "********"}"#);
 }
+
+#[test]
+fn the_summary_stays_bounded_however_many_hosts_statuses_and_problems() {
+    let mut stream = Vec::new();
+    for i in 1..=12_000u32 {
+        stream.extend(format!("{{\"status\": \"running\", \"runner_ident\": \"x\"}}\n{{\"uuid\": \"u{i}\", \"counter\": {i}, \"event\": \"e{i}\", \"event_data\": {{\"host\": \"h{i}\"}}}}\njunk\n").bytes());
+    }
+    stream.extend(b"{\"eof\": true}\n");
+    let (lines, summary) = inspect_chunked(&stream, 1 << 16, Limits::default());
+    assert_eq!(summary.events_by_host.len(), 10_001);
+    assert_eq!(summary.events_by_host["(others)"], 2_000);
+    assert_eq!(summary.events_by_type.len(), 10_001);
+    assert_eq!((summary.statuses.len(), summary.status_count), (1000, 12_000));
+    assert_eq!((summary.problem_list.len(), summary.problems), (1000, 12_000));
+    // The JSON lines still report every problem.
+    let problems = lines.split(|&b| b == b'\n').filter(|l| l.starts_with(b"{\"problem\"")).count();
+    assert_eq!(problems, 12_000);
+}
