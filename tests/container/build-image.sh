@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+# Bump the tag when this script or fixtures/requirements-core.txt changes (tests/awx_jobs.rs
+# names the same default).
 image=${RUNNERWIRE_TEST_IMAGE:-localhost/runnerwire-test-ee:1}
 if podman image exists "$image"; then
     echo "test image $image: present"
