@@ -82,6 +82,9 @@ fn every_damaged_stream_is_diagnosed_where_the_damage_starts() {
             "{name}: first problem {first}"
         );
         assert!(!first["message"].as_str().unwrap().is_empty());
+        // Problems in a line quote its start; those of an archive or the end have none.
+        let in_a_line = !matches!(case["kind"].as_str().unwrap(), "bad-archive" | "unsafe-entry" | "truncated-archive" | "missing-status" | "missing-eof");
+        assert_eq!(first["excerpt"].is_string(), in_a_line, "{name}: {first}");
         assert_eq!(summary(&records)["complete"], false, "{name}");
         // It goes on after the damage: the eof frame is still found where there is one.
         if !matches!(name, "missing-eof" | "truncated-line") {

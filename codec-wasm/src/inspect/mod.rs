@@ -30,6 +30,8 @@ pub struct Problem {
     pub offset: u64,
     pub line: u64,
     pub message: String,
+    /// The first bytes of the line the problem is in, when it is in one.
+    pub excerpt: Option<String>,
 }
 
 enum Mode {
@@ -61,6 +63,8 @@ pub struct Inspector {
     broken: Option<Broken>,
     after_eof: bool,
     finished: bool,
+    /// The start of the line being diagnosed, attached to the problems found in it.
+    excerpt: Option<String>,
     out: Vec<u8>,
     summary: Summary,
 }
@@ -85,6 +89,7 @@ impl Inspector {
             broken: None,
             after_eof: false,
             finished: false,
+            excerpt: None,
             out: Vec::new(),
             summary: Summary::default(),
         }
@@ -172,7 +177,8 @@ impl Inspector {
             Some(i) => {
                 let offset = self.buf_offset;
                 if self.buf.len() + i + 1 > self.limits.max_line_bytes as usize {
-                    self.too_long(offset);
+                    let start = if self.buf.is_empty() { bytes[..i].to_vec() } else { self.buf[..self.buf.len().min(MAX_EXCERPT)].to_vec() };
+                    self.too_long(offset, &start);
                     self.buf_offset = offset + self.buf.len() as u64 + i as u64 + 1;
                     self.buf.clear();
                     self.line += 1;
@@ -188,7 +194,8 @@ impl Inspector {
             None => {
                 if self.buf.len() + bytes.len() >= self.limits.max_line_bytes as usize {
                     let offset = self.buf_offset;
-                    self.too_long(offset);
+                    let start = if self.buf.is_empty() { bytes[..bytes.len().min(MAX_EXCERPT)].to_vec() } else { self.buf[..self.buf.len().min(MAX_EXCERPT)].to_vec() };
+                    self.too_long(offset, &start);
                     self.buf_offset += (self.buf.len() + bytes.len()) as u64;
                     self.buf.clear();
                     self.mode = Mode::Skipping;
@@ -200,14 +207,22 @@ impl Inspector {
         }
     }
 
-    fn too_long(&mut self, offset: u64) {
+    fn too_long(&mut self, offset: u64, start: &[u8]) {
         self.flush_broken();
+        let outer = self.excerpt.replace(excerpt_text(start));
         let limit = self.limits.max_line_bytes;
         self.problem("line-too-long", offset, self.line, format!("line longer than the {limit}-byte limit (skipped to its end)"));
+        self.excerpt = outer;
     }
 
     /// One line (without its newline), diagnosed.
     fn take_line(&mut self, line: &[u8], offset: u64, terminated: bool) {
+        let outer = self.excerpt.replace(excerpt_text(line));
+        self.diagnose_line(line, offset, terminated);
+        self.excerpt = outer;
+    }
+
+    fn diagnose_line(&mut self, line: &[u8], offset: u64, terminated: bool) {
         let line_no = self.line;
         if self.after_eof {
             if !line.iter().all(u8::is_ascii_whitespace) && self.summary.data_after_eof == 0 {
@@ -221,6 +236,7 @@ impl Inspector {
             joined.extend_from_slice(line);
             if let Ok(value @ Value::Object(_)) = pyjson::parse(&joined, self.limits.max_json_depth as usize) {
                 let at = broken.offset + broken.bytes.len() as u64;
+                self.excerpt = Some(excerpt_text(&joined));
                 self.problem("split-line", at, broken.line, format!(
                     "a newline at byte {at} splits one JSON line in two (lines {} and {}); joined, it is a valid frame",
                     broken.line, line_no
@@ -267,7 +283,9 @@ impl Inspector {
     }
 
     fn report_broken(&mut self, broken: Broken) {
+        let outer = self.excerpt.replace(excerpt_text(&broken.bytes));
         self.problem("bad-json", broken.offset, broken.line, format!("invalid JSON line ({}): {}", broken.error, excerpt(&broken.bytes)));
+        self.excerpt = outer;
     }
 
     /// A parsed frame: classified, checked, reported.
@@ -473,6 +491,7 @@ impl Inspector {
     }
 
     fn problem(&mut self, kind: &'static str, offset: u64, line: u64, message: String) {
+        let excerpt = self.excerpt.clone();
         let record = Value::Object(vec![(
             s("problem"),
             Value::Object(vec![
@@ -480,6 +499,7 @@ impl Inspector {
                 (s("offset"), int(offset)),
                 (s("line"), int(line)),
                 (s("message"), Value::Str(s(&message))),
+                (s("excerpt"), excerpt.as_deref().map_or(Value::Null, |e| Value::Str(s(e)))),
             ]),
         )]);
         pyjson::encode(&record, &mut self.out);
@@ -487,7 +507,7 @@ impl Inspector {
         self.summary.problems += 1;
         // The JSON lines carry every problem; the summary keeps the first ones for the report.
         if self.summary.problem_list.len() < MAX_LISTED_PROBLEMS {
-            self.summary.problem_list.push(Problem { kind, offset, line, message });
+            self.summary.problem_list.push(Problem { kind, offset, line, message, excerpt });
         }
         *self.summary.problem_kinds.entry(kind).or_default() += 1;
     }
@@ -508,7 +528,17 @@ fn glued_at(line: &[u8], max_depth: usize) -> Option<usize> {
     None
 }
 
-/// The first bytes of a line, for a message.
+/// The first bytes of a line as text (lossy), for the `excerpt` of a problem.
+fn excerpt_text(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&line[..line.len().min(MAX_EXCERPT)]).into_owned();
+    if line.len() > MAX_EXCERPT {
+        text + "…"
+    } else {
+        text
+    }
+}
+
+/// The first bytes of a line, quoted, for a message.
 fn excerpt(line: &[u8]) -> String {
     let text = String::from_utf8_lossy(&line[..line.len().min(MAX_EXCERPT)]);
     let more = if line.len() > MAX_EXCERPT { "…" } else { "" };

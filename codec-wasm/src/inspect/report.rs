@@ -211,6 +211,9 @@ impl Summary {
             }
             for p in &self.problem_list {
                 out.push_str(&format!("  byte {}, line {}: {}: {}\n", p.offset, p.line, p.kind, p.message));
+                if let Some(excerpt) = &p.excerpt {
+                    out.push_str(&format!("      at: {excerpt:?}\n"));
+                }
             }
         }
         out
