@@ -29,10 +29,13 @@ impl Normalizer {
             (r#""duration": [0-9.e-]+"#, r#""duration": <duration>"#),
             // Two unpacked copies of one file differ only in identity, device and change time.
             (r#""(inode|ctime|dev)": [0-9.e+]+"#, r#""$1": <stat>"#),
+            // Inode version and extended attributes belong to the file system (ext4 has
+            // "extents", tmpfs none), as do its block counts.
             (
-                r#""version": "\d+", "attributes""#,
-                r#""version": <stat>, "attributes""#,
+                r#""version": (null|"\d+"), "attributes": \[[^\]]*\], "attr_flags": "[^"]*""#,
+                r#""version": <stat>, "attributes": <stat>, "attr_flags": <stat>"#,
             ),
+            (r#""(blocks|block_size)": \d+"#, r#""$1": <stat>"#),
             (r"/tmp/[A-Za-z0-9._/-]+", "<tmp>"),
             (r"awx_display|runnerwire_display", "<callback>"),
             // Where the node's python lives is the node's business.
