@@ -140,13 +140,14 @@ fn compare_hosts(ours: &[String], theirs: &[String], compare: impl Fn(&str, &[St
             .values()
             .flatten()
             .map(|l| {
-                let mut text = names.iter().fold(l.clone(), |t, h| t.replace(h.as_str(), "<host>"));
                 // Placeholders for numbers are bare words: quote them to parse the line.
+                let mut text = l.replace("NaN", "null").replace("Infinity", "null");
                 for p in ["<pid>", "<duration>", "<stat>"] {
                     text = text.replace(p, &format!("\"{p}\""));
                 }
-                let text = text.replace("NaN", "null").replace("Infinity", "null");
-                serde_json::from_str::<serde_json::Value>(&text).map_or(text, |v| v.to_string())
+                // Keys sorted first (maps keyed by host keep each host's value), then masked.
+                let text = serde_json::from_str::<serde_json::Value>(&text).map_or(text, |v| v.to_string());
+                names.iter().fold(text, |t, h| t.replace(h.as_str(), "<host>"))
             })
             .collect();
         out.sort();
