@@ -84,7 +84,45 @@ fn outside(root: &Path) -> anyhow::Result<tree::Tree> {
 }
 
 fn changed_outside(before: &tree::Tree, after: &tree::Tree) -> Vec<String> {
-    let mut changed: Vec<String> = after.iter().filter(|(p, n)| before.get(*p) != Some(n)).map(|(p, _)| p.clone()).collect();
+    let mut changed: Vec<String> = after.iter().filter(|(p, n)| !unchanged(before.get(*p), n)).map(|(p, _)| p.clone()).collect();
     changed.extend(before.keys().filter(|p| !after.contains_key(*p)).map(|p| format!("{p} (removed)")));
     changed
+}
+
+/// A directory's mtime moves whenever an entry is added under it, and whether that shows
+/// depends on whether the second ticked over since the case began; the entry itself is
+/// what counts, so directories compare without their mtime.
+fn unchanged(before: Option<&tree::Node>, after: &tree::Node) -> bool {
+    match before {
+        Some(b) if b.kind == tree::Kind::Dir && after.kind == tree::Kind::Dir => b.mode == after.mode,
+        Some(b) => b == after,
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(kind: tree::Kind, mtime: i64) -> tree::Node {
+        tree::Node { kind, mode: 0o755, mtime }
+    }
+
+    #[test]
+    fn a_file_added_under_a_directory_is_named_and_the_directory_is_not() {
+        let before = tree::Tree::from([("victim".to_string(), node(tree::Kind::Dir, 1))]);
+        let mut after = tree::Tree::from([("victim".to_string(), node(tree::Kind::Dir, 2))]);
+        after.insert("victim/pwned".into(), node(tree::Kind::File(b"x".to_vec()), 2));
+        assert_eq!(changed_outside(&before, &after), ["victim/pwned"]);
+    }
+
+    #[test]
+    fn a_rewritten_file_or_a_removed_one_is_named() {
+        let before = tree::Tree::from([
+            ("a".to_string(), node(tree::Kind::File(b"x".to_vec()), 1)),
+            ("b".to_string(), node(tree::Kind::File(b"y".to_vec()), 1)),
+        ]);
+        let after = tree::Tree::from([("a".to_string(), node(tree::Kind::File(b"x".to_vec()), 5))]);
+        assert_eq!(changed_outside(&before, &after), ["a", "b (removed)"]);
+    }
 }
