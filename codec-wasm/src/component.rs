@@ -143,6 +143,7 @@ struct ProcessorResource(RefCell<Result<Processor<WasiHostFs>, StreamError>>);
 
 impl wit_process::Guest for Component {
     type Processor = ProcessorResource;
+    type Stepper = step_glue::StepperResource;
 
     fn artifact_dir(cwd: String, private_data_dir: String, ident: Option<String>, artifact_dir: Option<String>) -> String {
         paths::process_artifact_dir(&cwd, &private_data_dir, ident.as_deref(), artifact_dir.as_deref())
@@ -236,3 +237,5 @@ export!(Component);
 mod inspect_glue;
 
 mod worker_glue;
+
+mod step_glue;

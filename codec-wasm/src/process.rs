@@ -36,6 +36,30 @@ pub struct Outcome {
     pub events_written: u64,
 }
 
+/// What one step of the stream did (see [`Processor::next_step`]).
+#[derive(Debug)]
+pub enum Step {
+    /// A status line, re-encoded as Python's `json.dumps` writes it.
+    Status(Vec<u8>),
+    /// An event upstream would write; not written yet.
+    Event(PendingEvent),
+    /// An archive was unpacked into the artifact dir.
+    Artifacts,
+}
+
+/// An event's file, waiting for the host's decision.
+#[derive(Debug)]
+pub struct PendingEvent {
+    /// Where it goes: `<artifact dir>/job_events/<counter>-<uuid>.json`.
+    pub path: String,
+    /// Its content, as Python's `json.dump` writes it.
+    pub json: Vec<u8>,
+    /// Its `stdout` and a newline, as `process` prints it (none when quiet or absent).
+    pub printed: Option<String>,
+    /// Where its line starts in the stream.
+    pub offset: u64,
+}
+
 pub struct Processor<F: HostFs> {
     fs: F,
     dirs: ProcessDirs,
@@ -83,10 +107,8 @@ impl<F: HostFs> Processor<F> {
 
     /// Feeds stream bytes; event `stdout` text to print is appended to `stdout`.
     pub fn feed(&mut self, bytes: &[u8], stdout: &mut Vec<u8>) -> Result<(), StreamError> {
-        self.sticky(|p| {
-            p.decoder.push(bytes);
-            p.drain(stdout)
-        })
+        self.push(bytes);
+        self.drain(stdout)
     }
 
     /// True once the `eof` frame has been read; later input is ignored.
@@ -96,10 +118,38 @@ impl<F: HostFs> Processor<F> {
 
     /// Ends the input: the stream must have been complete.
     pub fn finish(&mut self, stdout: &mut Vec<u8>) -> Result<Outcome, StreamError> {
+        self.end_input();
+        self.drain(stdout)?;
+        Ok(self.outcome())
+    }
+
+    /// Buffers stream bytes for [`Processor::next_step`].
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.decoder.push(bytes);
+    }
+
+    /// Marks the end of input for [`Processor::next_step`].
+    pub fn end_input(&mut self) {
+        self.decoder.finish();
+    }
+
+    pub fn outcome(&self) -> Outcome {
+        Outcome { status: self.status.clone(), rc: self.rc, events_written: self.events_written }
+    }
+
+    /// The next thing the stream did, for hosts that act per frame (upstream's Processor
+    /// handlers): none means "push more" (or, after `end_input`, the stream is complete).
+    /// An event's file is written only when the host passes it to [`Processor::write_event`].
+    pub fn next_step(&mut self) -> Result<Option<Step>, StreamError> {
+        self.sticky(|p| p.step())
+    }
+
+    /// Writes the file of an event that [`Processor::next_step`] returned.
+    pub fn write_event(&mut self, event: &PendingEvent) -> Result<(), StreamError> {
         self.sticky(|p| {
-            p.decoder.finish();
-            p.drain(stdout)?;
-            Ok(Outcome { status: p.status.clone(), rc: p.rc, events_written: p.events_written })
+            p.write_private_file(&event.path, &event.json).map_err(|e| e.at(event.offset))?;
+            p.events_written += 1;
+            Ok(())
         })
     }
 
@@ -116,13 +166,30 @@ impl<F: HostFs> Processor<F> {
     }
 
     fn drain(&mut self, stdout: &mut Vec<u8>) -> Result<(), StreamError> {
+        while let Some(step) = self.next_step()? {
+            if let Step::Event(event) = step {
+                if let Some(text) = &event.printed {
+                    stdout.extend_from_slice(text.as_bytes());
+                }
+                self.write_event(&event)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn step(&mut self) -> Result<Option<Step>, StreamError> {
         while let Some(frame) = self.decoder.next()? {
             match frame {
                 Frame::Line { kind: LineKind::Status, value, .. } => {
                     self.status = value.get("status").map(pyjson::python_str);
+                    let mut json = Vec::with_capacity(256);
+                    pyjson::encode(&value, &mut json);
+                    return Ok(Some(Step::Status(json)));
                 }
                 Frame::Line { kind: LineKind::Event, value, offset } => {
-                    self.event(&value, stdout).map_err(|e| e.at(offset))?;
+                    if let Some(event) = self.event(&value, offset).map_err(|e| e.at(offset))? {
+                        return Ok(Some(Step::Event(event)));
+                    }
                 }
                 Frame::Line { .. } => {} // keepalive, eof (the decoder stops there)
                 Frame::ArchiveStart { offset, .. } => {
@@ -135,30 +202,30 @@ impl<F: HostFs> Processor<F> {
                         file.write_all(&data).map_err(|e| EntryError::io("cannot write", path, e).at(*offset))?;
                     }
                 }
-                Frame::ArchiveEnd { .. } => self.unpack_spool()?,
+                Frame::ArchiveEnd { .. } => {
+                    self.unpack_spool()?;
+                    return Ok(Some(Step::Artifacts));
+                }
             }
         }
-        Ok(())
+        Ok(None)
     }
 
-    fn event(&mut self, event: &Value, stdout: &mut Vec<u8>) -> Result<(), EntryError> {
-        let (Some(counter), Some(uuid)) = (event.get("counter"), event.get("uuid")) else { return Ok(()) };
+    /// An event upstream would write: its file name, JSON and printed text.
+    fn event(&self, event: &Value, offset: u64) -> Result<Option<PendingEvent>, EntryError> {
+        let (Some(counter), Some(uuid)) = (event.get("counter"), event.get("uuid")) else { return Ok(None) };
         if !counter.is_truthy() || !uuid.is_truthy() {
-            return Ok(());
+            return Ok(None);
         }
         let name = paths::event_file_name(&pyjson::python_str(counter), &pyjson::python_str(uuid))?;
-        if !self.quiet {
-            if let Some(text) = event.get("stdout") {
-                stdout.extend_from_slice(pyjson::python_str(text).as_bytes());
-                stdout.push(b'\n');
-            }
-        }
+        let printed = match event.get("stdout") {
+            Some(text) if !self.quiet => Some(format!("{}\n", pyjson::python_str(text))),
+            _ => None,
+        };
         let path = format!("{}/job_events/{name}", self.dirs.artifact_dir);
         let mut json = Vec::with_capacity(1024);
         pyjson::encode(event, &mut json);
-        self.write_private_file(&path, &json)?;
-        self.events_written += 1;
-        Ok(())
+        Ok(Some(PendingEvent { path, json, printed, offset }))
     }
 
     /// Writes a 0600 file, replacing (never following) whatever link or file is there.

@@ -24,12 +24,20 @@ impl wit::GuestInspector for InspectorResource {
         self.0.borrow().text_report()
     }
     fn first_problem(&self) -> Option<String> {
-        let inspector = self.0.borrow();
-        let summary = inspector.summary();
-        summary.problem_list.first().map(|p| format!("{} at byte {}, line {}: {}", p.kind, p.offset, p.line, p.message))
+        first_problem(&self.0.borrow())
     }
+}
+
+/// `<kind> at byte N, line L: message`, the line `validate` prints.
+pub fn first_problem(inspector: &Inspector) -> Option<String> {
+    let summary = inspector.summary();
+    summary.problem_list.first().map(|p| format!("{} at byte {}, line {}: {}", p.kind, p.offset, p.line, p.message))
 }
 
 impl wit::Guest for Component {
     type Inspector = InspectorResource;
+
+    fn inspect_stdin(limits: wit_types::Limits, json_lines: bool) -> Result<wit::Report, String> {
+        super::step_glue::inspect_stdin(limits, json_lines)
+    }
 }

@@ -1,0 +1,128 @@
+// The `host-fs` import on node:fs: Unix metadata on the directories a call was granted and
+// nowhere else. A guest path names a grant; inside it, links in the middle of the path are
+// followed only while they stay inside (like the native host's cap-std), and the last
+// component is never followed.
+
+import {
+  closeSync, constants, lstatSync, lutimesSync, openSync, readlinkSync, realpathSync,
+  symlinkSync, unlinkSync, writeSync, chmodSync,
+} from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+
+const MAX_LINKS = 40;
+
+function describe(e) {
+  return e && e.code ? `${e.code}: ${e.syscall ?? 'fs'} failed` : String(e);
+}
+
+/**
+ * @param {{guest: string, host: string, writable: boolean}[]} grants
+ */
+export function makeHostFs(grants) {
+  const roots = grants.map((g) => ({ ...g, root: realpathSync(g.host) }));
+
+  function resolve(path, write) {
+    for (const g of roots) {
+      let rest;
+      if (path === g.guest) rest = '';
+      else if (path.startsWith(g.guest + '/')) rest = path.slice(g.guest.length + 1);
+      else continue;
+      if (write && !g.writable) throw 'directory is granted read-only';
+      return inside(g.root, rest);
+    }
+    throw `${JSON.stringify(path)} is outside the granted directories`;
+  }
+
+  function inside(root, rest) {
+    const pending = rest.split('/').filter((s) => s && s !== '.');
+    const stack = [];
+    let links = 0;
+    while (pending.length > 0) {
+      const segment = pending.shift();
+      if (segment === '..') {
+        if (stack.length === 0) throw 'path escapes the granted directory';
+        stack.pop();
+        continue;
+      }
+      if (pending.length === 0) {
+        stack.push(segment);
+        break;
+      }
+      const candidate = join(root, ...stack, segment);
+      let st;
+      try {
+        st = lstatSync(candidate);
+      } catch (e) {
+        if (e.code === 'ENOENT') {
+          stack.push(segment, ...pending.filter((s) => s !== '..'));
+          if (pending.includes('..')) throw 'no such directory';
+          break;
+        }
+        throw describe(e);
+      }
+      if (st.isSymbolicLink()) {
+        if (++links > MAX_LINKS) throw 'too many levels of symbolic links';
+        const target = readlinkSync(candidate);
+        if (isAbsolute(target)) throw 'path escapes the granted directory';
+        pending.unshift(...target.split('/').filter((s) => s && s !== '.'));
+        continue;
+      }
+      stack.push(segment);
+    }
+    return join(root, ...stack);
+  }
+
+  const wrap = (fn) => (...args) => {
+    try {
+      return fn(...args);
+    } catch (e) {
+      // jco turns a thrown non-Error into the err(string) case the guest expects.
+      throw typeof e === 'string' ? e : describe(e);
+    }
+  };
+
+  return {
+    lstat: wrap((path) => {
+      let st;
+      try {
+        st = lstatSync(resolve(path, false), { bigint: true });
+      } catch (e) {
+        if (e.code === 'ENOENT') return undefined;
+        throw e;
+      }
+      return { mode: Number(st.mode), size: st.size, mtime: st.mtimeNs / 1_000_000_000n - (st.mtimeNs < 0n && st.mtimeNs % 1_000_000_000n ? 1n : 0n) };
+    }),
+    setMode: wrap((path, mode) => {
+      const host = resolve(path, true);
+      if (lstatSync(host).isSymbolicLink()) throw 'is a symbolic link';
+      chmodSync(host, mode & 0o7777);
+    }),
+    setMtime: wrap((path, mtime) => {
+      const t = Number(mtime);
+      lutimesSync(resolve(path, true), t, t);
+    }),
+    readLink: wrap((path) => readlinkSync(resolve(path, false))),
+    makeSymlink: wrap((target, path) => {
+      // The link's text is data: it may point anywhere, and nothing here follows it.
+      symlinkSync(target, resolve(path, true));
+    }),
+    writeFile: wrap((path, data, mode) => {
+      const host = resolve(path, true);
+      // A link where the file goes is replaced, never written through.
+      try {
+        if (lstatSync(host).isSymbolicLink()) unlinkSync(host);
+      } catch (e) {
+        if (e.code !== 'ENOENT') throw e;
+      }
+      const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
+      const fd = openSync(host, flags, mode & 0o777);
+      try {
+        let done = 0;
+        while (done < data.length) done += writeSync(fd, data, done, data.length - done);
+      } finally {
+        closeSync(fd);
+      }
+    }),
+    utcOffset: (unixSeconds) => -new Date(Number(unixSeconds) * 1000).getTimezoneOffset() * 60,
+  };
+}

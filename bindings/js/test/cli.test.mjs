@@ -1,0 +1,48 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI, FIXTURES, damagedCases } from './helpers.mjs';
+
+const cli = (args, input) => spawnSync(process.execPath, [CLI, ...args], { input, maxBuffer: 1 << 28 });
+
+test('process prints what upstream\'s process printed for each recorded job, with its exit code', () => {
+  for (const [name, code] of [['simple', 0], ['failing', 2], ['multi', 0]]) {
+    const dir = mkdtempSync(join(tmpdir(), 'runnerwire-cli-'));
+    try {
+      const run = cli(['process', dir, '--ident', 'x'], readFileSync(join(FIXTURES, name, 'result.stream')));
+      assert.equal(run.stdout.toString(), readFileSync(join(FIXTURES, name, 'process.stdout')).toString(), name);
+      assert.equal(run.status, code, `${name}: ${run.stderr}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
+
+test('validate: exit 0 on a recorded stream, 65 and the problem on stderr for a damaged one', () => {
+  assert.equal(cli(['validate', join(FIXTURES, 'simple', 'result.stream')]).status, 0);
+  const c = damagedCases()[0];
+  const run = cli(['validate', '-'], readFileSync(join(FIXTURES, 'damaged', `${c.name}.stream`)));
+  assert.equal(run.status, 65);
+  assert.equal(run.stderr.toString(), run.stderr.toString().split('\n')[0] + '\n');
+  assert.match(run.stderr.toString(), new RegExp(`^runnerwire: ${c.kind} at byte ${c.offset}, line ${c.line}: `));
+});
+
+test('a bad stream to process: 65, one line naming the byte offset; usage errors exit 2', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runnerwire-cli-'));
+  try {
+    const run = cli(['process', dir], Buffer.from('{"status": "running"}\nnot json\n'));
+    assert.equal(run.status, 65);
+    assert.match(run.stderr.toString(), /^runnerwire: malformed stream at byte 22: .+\n$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal(cli(['process']).status, 2);
+  assert.equal(cli(['inspect', '--no-such-flag']).status, 2);
+  assert.equal(cli(['inspect', '--max-line-bytes', 'lots']).status, 2);
+  const missing = cli(['inspect', '/no/such/stream']);
+  assert.equal(missing.status, 74);
+  assert.match(missing.stderr.toString(), /^runnerwire: cannot open \/no\/such\/stream/);
+});
