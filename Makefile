@@ -10,7 +10,7 @@ COMPONENT   := target/wasm32-wasip2/release/runnerwire_codec.wasm
 BIN         := target/release/runnerwire
 DEMO_OUT    := target/demo
 
-.PHONY: all build component venv core-venv test-image test demo fixtures hostile-fixtures bench bench-hostile clean
+.PHONY: all build component bindings venv core-venv test-image test test-rust test-js test-python demo fixtures hostile-fixtures bench bench-hostile clean
 
 all: build
 
@@ -48,14 +48,46 @@ export CONTAINERS_CONF ?= $(CURDIR)/tests/container/containers.conf
 test-image:
 	bash tests/container/build-image.sh
 
+## The component for Node, the browser and Python: the npm package's generated code
+## (jco, pinned in bindings/js/package-lock.json), the page's copy of it and of the WASI
+## shims (web/dist), and the Python package in its venv with the component precompiled.
+JS_STAMP := bindings/js/node_modules/.installed
+PY_VENV  := bindings/python/.venv
+PY_STAMP := $(PY_VENV)/.installed
+$(JS_STAMP): bindings/js/package.json bindings/js/package-lock.json
+	cd bindings/js && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+$(PY_STAMP): bindings/python/pyproject.toml
+	$(PYTHON) -m venv $(PY_VENV)
+	$(PY_VENV)/bin/pip install --quiet --disable-pip-version-check -e bindings/python
+	@touch $@
+bindings: component $(JS_STAMP) $(PY_STAMP)
+	node bindings/js/build.mjs $(COMPONENT)
+	rm -rf web/dist && mkdir -p web/dist
+	cp -r bindings/js/gen web/dist/codec
+	cp -r bindings/js/node_modules/@bytecodealliance/preview2-shim/dist web/dist/shim
+	cp $(COMPONENT) bindings/python/runnerwire/runnerwire_codec.wasm
+	$(PY_VENV)/bin/python -m runnerwire._precompile
+
 ## All tests: codec unit tests (incl. differential tests against CPython's json),
-## snapshots, and compatibility tests that run upstream ansible-runner for real.
+## snapshots, compatibility tests that run upstream ansible-runner for real, and the
+## bindings (Node, the page in headless Chromium, Python) against native and upstream.
+# `-k`: every suite runs and reports even when an earlier one failed.
+test: component venv core-venv test-image bindings
+	$(MAKE) -k test-rust test-js test-python
+
 # Needs the component, not `build`: cargo test builds the binary itself, with the features of
 # the whole workspace and its test dependencies, so wasmtime is compiled once per run.
 # Temp files go to /dev/shm when there is one: the cut-stream test makes ~60,000 small trees.
-test: component venv core-venv test-image
+test-rust:
 	TMPDIR=$${TEST_TMPDIR:-$$( [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo $${TMPDIR:-/tmp})} \
 	RUNNERWIRE_VENV=$(CURDIR)/$(VENV) RUNNERWIRE_CORE_VENV=$(CURDIR)/$(CORE_VENV) $(CARGO) test --locked --release --workspace --no-fail-fast
+
+test-js:
+	cd bindings/js && node --test test/
+
+test-python:
+	cd bindings/python && RUNNERWIRE_VENV=$(CURDIR)/$(VENV) .venv/bin/python -m unittest discover -s tests -v
 
 ## runnerwire transmit | runnerwire worker | runnerwire process on the bundled demo private
 ## data dir (the worker needs only ansible-core: it is taken from the venv).
@@ -85,4 +117,4 @@ bench: build venv
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) $(CORE_VENV)
+	rm -rf $(VENV) $(CORE_VENV) $(PY_VENV) bindings/js/node_modules bindings/js/gen web/dist

@@ -41,7 +41,8 @@ async function pick(page, path) {
   }));
 }
 
-test('the page diagnoses a recorded stream and a damaged one, in the browser', { skip: !existsSync(browserPath) && `no Chromium at ${browserPath}` }, async () => {
+test('the page diagnoses a recorded stream and a damaged one, in the browser', async () => {
+  assert.ok(existsSync(browserPath), `no Chromium at ${browserPath}: install Debian's chromium or set CHROMIUM`);
   assert.ok(existsSync(join(WEB, 'dist', 'codec', 'runnerwire_codec.js')), 'web/dist is missing: run `make bindings`');
   const server = await serve();
   const browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox'] });

@@ -1,0 +1,170 @@
+"""The Python package against upstream ansible-runner (its Processor, run from the pinned
+venv named by RUNNERWIRE_VENV) and against the recorded fixtures."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import runnerwire
+from runnerwire import _component
+from wasmtime.component import Record, Variant
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+FIXTURES = os.path.join(ROOT, "fixtures")
+HERE = os.path.dirname(os.path.abspath(__file__))
+UPSTREAM_VENV = os.environ.get("RUNNERWIRE_VENV", os.path.join(ROOT, ".venv"))
+
+
+def recorded(name):
+    return os.path.join(FIXTURES, name, "result.stream")
+
+
+def tree(root):
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in sorted(dirnames + filenames):
+            path = os.path.join(dirpath, name)
+            rel = os.path.relpath(path, root)
+            st = os.lstat(path)
+            if os.path.islink(path):
+                out[rel] = ("link", os.readlink(path))
+            elif os.path.isdir(path):
+                out[rel] = ("dir", oct(st.st_mode & 0o7777))
+            else:
+                with open(path, "rb") as f:
+                    out[rel] = ("file", oct(st.st_mode & 0o7777), f.read())
+    return out
+
+
+class ProcessorAgainstUpstream(unittest.TestCase):
+    def run_both(self, stream, *extra):
+        results = {}
+        for which, python in [("upstream", os.path.join(UPSTREAM_VENV, "bin", "python")), ("runnerwire", sys.executable)]:
+            pdd = tempfile.mkdtemp(prefix=f"runnerwire-{which}-")
+            run = subprocess.run([python, os.path.join(HERE, "processor_calls.py"), which, stream, pdd, *extra],
+                                 capture_output=True, check=True)
+            calls = json.loads(run.stderr.decode().strip().splitlines()[-1])
+            results[which] = (calls, run.stdout, tree(os.path.join(pdd, "artifacts")), pdd)
+        return results
+
+    def assert_same(self, results):
+        (up_calls, up_out, up_tree, up_pdd), (our_calls, our_out, our_tree, our_pdd) = results["upstream"], results["runnerwire"]
+        # Handler calls name the artifact dir: the same relative to each private data dir.
+        for calls, pdd in [(up_calls, up_pdd), (our_calls, our_pdd)]:
+            for call in calls["calls"]:
+                if call[0] == "artifacts":
+                    call[1] = os.path.relpath(call[1], pdd)
+        self.assertEqual(our_calls, up_calls)
+        self.assertEqual(our_out, up_out)
+        self.assertEqual(sorted(our_tree), sorted(up_tree))
+        for path, node in up_tree.items():
+            if node[0] == "file" and path.startswith("job_events/"):
+                self.assertEqual(our_tree[path], node, path)
+
+    def test_handlers_see_what_upstreams_see_for_each_recorded_job(self):
+        for name in ["simple", "failing", "multi"]:
+            with self.subTest(name):
+                self.assert_same(self.run_both(recorded(name)))
+
+    def test_an_event_handler_returning_false_keeps_the_file_from_being_written(self):
+        results = self.run_both(recorded("multi"), "--skip-every", "3", "--quiet")
+        self.assert_same(results)
+        events = [p for p in results["runnerwire"][2] if p.startswith("job/job_events/")]
+        skipped = [c for c in results["runnerwire"][0]["calls"] if c[0] == "event" and not c[4]]
+        self.assertTrue(skipped)
+        self.assertFalse(any(f"/{c[1]}-{c[2]}.json" in " ".join(events) for c in skipped))
+
+    def test_a_bad_stream_ends_the_run_with_an_error_status_naming_the_offset(self):
+        with open(recorded("simple"), "rb") as f:
+            data = f.read()
+        line_end = data.index(b"\n", 3000) + 1
+        cut = data[:line_end] + b"not json\n"
+        statuses = []
+        processor = runnerwire.Processor(_input=io.BytesIO(cut), status_handler=lambda d, runner_config: statuses.append(d),
+                                         private_data_dir=tempfile.mkdtemp(), quiet=True)
+        self.assertEqual(processor.run(), ("error", None))
+        self.assertEqual(statuses[-1]["status"], "error")
+        self.assertRegex(statuses[-1]["job_explanation"], rf"^malformed stream at byte {line_end}: ")
+
+
+class InspectAndValidate(unittest.TestCase):
+    def test_each_damaged_case_is_found_where_the_fixtures_say(self):
+        with open(os.path.join(FIXTURES, "damaged", "cases.json")) as f:
+            cases = json.load(f)
+        for case in cases:
+            with self.subTest(case["name"]):
+                path = os.path.join(FIXTURES, "damaged", case["name"] + ".stream")
+                result = runnerwire.inspect(path, limits=case.get("limits"))
+                problems = [json.loads(l)["problem"] for l in result.json_lines.splitlines() if b'"problem"' in l[:12]]
+                self.assertTrue(any(p["kind"] == case["kind"] and p["offset"] == case["offset"] and p["line"] == case["line"] for p in problems), problems)
+                self.assertEqual(result.summary["problems"], len(problems))
+                self.assertRegex(runnerwire.validate(path, limits=case.get("limits")), r"^[a-z-]+ at byte \d+, line \d+: ")
+
+    def test_sources_bytes_paths_and_file_objects_agree(self):
+        path = recorded("multi")
+        with open(path, "rb") as f:
+            data = f.read()
+        by_path = runnerwire.inspect(path)
+        self.assertIsNone(by_path.first_problem)
+        self.assertEqual(runnerwire.inspect(data).json_lines, by_path.json_lines)
+        self.assertEqual(runnerwire.inspect(io.BytesIO(data)).json_lines, by_path.json_lines)
+        self.assertEqual(by_path.summary["events"]["total"], sum(1 for l in data.splitlines() if b'"uuid"' in l and b'"counter"' in l))
+
+    def test_the_memory_budget_is_enforced(self):
+        with self.assertRaises(runnerwire.CodecError) as caught:
+            runnerwire.inspect(recorded("simple"), sandbox={"max_memory_bytes": 1 << 20})
+        self.assertIn("memory", str(caught.exception))
+
+
+class UntaggedValueShapes(unittest.TestCase):
+    """wasmtime-py returns variants untagged when Python types tell the cases apart: the
+    package relies on these shapes, so they are pinned here."""
+
+    def test_export_shapes(self):
+        with tempfile.TemporaryDirectory() as scratch, tempfile.TemporaryDirectory() as artifacts:
+            instance = _component.Instance([("/artifacts", artifacts, True), ("/scratch", scratch, True)], stdin=recorded("simple"))
+            limits = instance.call("types", "default-limits")
+            self.assertIsInstance(limits, Record)
+            self.assertEqual(getattr(limits, "max-json-depth"), 1000)
+            stepper = instance.call("process", "[constructor]stepper", limits, True)
+            first = instance.call("process", "[method]stepper.next", stepper)
+            # result<step, stream-error>: ok is the step itself, a tagged Variant (two
+            # cases are records); the status payload is a str.
+            self.assertIsInstance(first, Variant)
+            self.assertEqual((first.tag, json.loads(first.payload)["status"]), ("status", "starting"))
+            # result<_, stream-error> with no event pending: the err Record, untagged.
+            error = instance.call("process", "[method]stepper.write-event", stepper)
+            self.assertIsInstance(error, Record)
+            self.assertEqual(error.kind, "io")
+            stepper.drop(instance.store)
+
+    def test_a_stream_error_comes_back_as_a_record(self):
+        with tempfile.TemporaryDirectory() as scratch, tempfile.TemporaryDirectory() as artifacts, tempfile.NamedTemporaryFile() as bad:
+            bad.write(b"{\"status\": \"running\"}\n[1]\n")
+            bad.flush()
+            instance = _component.Instance([("/artifacts", artifacts, True), ("/scratch", scratch, True)], stdin=bad.name)
+            stepper = instance.call("process", "[constructor]stepper", instance.call("types", "default-limits"), True)
+            self.assertEqual(instance.call("process", "[method]stepper.next", stepper).tag, "status")
+            error = instance.call("process", "[method]stepper.next", stepper)
+            self.assertIsInstance(error, Record)
+            self.assertEqual((error.kind, error.offset), ("malformed", 22))
+            stepper.drop(instance.store)
+
+    def test_host_fs_results_lower_as_the_guest_expects(self):
+        # A stream whose archive holds a link (kept as data): make-symlink, read-link and
+        # set-mtime all cross; the link must land with its text and the run succeed.
+        stream = os.path.join(FIXTURES, "hostile", "result", "link-outside-kept-as-data.stream")
+        with tempfile.TemporaryDirectory() as pdd:
+            outcome = runnerwire.process(stream, pdd, ident="job")
+            links = {p: os.readlink(os.path.join(dirpath, p)) for dirpath, _, files in os.walk(pdd) for p in files
+                     if os.path.islink(os.path.join(dirpath, p))}
+            self.assertTrue(links, "no link was made")
+            self.assertIsNotNone(outcome.status)
+
+
+if __name__ == "__main__":
+    unittest.main()
