@@ -10,7 +10,7 @@ COMPONENT   := target/wasm32-wasip2/release/runnerwire_codec.wasm
 BIN         := target/release/runnerwire
 DEMO_OUT    := target/demo
 
-.PHONY: all build component bindings venv core-venv test-image test test-rust test-js test-python demo fixtures hostile-fixtures bench bench-hostile clean
+.PHONY: all build component bindings venv core-venv test-image test test-rust test-js test-python demo fixtures hostile-fixtures bench bench-hostile bench-bindings clean
 
 all: build
 
@@ -114,6 +114,10 @@ bench-hostile: build venv
 ## Speed and memory side by side with upstream.
 bench: build venv
 	$(VENV)/bin/python bench/bench.py --venv-bin $(VENV)/bin --runnerwire $(BIN)
+
+## The component in Node and Python next to the native CLI (MB/s on one large stream).
+bench-bindings: build bindings
+	$(PYTHON) bench/bindings.py
 
 clean:
 	$(CARGO) clean

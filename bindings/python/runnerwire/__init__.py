@@ -171,10 +171,8 @@ class _Steps:
             raise _stream_error(result)
         return result
 
-    def write_event(self):
-        error = self.instance.call("process", "[method]stepper.write-event", self.stepper)
-        if error is not None:
-            raise _stream_error(error)
+    def skip_event(self):
+        self.instance.call("process", "[method]stepper.skip-event", self.stepper)
 
     def close(self):
         self.stepper.drop(self.instance.store)
@@ -199,7 +197,6 @@ def process(source, private_data_dir, *, ident=None, artifact_dir=None, quiet=Fa
                     if step.tag == "event":
                         if output is not None and step.payload.printed is not None:
                             output.write(step.payload.printed.encode())
-                        steps.write_event()
                     elif step.tag == "end":
                         o = step.payload
                         return Outcome(o.status, o.rc, getattr(o, "events-written"), directory)
@@ -308,12 +305,13 @@ class Processor:
             if step.tag == "status":
                 self.status_callback(json.loads(step.payload))
             elif step.tag == "event":
+                # The event's file is written when the next step is asked for, unless skipped.
                 event = json.loads(step.payload.json)
                 if step.payload.printed is not None:
                     sys.stdout.write(step.payload.printed)
                 should_write = self.event_handler(event) if self.event_handler is not None else True
-                if should_write:
-                    steps.write_event()
+                if not should_write:
+                    steps.skip_event()
             elif step.tag == "artifacts":
                 if self.artifacts_handler is not None:
                     self.artifacts_handler(self.artifact_dir)

@@ -87,13 +87,17 @@ class Instance:
         _hostfs.define(linker, lambda: self.grants)
         self.store.set_epoch_deadline(self.step_ticks)
         self.instance = linker.instantiate(self.store, self.component)
+        self.funcs = {}
 
     def func(self, interface, name):
-        iface = self.component.get_export_index(f"runnerwire:codec/{interface}@0.1.0")
-        index = self.component.get_export_index(name, iface)
-        if index is None:
-            raise LookupError(f"the component exports no {interface}.{name}")
-        return self.instance.get_func(self.store, index)
+        key = (interface, name)
+        if key not in self.funcs:
+            iface = self.component.get_export_index(f"runnerwire:codec/{interface}@0.1.0")
+            index = self.component.get_export_index(name, iface)
+            if index is None:
+                raise LookupError(f"the component exports no {interface}.{name}")
+            self.funcs[key] = self.instance.get_func(self.store, index)
+        return self.funcs[key]
 
     def call(self, interface, name, *args):
         """Calls an export; the time budget restarts for each call."""
