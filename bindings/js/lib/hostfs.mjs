@@ -54,8 +54,9 @@ export function makeHostFs(grants) {
         st = lstatSync(candidate);
       } catch (e) {
         if (e.code === 'ENOENT') {
-          stack.push(segment, ...pending.filter((s) => s !== '..'));
+          // Nothing further exists: no link can redirect the rest (unless it climbs out).
           if (pending.includes('..')) throw 'no such directory';
+          stack.push(segment, ...pending);
           break;
         }
         throw describe(e);

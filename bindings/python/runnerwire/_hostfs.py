@@ -59,6 +59,7 @@ class Grants:
             try:
                 st = os.lstat(candidate)
             except FileNotFoundError:
+                # Nothing further exists: no link can redirect the rest (unless it climbs out).
                 if ".." in pending:
                     raise HostFsError("no such directory")
                 stack.append(segment)
