@@ -7,10 +7,11 @@ VENV_STAMP  := $(VENV)/.installed
 CORE_VENV   := .venv-core
 CORE_STAMP  := $(CORE_VENV)/.installed
 COMPONENT   := target/wasm32-wasip2/release/runnerwire_codec.wasm
+PRECOMPILED := target/wasm32-wasip2/release/runnerwire_codec.cwasm
 BIN         := target/release/runnerwire
 DEMO_OUT    := target/demo
 
-.PHONY: all build component bindings venv core-venv test-image test test-rust test-js test-python demo fixtures hostile-fixtures bench bench-hostile bench-bindings clean
+.PHONY: all build component precompiled bindings venv core-venv test-image test test-rust test-js test-python demo fixtures hostile-fixtures bench bench-hostile bench-bindings clean
 
 all: build
 
@@ -24,8 +25,17 @@ component: target/.wasm-target
 	$(CARGO) build --locked -p runnerwire-codec --lib --target wasm32-wasip2 --release
 	$(CARGO) build --locked --manifest-path tests/escape-probe/Cargo.toml --target wasm32-wasip2 --release --target-dir target
 
+## The component compiled to native code for the host's engine, so the binary embeds it
+## ready to run (no compiling at start, no cache directory): a first build of the host
+## crate makes `runnerwire-precompile`, which writes it; the second build embeds it.
+precompiled: component
+	@$(MAKE) --no-print-directory $(PRECOMPILED)
+$(PRECOMPILED): $(COMPONENT) Cargo.lock host/src/engine.rs host/Cargo.toml
+	$(CARGO) build --locked --release -p runnerwire --bin runnerwire-precompile
+	target/release/runnerwire-precompile $@
+
 ## The host binary, with the component embedded: target/release/runnerwire.
-build: component
+build: precompiled
 	$(CARGO) build --locked --release -p runnerwire
 
 ## Upstream ansible-runner + ansible-core from the Python package index, pinned, for fixtures and compatibility tests.
@@ -73,7 +83,7 @@ bindings: component $(JS_STAMP) $(PY_STAMP)
 ## snapshots, compatibility tests that run upstream ansible-runner for real, and the
 ## bindings (Node, the page in headless Chromium, Python) against native and upstream.
 # `-k`: every suite runs and reports even when an earlier one failed.
-test: component venv core-venv test-image bindings
+test: precompiled venv core-venv test-image bindings
 	$(MAKE) -k test-rust test-js test-python
 
 # Needs the component, not `build`: cargo test builds the binary itself, with the features of

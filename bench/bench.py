@@ -33,7 +33,7 @@ Stages:
             project/site.yml is one play on localhost with --tasks quick `debug` tasks, default
             500), stdout to a file, each run in a fresh private data dir. Environment: PATH with
             the venv's bin first (both workers run `ansible-playbook` from PATH), HOME (one temp
-            dir for the stage: runnerwire's component cache lives under it), LANG=C.UTF-8, ANSIBLE_NOCOLOR=1 (and TMPDIR if set), nothing else. Most of the time
+            dir for the stage: ansible's ~/.ansible lives under it), LANG=C.UTF-8, ANSIBLE_NOCOLOR=1 (and TMPDIR if set), nothing else. Most of the time
             is ansible's, so the speed-up is small by nature. RSS here is the worker process's
             own (its VmHWM, sampled every few ms): wait4's ru_maxrss would be the largest of the
             worker and every descendant it reaped, i.e. usually an ansible-playbook process. The
@@ -47,7 +47,7 @@ Stages:
             hold one `runner_on_ok` event per task, or the script exits 1.
 
 Before timing, each tool runs once, untimed, on the small recorded fixture stream (worker: on
-a one-task job), so runnerwire's precompiled-component cache and the OS page cache are warm for
+a one-task job), so the OS page cache is warm for
 both; before each timed run, os.sync() (untimed) flushes what earlier runs left to write. Per
 run the script also prints user and system CPU time (as wait4 reports it: the process and every
 descendant it reaped, so for `worker` the whole tree): `process` writes one file per event, so
@@ -584,9 +584,7 @@ def count_job_event_files(pdd):
 def bench_worker(args, tmp, _env, commands, checks, after):
     tasks = args.tasks
     # One HOME for the whole stage, shared by the warm-ups and the timed runs of both tools:
-    # runnerwire keeps its precompiled component in $HOME/.cache (a fresh HOME per run would make
-    # every run compile it again, ~5 MB written and a much higher peak RSS), and ansible its
-    # ~/.ansible; the warm-ups fill both.
+    # ansible keeps its ~/.ansible there; the warm-ups fill it.
     home = os.path.join(tmp, "home")
     os.mkdir(home)
     env = {"PATH": args.venv_bin_dir + os.pathsep + os.environ.get("PATH", os.defpath),

@@ -5,7 +5,35 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     embed_component();
+    embed_precompiled();
     embed_corpus();
+    println!("cargo:rustc-env=RUNNERWIRE_TARGET={}", std::env::var("TARGET").unwrap());
+}
+
+/// The component compiled to native code by `runnerwire-precompile` (`make build` runs it
+/// between two builds of this crate); until then an empty file: the binary compiles the
+/// component at start instead.
+fn embed_precompiled() {
+    println!("cargo:rerun-if-env-changed=RUNNERWIRE_PRECOMPILED");
+    let path = match std::env::var_os("RUNNERWIRE_PRECOMPILED") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| manifest.join("../target"));
+            target.join("wasm32-wasip2/release/runnerwire_codec.cwasm")
+        }
+    };
+    println!("cargo:rerun-if-changed={}", path.display());
+    let path = if path.exists() {
+        path.canonicalize().unwrap()
+    } else {
+        let empty = PathBuf::from(std::env::var_os("OUT_DIR").unwrap()).join("no-precompiled-component");
+        std::fs::write(&empty, b"").unwrap();
+        empty
+    };
+    println!("cargo:rustc-env=RUNNERWIRE_PRECOMPILED_PATH={}", path.display());
 }
 
 fn embed_component() {

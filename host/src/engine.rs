@@ -1,9 +1,8 @@
-//! The wasmtime embedding: one engine, the embedded component loaded from a precompiled
-//! cache, and a fresh store per stage run with memory and time limits and only the
+//! The wasmtime embedding: one engine, the component precompiled at build time and
+//! embedded, and a fresh store per stage run with memory and time limits and only the
 //! directories that run is granted.
 
-use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +22,30 @@ pub use exports::runnerwire::codec::{
 
 /// The component, embedded at build time.
 pub static COMPONENT: &[u8] = include_bytes!(env!("RUNNERWIRE_COMPONENT_PATH"));
+
+/// The component compiled to native code for [`engine_config`] by `runnerwire-precompile`
+/// at build time (`make build`); empty in the first stage of that build.
+static PRECOMPILED: &[u8] = include_bytes!(env!("RUNNERWIRE_PRECOMPILED_PATH"));
+
+/// The engine configuration, the same when precompiling and when running (the precompiled
+/// code is only accepted by an engine configured alike).
+pub fn engine_config() -> Result<Config> {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    // The target's baseline features, not this machine's: the embedded code then runs on
+    // any CPU of the architecture the binary is copied to.
+    config.target(env!("RUNNERWIRE_TARGET")).map_err(|e| anyhow!("cannot target {}: {e}", env!("RUNNERWIRE_TARGET")))?;
+    // The map from native code back to wasm offsets only serves debugging and profiling; it
+    // is a fifth of the compiled code, and every start would read it.
+    config.generate_address_map(false);
+    Ok(config)
+}
+
+/// Compiles the embedded component for [`engine_config`] (what `make build` embeds).
+pub fn precompile() -> Result<Vec<u8>> {
+    let engine = Engine::new(&engine_config()?).map_err(|e| anyhow!("cannot create the wasm engine: {e}"))?;
+    engine.precompile_component(COMPONENT).map_err(|e| anyhow!("cannot compile the component: {e}"))
+}
 
 /// Epoch ticks per second (the time budget's resolution).
 const TICKS_PER_SECOND: u64 = 10;
@@ -104,9 +127,7 @@ pub fn arm(store: &mut Store<HostState>) -> &mut Store<HostState> {
 
 impl Runtime {
     pub fn new() -> Result<Self> {
-        let mut config = Config::new();
-        config.epoch_interruption(true);
-        let engine = Engine::new(&config).map_err(|e| anyhow!("cannot create the wasm engine: {e}"))?;
+        let engine = Engine::new(&engine_config()?).map_err(|e| anyhow!("cannot create the wasm engine: {e}"))?;
         let component = load_component(&engine)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow!("cannot link WASI: {e}"))?;
@@ -187,76 +208,18 @@ impl Runtime {
     }
 }
 
-/// Loads the embedded component from the precompiled cache, compiling and caching it on
-/// first use. Compiling takes ~300 ms; loading a cached one well under 1 ms.
+/// The embedded precompiled component; nothing is read from or written to disk. Only
+/// the first stage of `make build` (which makes it) has none and compiles the component.
 fn load_component(engine: &Engine) -> Result<Component> {
-    let key = cache_key(engine);
-    if let Some(dir) = cache_dir() {
-        let path = dir.join(format!("codec-{key:016x}.cwasm"));
-        if private_dir(&dir) && path.is_file() {
-            // SAFETY: the file is in a directory only this user can write, named by a hash of
-            // this exact component and engine configuration, and was written by
-            // `store_precompiled` below (atomically, via rename).
-            if let Ok(component) = unsafe { Component::deserialize_file(engine, &path) } {
-                return Ok(component);
-            }
-        }
-        if let Ok(bytes) = engine.precompile_component(COMPONENT) {
-            let _ = store_precompiled(&dir, &path, &bytes);
-            // SAFETY: these bytes were just produced by this engine.
-            if let Ok(component) = unsafe { Component::deserialize(engine, &bytes) } {
-                return Ok(component);
-            }
-        }
+    if PRECOMPILED.is_empty() {
+        return Component::new(engine, COMPONENT).map_err(|e| anyhow!("cannot compile the component: {e}"));
     }
-    Component::new(engine, COMPONENT).map_err(|e| anyhow!("cannot compile the component: {e}"))
-}
-
-fn cache_key(engine: &Engine) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    COMPONENT.hash(&mut hasher);
-    engine.precompile_compatibility_hash().hash(&mut hasher);
-    env!("CARGO_PKG_VERSION").hash(&mut hasher);
-    hasher.finish()
-}
-
-fn cache_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("RUNNERWIRE_CACHE_DIR") {
-        return Some(PathBuf::from(dir));
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("runnerwire"))
-}
-
-/// True when `dir` is owned by this user and nobody else can write to it.
-fn private_dir(dir: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match std::fs::symlink_metadata(dir) {
-        Ok(m) => m.is_dir() && m.uid() == unsafe { libc::geteuid() } && m.mode() & 0o022 == 0,
-        Err(_) => false,
-    }
-}
-
-fn store_precompiled(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    if !private_dir(dir) {
-        return Err(std::io::Error::other("cache directory is not private"));
-    }
-    let tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::fs::write(tmp.path(), bytes)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    // Older builds' entries are dead weight: keep only this one.
-    for entry in std::fs::read_dir(dir)?.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with("codec-") && name.ends_with(".cwasm") && entry.path() != path {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-    Ok(())
+    // SAFETY: these bytes were made at build time by `precompile()` from this binary's own
+    // COMPONENT and engine configuration; wasmtime checks its version and configuration hash
+    // before using them.
+    unsafe { Component::deserialize(engine, PRECOMPILED) }.map_err(|e| {
+        anyhow!("the embedded precompiled component does not fit this engine ({e:#}); rebuild with `make build`")
+    })
 }
 
 /// The user's limits over the codec's defaults, as the WIT interface takes them.
@@ -268,5 +231,24 @@ pub fn wit_limits(l: &crate::cli::LimitArgs, defaults: wit_types::Limits) -> wit
         max_unpacked_bytes: l.max_unpacked_bytes.unwrap_or(defaults.max_unpacked_bytes),
         max_compression_ratio: l.max_compression_ratio.unwrap_or(defaults.max_compression_ratio),
         max_json_depth: l.max_json_depth.unwrap_or(defaults.max_json_depth),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_component_loads_without_compiling_and_a_mismatch_says_so() {
+        assert!(!PRECOMPILED.is_empty(), "built without the precompiled component: use `make build`");
+        let engine = Engine::new(&engine_config().unwrap()).unwrap();
+        assert!(load_component(&engine).is_ok());
+        // An engine configured otherwise must refuse the code, with a message saying what to do.
+        let mut other = engine_config().unwrap();
+        other.epoch_interruption(false);
+        let error = load_component(&Engine::new(&other).unwrap()).err().expect("a mismatched engine accepted the code");
+        let text = format!("{error:#}");
+        assert!(text.starts_with("the embedded precompiled component does not fit this engine"), "{text}");
+        assert!(text.ends_with("rebuild with `make build`"), "{text}");
     }
 }

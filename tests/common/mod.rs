@@ -16,10 +16,7 @@ pub fn repo_root() -> PathBuf {
 }
 
 pub fn runnerwire() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_runnerwire"));
-    // Keep the precompiled-component cache inside the build tree.
-    cmd.env("RUNNERWIRE_CACHE_DIR", repo_root().join("target/test-cache"));
-    cmd
+    Command::new(env!("CARGO_BIN_EXE_runnerwire"))
 }
 
 /// Runs `cmd` with `stdin` bytes; returns its output.
