@@ -137,26 +137,58 @@ impl Host for HostState {
 /// path: one syscall to create the file with its final mode.
 fn write_no_follow(dir: &Dir, rel: &Path, data: &[u8], mode: u32) -> io::Result<()> {
     use rustix::fs::{Mode, OFlags, ResolveFlags};
-    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
     let perms = Mode::from_raw_mode(mode & 0o777);
-    let open = || rustix::fs::openat2(dir, rel, flags, perms, resolve);
-    let fd = match open() {
-        Ok(fd) => fd,
-        Err(rustix::io::Errno::LOOP) if dir.symlink_metadata(rel).is_ok_and(|m| m.file_type().is_symlink()) => {
-            // A link where the file goes: replace it, never write through it.
-            dir.remove_file(rel)?;
-            open()?
-        }
+    let open = |extra: OFlags| rustix::fs::openat2(dir, rel, flags | extra, perms, resolve);
+    // The usual case, a new file: created with its final mode (unless the umask takes bits
+    // away), so no chmod. An existing one keeps its old mode through O_TRUNC: chmod it, as
+    // upstream chmods every file.
+    let is_link = || dir.symlink_metadata(rel).is_ok_and(|m| m.file_type().is_symlink());
+    let (fd, fresh) = match open(OFlags::EXCL).map(|fd| (fd, true)) {
+        Err(rustix::io::Errno::EXIST) => match open(OFlags::TRUNC) {
+            Ok(fd) => (fd, false),
+            Err(e) => (replace_link(dir, rel, e, is_link(), || open(OFlags::EXCL))?, true),
+        },
         Err(rustix::io::Errno::NOSYS) => return write_with_cap_std(dir, rel, data, mode),
-        Err(e) => return Err(e.into()),
+        Err(e) => (replace_link(dir, rel, e, is_link(), || open(OFlags::EXCL))?, true),
+        Ok(opened) => opened,
     };
-    // An existing file keeps its old mode through O_TRUNC; upstream chmods every time too.
-    rustix::fs::fchmod(&fd, perms)?;
+    if !fresh || mode & 0o777 & umask() != 0 {
+        rustix::fs::fchmod(&fd, perms)?;
+    }
     let mut file = std::fs::File::from(fd);
     std::io::Write::write_all(&mut file, data).inspect_err(|_| {
         // No half-written file stays behind (a full disk, a quota).
         let _ = dir.remove_file(rel);
+    })
+}
+
+/// A link where the file goes is replaced, never written through; other errors stand.
+fn replace_link(
+    dir: &Dir,
+    rel: &Path,
+    error: rustix::io::Errno,
+    is_link: bool,
+    create: impl FnOnce() -> rustix::io::Result<rustix::fd::OwnedFd>,
+) -> io::Result<rustix::fd::OwnedFd> {
+    if !(is_link && matches!(error, rustix::io::Errno::LOOP | rustix::io::Errno::EXIST)) {
+        return Err(error.into());
+    }
+    dir.remove_file(rel)?;
+    Ok(create()?)
+}
+
+/// The process's umask, read once from /proc (setting it to read it back would race with
+/// other threads creating files); unknown counts as "takes every bit".
+fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| status.lines().find_map(|l| l.strip_prefix("Umask:").map(|v| v.trim().to_string())))
+            .and_then(|v| u32::from_str_radix(&v, 8).ok())
+            .unwrap_or(0o777)
     })
 }
 
@@ -242,6 +274,20 @@ mod tests {
         assert_eq!(std::fs::read(s.target.join("secret-link")).unwrap(), b"mine");
         assert!(s.grants.set_mode("/artifacts/link-out".into(), 0o777).is_err(), "chmod through an escaping link");
         s.victim_untouched();
+    }
+
+    #[test]
+    fn a_file_gets_its_mode_whether_new_or_rewritten() {
+        let s = setup();
+        s.grants.write_file("/artifacts/new".into(), b"one".to_vec(), 0o600).unwrap();
+        assert_eq!(std::fs::metadata(s.target.join("new")).unwrap().mode() & 0o777, 0o600);
+        std::fs::set_permissions(s.target.join("new"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        s.grants.write_file("/artifacts/new".into(), b"two".to_vec(), 0o600).unwrap();
+        assert_eq!(std::fs::metadata(s.target.join("new")).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read(s.target.join("new")).unwrap(), b"two");
+        // A mode the umask would narrow still comes out whole.
+        s.grants.write_file("/artifacts/wide".into(), b"w".to_vec(), 0o666).unwrap();
+        assert_eq!(std::fs::metadata(s.target.join("wide")).unwrap().mode() & 0o777, 0o666);
     }
 
     #[test]
