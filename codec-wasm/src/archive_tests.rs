@@ -94,6 +94,41 @@ fn a_tree_round_trips_with_modes_links_empty_dirs_and_times() {
     assert_eq!(got, expected);
 }
 
+#[test]
+fn incompressible_files_are_stored_and_the_rest_deflated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    // xorshift64: bytes no deflate can shrink.
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let noise: Vec<u8> = (0..200_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 32) as u8
+        })
+        .collect();
+    write(&src.join("noise.bin"), &noise, 0o644);
+    write(&src.join("text.yml"), "- name: a task\n  debug: msg=hello\n".repeat(5_000).as_bytes(), 0o644);
+    // Small files are deflated whatever they hold, as upstream does.
+    write(&src.join("small.bin"), &noise[..1_000], 0o644);
+    let zip = tmp.path().join("a.zip");
+    pack::pack(s(&src), s(&zip), &FS, &[]).unwrap();
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
+    let method = |archive: &mut zip::ZipArchive<std::fs::File>, name: &str| archive.by_name(name).unwrap().compression();
+    assert_eq!(method(&mut archive, "noise.bin"), zip::CompressionMethod::Stored);
+    assert_eq!(method(&mut archive, "text.yml"), zip::CompressionMethod::Deflated);
+    assert_eq!(method(&mut archive, "small.bin"), zip::CompressionMethod::Deflated);
+    // And the same tree gives the same bytes.
+    let again = tmp.path().join("b.zip");
+    pack::pack(s(&src), s(&again), &FS, &[]).unwrap();
+    assert_eq!(std::fs::read(&zip).unwrap(), std::fs::read(&again).unwrap());
+    let dst = tmp.path().join("dst");
+    std::fs::create_dir(&dst).unwrap();
+    unpack::unpack(s(&zip), s(&dst), &FS, &Limits::default(), None).unwrap();
+    assert_eq!(std::fs::read(dst.join("noise.bin")).unwrap(), noise);
+}
+
 extern "C" {
     #[link_name = "mkfifo"]
     fn libc_mkfifo(path: *const std::ffi::c_char, mode: u32) -> i32;

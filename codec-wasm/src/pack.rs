@@ -2,9 +2,13 @@
 //! `st_mode << 16` attributes, every directory as its own `name/` entry (empty ones kept),
 //! symlinks stored with their target text (never followed), FIFOs skipped, times clamped
 //! into the zip range. Entries are sorted, so the same tree gives the same archive.
+//!
+//! Unlike upstream, a file whose first block does not compress is stored, not deflated:
+//! deflating random or already compressed bytes costs most of transmit's time and saves
+//! nothing. Any zip reader (upstream's `zipfile` included) takes both methods.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufReader, BufWriter, Read, Write};
 
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
@@ -17,6 +21,10 @@ use crate::fsys::{HostFs, Meta, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG};
 const DOS_DIRECTORY: u32 = 0x10;
 /// Zip64 is needed for entries of 4 GiB and more.
 const ZIP64_THRESHOLD: u64 = 0xffff_ffff;
+/// How much of a file the trial compression reads; smaller files are always deflated.
+const TRIAL_BYTES: usize = 64 << 10;
+/// A first block that deflates to more than this share of its size is not worth deflating.
+const STORE_ABOVE_RATIO: f64 = 0.95;
 
 /// A file that is not on disk but must be in the archive (see transmit's `env/cmdline`).
 #[derive(Clone, Debug)]
@@ -104,10 +112,13 @@ impl Packer<'_> {
             // and devices.
             S_IFIFO => Ok(()),
             S_IFREG => {
-                let src = File::open(path).map_err(|e| EntryError::io("cannot read", path, e))?;
-                self.start(name, meta.mode, meta.mtime, meta.size, CompressionMethod::Deflated)?;
-                io::copy(&mut BufReader::with_capacity(256 << 10, src), &mut self.zip)
-                    .map_err(|e| EntryError::io("cannot pack", path, e))?;
+                let mut src = BufReader::with_capacity(256 << 10, File::open(path).map_err(|e| EntryError::io("cannot read", path, e))?);
+                let mut first = Vec::with_capacity(TRIAL_BYTES);
+                (&mut src).take(TRIAL_BYTES as u64).read_to_end(&mut first).map_err(|e| EntryError::io("cannot read", path, e))?;
+                let method = if compresses(&first) { CompressionMethod::Deflated } else { CompressionMethod::Stored };
+                self.start(name, meta.mode, meta.mtime, meta.size, method)?;
+                self.zip.write_all(&first).map_err(|e| EntryError::io("cannot pack", path, e))?;
+                io::copy(&mut src, &mut self.zip).map_err(|e| EntryError::io("cannot pack", path, e))?;
                 Ok(())
             }
             _ => Ok(()),
@@ -135,5 +146,19 @@ impl Packer<'_> {
             .external_attributes(mode << 16)
             .last_modified_time(time)
             .large_file(size >= ZIP64_THRESHOLD)
+    }
+}
+
+/// Whether a file starting with `first` is worth deflating: small files always are (as
+/// upstream does it), larger ones when their first block shrinks.
+fn compresses(first: &[u8]) -> bool {
+    if first.len() < TRIAL_BYTES {
+        return true;
+    }
+    let mut trial = flate2::write::DeflateEncoder::new(io::sink(), flate2::Compression::fast());
+    let sized = trial.write_all(first).and_then(|_| trial.try_finish()).map(|_| trial.total_out());
+    match sized {
+        Ok(out) => (out as f64) <= first.len() as f64 * STORE_ABOVE_RATIO,
+        Err(_) => true,
     }
 }
