@@ -102,11 +102,12 @@ impl wit_frames::Guest for Component {
 
 impl wit_frames::GuestDecoder for DecoderResource {
     fn new(kind: wit_types::StreamKind, limits: wit_types::Limits) -> Self {
-        let kind = match kind {
-            wit_types::StreamKind::JobStream => decoder::StreamKind::Job,
-            wit_types::StreamKind::ResultStream => decoder::StreamKind::Result,
+        let decoder = match kind {
+            wit_types::StreamKind::JobStream => Decoder::new(decoder::StreamKind::Job, limits_from(limits)),
+            // Canonical event lines need no parse and re-encode: most of a result stream.
+            wit_types::StreamKind::ResultStream => Decoder::with_raw_events(limits_from(limits)),
         };
-        DecoderResource(RefCell::new(Decoder::new(kind, limits_from(limits))))
+        DecoderResource(RefCell::new(decoder))
     }
     fn push(&self, bytes: Vec<u8>) {
         self.0.borrow_mut().push(&bytes);
@@ -135,6 +136,12 @@ impl wit_frames::GuestDecoder for DecoderResource {
             Frame::ArchiveStart { offset, size } => wit_frames::Frame::ArchiveStart((offset, size)),
             Frame::ArchiveData(data) => wit_frames::Frame::ArchiveData(data),
             Frame::ArchiveEnd { offset } => wit_frames::Frame::ArchiveEnd(offset),
+            // Canonical already: the line itself is its re-encoding (ASCII by construction).
+            Frame::RawEvent(event) => wit_frames::Frame::Line(wit_frames::JsonLine {
+                offset: event.offset,
+                kind: wit_frames::LineKind::Event,
+                json: String::from_utf8_lossy(&event.json).into_owned(),
+            }),
         }))
     }
 }

@@ -54,6 +54,21 @@ pub enum Frame {
     ArchiveData(Vec<u8>),
     /// The archive's last base64 character has been read; `offset` is just past it.
     ArchiveEnd { offset: u64 },
+    /// An event line already exactly as Python's `json.dumps` writes it (only from a decoder
+    /// made with [`Decoder::with_raw_events`]): what a full parse and re-encode would give,
+    /// without either.
+    RawEvent(RawEvent),
+}
+
+/// An event line in canonical form: its bytes and where some member values are in them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawEvent {
+    pub offset: u64,
+    /// The line without its newline.
+    pub json: Vec<u8>,
+    pub counter: Option<std::ops::Range<usize>>,
+    pub uuid: Option<std::ops::Range<usize>>,
+    pub stdout: Option<std::ops::Range<usize>>,
 }
 
 #[derive(Debug)]
@@ -79,6 +94,7 @@ pub struct Decoder {
     state: State,
     input_ended: bool,
     error: Option<StreamError>,
+    raw_events: bool,
 }
 
 impl Decoder {
@@ -93,7 +109,14 @@ impl Decoder {
             state: State::Lines,
             input_ended: false,
             error: None,
+            raw_events: false,
         }
+    }
+
+    /// A result-stream decoder that hands canonical event lines over as
+    /// [`Frame::RawEvent`] (for `process`, which writes them as they are).
+    pub fn with_raw_events(limits: Limits) -> Self {
+        Decoder { raw_events: true, ..Decoder::new(StreamKind::Result, limits) }
     }
 
     /// Buffers more input. Cheap: all work happens in [`Decoder::next`].
@@ -196,6 +219,11 @@ impl Decoder {
         self.start = end;
         self.scan = end;
         let line = &self.buf[line_start..end];
+        if self.raw_events {
+            if let Some(event) = raw_event(&self.limits, line, offset) {
+                return Ok(Some(Frame::RawEvent(event)));
+            }
+        }
         let frame = classify(self.kind, &self.limits, line, offset).map_err(|mut e| {
             // Most likely cut short, but junk without a newline reads the same: say both.
             if e.kind == ErrorKind::Malformed && line.last() != Some(&b'\n') {
@@ -258,6 +286,22 @@ impl Decoder {
         }
         Ok(None)
     }
+}
+
+/// A canonical line that upstream's order of checks makes an event (no `status`, `zipfile`
+/// or `eof` member, not a keepalive); anything else goes to [`classify`].
+fn raw_event(limits: &Limits, line: &[u8], offset: u64) -> Option<RawEvent> {
+    let members = pyjson::canonical::scan(
+        line,
+        limits.max_json_depth as usize,
+        [b"status".as_slice(), b"zipfile", b"eof", b"event", b"counter", b"uuid", b"stdout"],
+    )?;
+    let [status, zipfile, eof, event, counter, uuid, stdout] = members.values;
+    let body = line.strip_suffix(b"\n").unwrap_or(line);
+    if status.is_some() || zipfile.is_some() || eof.is_some() || event.is_some_and(|r| &body[r] == b"\"keepalive\"") {
+        return None;
+    }
+    Some(RawEvent { offset, json: body.to_vec(), counter, uuid, stdout })
 }
 
 /// Parses one line and decides its kind, in upstream's order of checks.

@@ -32,7 +32,7 @@ pub fn frame_decoder(data: &[u8]) {
     // Small limits, so the fuzzer reaches the limit paths.
     let limits = Limits { max_line_bytes: 4096, max_archive_bytes: 1 << 20, max_json_depth: 64, ..Limits::default() };
 
-    let whole = decode(kind, limits, stream, &mut std::iter::once(stream.len()));
+    let whole = decode(kind, limits, stream, &mut std::iter::once(stream.len()), false);
     let mut seed = u32::from(*b0 >> 1) | 1;
     let mut sizes = std::iter::from_fn(|| {
         seed ^= seed << 13;
@@ -40,8 +40,13 @@ pub fn frame_decoder(data: &[u8]) {
         seed ^= seed << 5;
         Some(1 + seed as usize % (usize::from(*b1) + 1)) // b1 == 0: one byte at a time
     });
-    let chunked = decode(kind, limits, stream, &mut sizes);
+    let chunked = decode(kind, limits, stream, &mut sizes, false);
     assert_eq!(whole, chunked, "chunking changed the decoded frames");
+    if kind == StreamKind::Result {
+        // The fast path for canonical event lines changes nothing but the work done.
+        let raw = decode(kind, limits, stream, &mut std::iter::once(stream.len()), true);
+        assert_eq!(whole, raw, "raw events differ from parsed and re-encoded ones");
+    }
 }
 
 fn decode(
@@ -49,11 +54,12 @@ fn decode(
     limits: Limits,
     stream: &[u8],
     sizes: &mut dyn Iterator<Item = usize>,
+    raw_events: bool,
 ) -> (Vec<Event>, Option<StreamError>) {
     let len = stream.len() as u64;
     // Every frame but ArchiveEnd consumes input, and each ArchiveEnd follows a Start.
     let max_frames = 2 * stream.len() + 2;
-    let mut decoder = Decoder::new(kind, limits);
+    let mut decoder = if raw_events { Decoder::with_raw_events(limits) } else { Decoder::new(kind, limits) };
     let mut events = Vec::new();
     let mut frames = 0;
     let mut archive_left = None;
@@ -89,6 +95,10 @@ fn decode(
                     let mut json = Vec::new();
                     pyjson::encode(&value, &mut json);
                     events.push(Event::Line(offset, kind.name(), json));
+                }
+                Frame::RawEvent(event) => {
+                    assert!(event.offset < len && archive_left.is_none());
+                    events.push(Event::Line(event.offset, "event", event.json));
                 }
                 Frame::ArchiveStart { offset, size } => {
                     assert!(offset < len && size <= limits.max_archive_bytes && archive_left.is_none());

@@ -9,7 +9,7 @@
 use std::fs::File;
 use std::io::Write;
 
-use crate::decoder::{Decoder, Frame, LineKind, StreamKind};
+use crate::decoder::{Decoder, Frame, LineKind, RawEvent};
 use crate::error::{EntryError, ErrorKind, StreamError};
 use crate::fsys::HostFs;
 use crate::limits::Limits;
@@ -95,7 +95,7 @@ impl<F: HostFs> Processor<F> {
             dirs,
             limits,
             quiet,
-            decoder: Decoder::new(StreamKind::Result, limits),
+            decoder: Decoder::with_raw_events(limits),
             spool: None,
             status: None,
             rc: None,
@@ -191,6 +191,12 @@ impl<F: HostFs> Processor<F> {
                         return Ok(Some(Step::Event(event)));
                     }
                 }
+                Frame::RawEvent(raw) => {
+                    let offset = raw.offset;
+                    if let Some(event) = self.raw_event(raw).map_err(|e| e.at(offset))? {
+                        return Ok(Some(Step::Event(event)));
+                    }
+                }
                 Frame::Line { .. } => {} // keepalive, eof (the decoder stops there)
                 Frame::ArchiveStart { offset, .. } => {
                     let path = format!("{}/archive.zip", self.dirs.scratch_dir);
@@ -213,18 +219,36 @@ impl<F: HostFs> Processor<F> {
 
     /// An event upstream would write: its file name, JSON and printed text.
     fn event(&self, event: &Value, offset: u64) -> Result<Option<PendingEvent>, EntryError> {
-        let (Some(counter), Some(uuid)) = (event.get("counter"), event.get("uuid")) else { return Ok(None) };
+        let mut json = Vec::with_capacity(1024);
+        pyjson::encode(event, &mut json);
+        self.pending(event.get("counter"), event.get("uuid"), event.get("stdout"), json, offset)
+    }
+
+    /// The same for a line already in canonical form: only the three members it needs are
+    /// parsed, and the line itself is the file's content.
+    fn raw_event(&self, raw: RawEvent) -> Result<Option<PendingEvent>, EntryError> {
+        let member = |range: &Option<std::ops::Range<usize>>| -> Result<Option<Value>, EntryError> {
+            let Some(range) = range else { return Ok(None) };
+            pyjson::parse(&raw.json[range.clone()], self.limits.max_json_depth as usize)
+                .map(Some)
+                .map_err(|e| EntryError::new(ErrorKind::Malformed, format!("invalid JSON line: {}", e.message)))
+        };
+        let (counter, uuid, stdout) = (member(&raw.counter)?, member(&raw.uuid)?, member(&raw.stdout)?);
+        self.pending(counter.as_ref(), uuid.as_ref(), stdout.as_ref(), raw.json, raw.offset)
+    }
+
+    /// Upstream's rule: only an event with a truthy `counter` and `uuid` gets a file.
+    fn pending(&self, counter: Option<&Value>, uuid: Option<&Value>, stdout: Option<&Value>, json: Vec<u8>, offset: u64) -> Result<Option<PendingEvent>, EntryError> {
+        let (Some(counter), Some(uuid)) = (counter, uuid) else { return Ok(None) };
         if !counter.is_truthy() || !uuid.is_truthy() {
             return Ok(None);
         }
         let name = paths::event_file_name(&pyjson::python_str(counter), &pyjson::python_str(uuid))?;
-        let printed = match event.get("stdout") {
+        let printed = match stdout {
             Some(text) if !self.quiet => Some(format!("{}\n", pyjson::python_str(text))),
             _ => None,
         };
         let path = format!("{}/job_events/{name}", self.dirs.artifact_dir);
-        let mut json = Vec::with_capacity(1024);
-        pyjson::encode(event, &mut json);
         Ok(Some(PendingEvent { path, json, printed, offset }))
     }
 

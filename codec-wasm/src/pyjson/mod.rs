@@ -27,6 +27,7 @@
 //! bounded only by `max_depth` and memory. (Dropping/cloning/comparing a [`Value`] is
 //! recursive as usual for Rust trees, so keep `max_depth` in the low thousands.)
 
+pub mod canonical;
 mod encode;
 mod float_repr;
 mod parse;

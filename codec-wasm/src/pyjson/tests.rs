@@ -1085,3 +1085,103 @@ fn ensure_ascii_false_matches_python() {
         .expect("python3 is needed for the differential tests");
     assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&out.stdout));
 }
+
+// ---------------------------------------------------------------------------------------
+// The canonical scanner against the full parser and encoder (the slow path is its oracle)
+// ---------------------------------------------------------------------------------------
+
+/// What the slow path writes for `doc`, when it parses to an object.
+fn reencoded_object(doc: &[u8]) -> Option<Vec<u8>> {
+    let value = parse(doc, 1000).ok()?;
+    value.as_object()?;
+    let mut out = Vec::new();
+    encode(&value, &mut out);
+    Some(out)
+}
+
+/// Accepted only if the slow path writes the same bytes; the wanted members found where
+/// the slow path has them.
+fn check_canonical(doc: &[u8]) -> bool {
+    let Some(members) = canonical::scan(doc, 1000, [b"counter".as_slice(), b"uuid", b"stdout"]) else {
+        return false;
+    };
+    let body = doc.strip_suffix(b"\n").unwrap_or(doc);
+    let again = reencoded_object(doc).unwrap_or_else(|| panic!("scan accepted what the parser refuses: {:?}", String::from_utf8_lossy(doc)));
+    assert_eq!(again, body, "scan accepted a non-canonical line: {:?}", String::from_utf8_lossy(doc));
+    let value = parse(doc, 1000).unwrap();
+    for (name, range) in ["counter", "uuid", "stdout"].iter().zip(&members.values) {
+        // Compared as written (NaN is not equal to itself).
+        let written = |v: Option<&Value>| {
+            v.map(|v| {
+                let mut out = Vec::new();
+                encode(v, &mut out);
+                out
+            })
+        };
+        let from_scan = range.clone().map(|r| parse(&body[r], 1000).unwrap());
+        assert_eq!(written(from_scan.as_ref()), written(value.get(name)), "{name} in {:?}", String::from_utf8_lossy(doc));
+    }
+    true
+}
+
+#[test]
+fn canonical_scan_accepts_only_what_reencodes_to_itself() {
+    let mut accepted = 0;
+    let mut docs = random_documents(0x51_7CC1_B727_220A, 6000);
+    docs.extend(tricky_inputs());
+    for doc in &docs {
+        // Each document as it is, and as the slow path writes it (canonical by construction).
+        accepted += check_canonical(doc) as usize;
+        if let Some(canonical) = reencoded_object(doc) {
+            let has_surrogate = parse(doc, 1000).map(|v| format!("{v:?}").contains("\\u{d")).unwrap_or(false);
+            if !check_canonical(&canonical) && !canonical.windows(3).any(|w| w == b"\\ud") && !has_surrogate {
+                panic!("scan refused a canonical line: {:?}", String::from_utf8_lossy(&canonical));
+            }
+        }
+    }
+    assert!(accepted > 0, "no random document was canonical as generated");
+}
+
+#[test]
+fn canonical_scan_takes_every_recorded_line() {
+    let lines = fixture_lines();
+    let objects: Vec<&Vec<u8>> = lines.iter().filter(|l| l.starts_with(b"{")).collect();
+    assert!(objects.len() > 100);
+    let taken = objects.iter().filter(|l| check_canonical(l)).count();
+    // Upstream writes every line with json.dumps: all of them take the fast path.
+    assert_eq!(taken, objects.len(), "recorded lines the scan refused");
+}
+
+#[test]
+fn canonical_scan_refuses_near_misses() {
+    for doc in [
+        &br#"{"a":1}"#[..],
+        br#"{"a": 1,"b": 2}"#,
+        br#"{"a": 1, "a": 2}"#,
+        br#"{"a": -0}"#,
+        br#"{"a": 1.50}"#,
+        br#"{"a": 1e5}"#,
+        br#"{"a": "\u0041"}"#,
+        br#"{"a": "\u00E9"}"#,
+        br#"{"a": "\u000a"}"#,
+        br#"{"a": "\/"}"#,
+        br#"{"a": "\ud83d"}"#,
+        br#"{"a": "\ude00\ud83d"}"#,
+        "{\"a\": \"\u{e9}\"}".as_bytes(),
+        b"{\"a\": \"\x7f\"}",
+        br#" {"a": 1}"#,
+        br#"{"a": 1} "#,
+        br#"{"a": 1}\r"#,
+        br#"[1, 2]"#,
+        br#"{"a": [1,2]}"#,
+        br#"{"a": tru}"#,
+        br#"{"a": "#,
+    ] {
+        assert!(canonical::scan(doc, 1000, [b"a".as_slice()]).is_none(), "{:?}", String::from_utf8_lossy(doc));
+    }
+    let members = canonical::scan(b"{\"a\": [1, {\"b\": NaN}], \"c\": \"x\\ny\"}\n", 1000, [b"c".as_slice(), b"a", b"z"]).unwrap();
+    assert_eq!(members.values, [Some(28..34), Some(6..21), None]);
+    // Depth: the object is depth 1, the list 2, the inner object 3.
+    assert!(canonical::scan(br#"{"a": [{}]}"#, 3, [b"a".as_slice()]).is_some());
+    assert!(canonical::scan(br#"{"a": [{}]}"#, 2, [b"a".as_slice()]).is_none());
+}

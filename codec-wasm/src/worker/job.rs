@@ -136,6 +136,8 @@ impl<F: HostFs> JobReader<F> {
                         return self.refuse(EXTRACT_FAILED, Some(&error.to_string()), error);
                     }
                 }
+                // Only result-stream decoders made `with_raw_events` give these.
+                Frame::RawEvent(_) => {}
             }
         }
     }
