@@ -14,18 +14,7 @@ fn main() {
 /// between two builds of this crate); until then an empty file: the binary compiles the
 /// component at start instead.
 fn embed_precompiled() {
-    println!("cargo:rerun-if-env-changed=RUNNERWIRE_PRECOMPILED");
-    let path = match std::env::var_os("RUNNERWIRE_PRECOMPILED") {
-        Some(p) => PathBuf::from(p),
-        None => {
-            let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| manifest.join("../target"));
-            target.join("wasm32-wasip2/release/runnerwire_codec.cwasm")
-        }
-    };
-    println!("cargo:rerun-if-changed={}", path.display());
+    let path = build_output("RUNNERWIRE_PRECOMPILED", "runnerwire_codec.cwasm");
     let path = if path.exists() {
         path.canonicalize().unwrap()
     } else {
@@ -37,18 +26,7 @@ fn embed_precompiled() {
 }
 
 fn embed_component() {
-    println!("cargo:rerun-if-env-changed=RUNNERWIRE_COMPONENT");
-    let path = match std::env::var_os("RUNNERWIRE_COMPONENT") {
-        Some(p) => PathBuf::from(p),
-        None => {
-            let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| manifest.join("../target"));
-            target.join("wasm32-wasip2/release/runnerwire_codec.wasm")
-        }
-    };
-    println!("cargo:rerun-if-changed={}", path.display());
+    let path = build_output("RUNNERWIRE_COMPONENT", "runnerwire_codec.wasm");
     if !path.exists() {
         panic!(
             "the codec component is missing at {}: build it first with `make component` \
@@ -58,6 +36,23 @@ fn embed_component() {
     }
     let path = path.canonicalize().unwrap();
     println!("cargo:rustc-env=RUNNERWIRE_COMPONENT_PATH={}", path.display());
+}
+
+/// `$variable` if set, else `file` among the component build's outputs; watched either way.
+fn build_output(variable: &str, file: &str) -> PathBuf {
+    println!("cargo:rerun-if-env-changed={variable}");
+    let path = match std::env::var_os(variable) {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| manifest.join("../target"));
+            target.join("wasm32-wasip2/release").join(file)
+        }
+    };
+    println!("cargo:rerun-if-changed={}", path.display());
+    path
 }
 
 /// Files of each recorded scenario the kit needs, and the hostile corpus.

@@ -1,13 +1,11 @@
 //! Helpers shared by the integration tests: fixtures, trees, running the binaries.
-#![allow(dead_code)]
+// Each test crate uses its own part of these helpers and re-exports.
+#![allow(dead_code, unused_imports)]
 
 pub use runnerwire::conformance::normalize;
 pub mod sandbox;
 pub mod workers;
 
-use std::collections::BTreeMap;
-use std::io::Read;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

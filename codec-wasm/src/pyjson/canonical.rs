@@ -98,13 +98,8 @@ impl Scanner<'_> {
                 }
             }
             keys.push(key);
-            match self.peek()? {
-                b',' => self.eat(b", ")?,
-                b'}' => {
-                    self.pos += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.closes(b'}')? {
+                return Some(());
             }
         }
     }
@@ -119,14 +114,21 @@ impl Scanner<'_> {
         }
         loop {
             self.value(depth, max_depth)?;
-            match self.peek()? {
-                b',' => self.eat(b", ")?,
-                b']' => {
-                    self.pos += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.closes(b']')? {
+                return Some(());
             }
+        }
+    }
+
+    /// After a member or element: `", "` (false: more follow) or the closing bracket (true).
+    fn closes(&mut self, close: u8) -> Option<bool> {
+        match self.peek()? {
+            b',' => self.eat(b", ").map(|_| false),
+            b if b == close => {
+                self.pos += 1;
+                Some(true)
+            }
+            _ => None,
         }
     }
 
@@ -200,11 +202,7 @@ impl Scanner<'_> {
         let mut float = false;
         if self.peek() == Some(b'.') {
             self.pos += 1;
-            let before = self.pos;
-            self.skip_digits();
-            if self.pos == before {
-                return None;
-            }
+            self.some_digits()?;
             float = true;
         }
         if let Some(b'e' | b'E') = self.peek() {
@@ -212,11 +210,7 @@ impl Scanner<'_> {
             if let Some(b'+' | b'-') = self.peek() {
                 self.pos += 1;
             }
-            let before = self.pos;
-            self.skip_digits();
-            if self.pos == before {
-                return None;
-            }
+            self.some_digits()?;
             float = true;
         }
         let text = &self.text[start..self.pos];
@@ -227,6 +221,13 @@ impl Scanner<'_> {
         self.scratch.clear();
         write_json_float(value, &mut self.scratch);
         (self.scratch == text).then_some(())
+    }
+
+    /// One digit or more (a fraction or exponent without digits is not canonical).
+    fn some_digits(&mut self) -> Option<()> {
+        let before = self.pos;
+        self.skip_digits();
+        (self.pos > before).then_some(())
     }
 
     fn skip_digits(&mut self) {
