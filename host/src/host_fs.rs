@@ -141,18 +141,20 @@ fn write_no_follow(dir: &Dir, rel: &Path, data: &[u8], mode: u32) -> io::Result<
     let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
     let perms = Mode::from_raw_mode(mode & 0o777);
     let open = |extra: OFlags| rustix::fs::openat2(dir, rel, flags | extra, perms, resolve);
-    // The usual case, a new file: created with its final mode (unless the umask takes bits
-    // away), so no chmod. An existing one keeps its old mode through O_TRUNC: chmod it, as
-    // upstream chmods every file.
     let is_link = || dir.symlink_metadata(rel).is_ok_and(|m| m.file_type().is_symlink());
-    let (fd, fresh) = match open(OFlags::EXCL).map(|fd| (fd, true)) {
-        Err(rustix::io::Errno::EXIST) => match open(OFlags::TRUNC) {
-            Ok(fd) => (fd, false),
-            Err(e) => (replace_link(dir, rel, e, is_link(), || open(OFlags::EXCL))?, true),
-        },
+    // The usual case, a new file: created with its final mode (unless the umask takes bits
+    // away), so no chmod. A link where the file goes is replaced, never written through; an
+    // existing file keeps its old mode through O_TRUNC, so it is chmodded, as upstream
+    // chmods every file.
+    let (fd, fresh) = match open(OFlags::EXCL) {
+        Ok(fd) => (fd, true),
         Err(rustix::io::Errno::NOSYS) => return write_with_cap_std(dir, rel, data, mode),
-        Err(e) => (replace_link(dir, rel, e, is_link(), || open(OFlags::EXCL))?, true),
-        Ok(opened) => opened,
+        Err(rustix::io::Errno::EXIST | rustix::io::Errno::LOOP) if is_link() => {
+            dir.remove_file(rel)?;
+            (open(OFlags::EXCL)?, true)
+        }
+        Err(rustix::io::Errno::EXIST) => (open(OFlags::TRUNC)?, false),
+        Err(e) => return Err(e.into()),
     };
     if !fresh || mode & 0o777 & umask() != 0 {
         rustix::fs::fchmod(&fd, perms)?;
@@ -162,21 +164,6 @@ fn write_no_follow(dir: &Dir, rel: &Path, data: &[u8], mode: u32) -> io::Result<
         // No half-written file stays behind (a full disk, a quota).
         let _ = dir.remove_file(rel);
     })
-}
-
-/// A link where the file goes is replaced, never written through; other errors stand.
-fn replace_link(
-    dir: &Dir,
-    rel: &Path,
-    error: rustix::io::Errno,
-    is_link: bool,
-    create: impl FnOnce() -> rustix::io::Result<rustix::fd::OwnedFd>,
-) -> io::Result<rustix::fd::OwnedFd> {
-    if !(is_link && matches!(error, rustix::io::Errno::LOOP | rustix::io::Errno::EXIST)) {
-        return Err(error.into());
-    }
-    dir.remove_file(rel)?;
-    Ok(create()?)
 }
 
 /// The process's umask, read once from /proc (setting it to read it back would race with
