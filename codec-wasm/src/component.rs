@@ -119,8 +119,6 @@ impl wit_frames::GuestDecoder for DecoderResource {
         let frame = self.0.borrow_mut().next().map_err(error_to_wit)?;
         Ok(frame.map(|f| match f {
             Frame::Line { offset, kind, value } => {
-                let mut json = Vec::new();
-                pyjson::encode(&value, &mut json);
                 let kind = match kind {
                     LineKind::Kwargs => wit_frames::LineKind::Kwargs,
                     LineKind::Status => wit_frames::LineKind::Status,
@@ -129,18 +127,16 @@ impl wit_frames::GuestDecoder for DecoderResource {
                     LineKind::Eof => wit_frames::LineKind::Eof,
                     LineKind::Other => wit_frames::LineKind::Other,
                 };
-                // ensure_ascii output is ASCII, so this never loses anything.
-                let json = String::from_utf8_lossy(&json).into_owned();
-                wit_frames::Frame::Line(wit_frames::JsonLine { offset, kind, json })
+                wit_frames::Frame::Line(wit_frames::JsonLine { offset, kind, json: pyjson::encode_to_string(&value) })
             }
             Frame::ArchiveStart { offset, size } => wit_frames::Frame::ArchiveStart((offset, size)),
             Frame::ArchiveData(data) => wit_frames::Frame::ArchiveData(data),
             Frame::ArchiveEnd { offset } => wit_frames::Frame::ArchiveEnd(offset),
-            // Canonical already: the line itself is its re-encoding (ASCII by construction).
+            // Canonical already: the line itself is its re-encoding.
             Frame::RawEvent(event) => wit_frames::Frame::Line(wit_frames::JsonLine {
                 offset: event.offset,
                 kind: wit_frames::LineKind::Event,
-                json: String::from_utf8_lossy(&event.json).into_owned(),
+                json: pyjson::ascii_string(event.json),
             }),
         }))
     }

@@ -12,6 +12,7 @@ use crate::error::{ErrorKind, StreamError};
 use crate::fsys::{HostFs, Meta};
 use crate::inspect::{Inspector, Scratch};
 use crate::process::{PendingEvent, ProcessDirs, Processor, Step};
+use crate::pyjson;
 
 const READ_SIZE: usize = 256 << 10;
 
@@ -64,6 +65,8 @@ struct Stepper {
     /// Bytes read from stdin so far (where a read error happened).
     read: u64,
     input_ended: bool,
+    /// Reused for every read from stdin.
+    buf: Vec<u8>,
 }
 
 impl Stepper {
@@ -75,9 +78,9 @@ impl Stepper {
         loop {
             if let Some(step) = processor.next_step()? {
                 return Ok(match step {
-                    Step::Status(json) => wit_process::Step::Status(ascii(json)),
+                    Step::Status(json) => wit_process::Step::Status(pyjson::ascii_string(json)),
                     Step::Event(event) => {
-                        let step = wit_process::EventStep { json: ascii(event.json.clone()), printed: event.printed.clone() };
+                        let step = wit_process::EventStep { json: pyjson::ascii_string(event.json.clone()), printed: event.printed.clone() };
                         self.pending = Some(event);
                         wit_process::Step::Event(step)
                     }
@@ -90,29 +93,23 @@ impl Stepper {
                 let o = processor.outcome();
                 return Ok(wit_process::Step::End(wit_process::Outcome { status: o.status, rc: o.rc, events_written: o.events_written }));
             }
-            let mut buf = vec![0; READ_SIZE];
-            let n = io::stdin().read(&mut buf).map_err(|e| StreamError::new(ErrorKind::Io, self.read, format!("cannot read stdin: {e}")))?;
+            let n = io::stdin().read(&mut self.buf).map_err(|e| StreamError::new(ErrorKind::Io, self.read, format!("cannot read stdin: {e}")))?;
             self.read += n as u64;
             if n == 0 {
                 self.input_ended = true;
                 processor.end_input();
             } else {
-                processor.push(&buf[..n]);
+                processor.push(&self.buf[..n]);
             }
         }
     }
-}
-
-/// `pyjson` output is ASCII (Python's `ensure_ascii`), so this never replaces anything.
-fn ascii(json: Vec<u8>) -> String {
-    String::from_utf8(json).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 impl wit_process::GuestStepper for StepperResource {
     fn new(limits: wit_types::Limits, quiet: bool) -> Self {
         let dirs = ProcessDirs { artifact_dir: ARTIFACTS.into(), scratch_dir: SCRATCH.into() };
         let processor = Processor::new(WasiWrites, dirs, limits_from(limits), quiet);
-        StepperResource(RefCell::new(Stepper { processor, pending: None, read: 0, input_ended: false }))
+        StepperResource(RefCell::new(Stepper { processor, pending: None, read: 0, input_ended: false, buf: vec![0; READ_SIZE] }))
     }
     fn next(&self) -> Result<wit_process::Step, wit_types::StreamError> {
         self.0.borrow_mut().next().map_err(error_to_wit)

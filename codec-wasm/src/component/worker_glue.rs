@@ -78,11 +78,7 @@ fn from_wit(p: &wit::Plan) -> plan::Plan {
 fn input_to_wit(input: JobInput) -> wit::JobInput {
     match input {
         JobInput::NeedMore => wit::JobInput::NeedMore,
-        JobInput::Ready(kwargs) => {
-            let mut json = Vec::new();
-            pyjson::encode(&kwargs, &mut json);
-            wit::JobInput::Ready(String::from_utf8_lossy(&json).into_owned())
-        }
+        JobInput::Ready(kwargs) => wit::JobInput::Ready(pyjson::encode_to_string(&kwargs)),
         JobInput::Refused { stream, error } => wit::JobInput::Refused((stream, error_to_wit(error))),
     }
 }

@@ -352,8 +352,13 @@ pub fn encode_unicode(value: &Value, out: &mut Vec<u8>) {
 pub fn encode_to_string(value: &Value) -> String {
     let mut out = Vec::new();
     encode::encode(value, &mut out);
-    // The output is pure ASCII by construction (ensure_ascii=True).
-    String::from_utf8(out).unwrap_or_default()
+    ascii_string(out)
+}
+
+/// What [`encode`] wrote (or a line [`canonical::scan`] accepted) as a `String`: pure ASCII
+/// by construction (ensure_ascii=True), so the lossy branch never replaces anything.
+pub fn ascii_string(json: Vec<u8>) -> String {
+    String::from_utf8(json).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Python `float.__repr__` (`nan`, `inf`, `-inf` for non-finite values, as `str(float)`).
