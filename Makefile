@@ -127,7 +127,7 @@ bench: build venv
 
 ## The component in Node and Python next to the native CLI (MB/s on one large stream).
 bench-bindings: build bindings
-	$(PYTHON) bench/bindings.py
+	$(PYTHON) bench/bindings.py --venv-bin $(CURDIR)/$(VENV)/bin
 
 clean:
 	$(CARGO) clean

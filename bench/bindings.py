@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
-"""The component in each runtime, side by side, in one run: `make bench-bindings`.
+"""The component in each runtime next to upstream ansible-runner, in one run: `make bench-bindings`.
 
-On one synthetic result stream (fixtures/multi/result.stream's events repeated with fresh
-counters and uuids up to --mb MB, then its final status, archive and eof), best of --runs:
+Inputs are bench.py's: its 20,000-event result stream (fixtures/multi's events with fresh
+counters and uuids, then its final status, archive and eof), and a two-line stream
+(`successful`, `eof`) for start-up. Each command runs --runs times through bench.py's launcher
+(wall time, peak RSS of the process as wait4 reports it); the best time and the largest RSS
+are printed. Every run gets a fresh directory on /dev/shm (tmpfs) when there is one.
 
-  inspect   `inspect --json` to /dev/null by the native CLI, `node bindings/js/cli.mjs` and
-            `python -m runnerwire` (the Python CLI reads the stream from the component's stdin)
-  decode    the Node package's `frames()` over the bytes in memory (no process start)
-  process   `process` into a fresh directory on /dev/shm (tmpfs) by each CLI
-
-MB/s is stream bytes over wall time, start-up included for the CLIs. The outputs of the
-three `inspect --json` runs must be byte-identical, or the script exits 1.
+  start     `process` of the two-line stream with an empty environment (no HOME): the
+            native CLI, `node bindings/js/cli.mjs`, `python -m runnerwire`, and upstream's
+            `ansible-runner process`
+  process   `process` of the large stream by the same four
+  inspect   `inspect --json` of the large stream by the three runtimes (upstream has none);
+            their outputs must be byte-identical, or the script exits 1
+  decode    the Node package's `frames()` over the stream in memory (no process start)
 """
 
 import argparse
@@ -20,102 +23,88 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import uuid
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402  (the sibling script: stream builder and measured runs)
 
-
-def make_stream(path, megabytes):
-    with open(os.path.join(ROOT, "fixtures/multi/result.stream"), "rb") as f:
-        lines = f.read().split(b"\n")
-    head = [l for l in lines[:2]]
-    events = [json.loads(l) for l in lines if l.startswith(b"{") and b'"uuid"' in l and b'"counter"' in l]
-    tail_from = next(i for i, l in enumerate(lines) if l.startswith(b'{"zipfile"')) - 1
-    rng = uuid.UUID(int=0)
-    out = list(head)
-    size, n = 0, 0
-    while size < megabytes << 20:
-        for event in events:
-            n += 1
-            event = dict(event, counter=n, uuid=str(uuid.UUID(int=(rng.int + n) << 64 | n, version=4)))
-            line = json.dumps(event).encode()
-            out.append(line)
-            size += len(line) + 1
-    out += lines[tail_from:]
-    with open(path, "wb") as f:
-        f.write(b"\n".join(out))
-    return n
+ROOT = bench.REPO
 
 
-def best(runs, fn):
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def measure(argv, stdin, work, name, runs, env):
+    """Best seconds and largest peak RSS (MB) over `runs`, each in a fresh `work/name-N`."""
+    best, rss = None, 0
+    for i in range(runs):
+        cwd = os.path.join(work, f"{name}-{i}")
+        os.makedirs(cwd)
+        args = [a.replace("{dir}", os.path.join(cwd, "out")) for a in argv]
+        result = bench.run_measured(args, stdin, os.path.join(cwd, "stdout"), cwd, env, os.path.join(cwd, "stderr"))
+        best = result.seconds if best is None else min(best, result.seconds)
+        rss = max(rss, result.maxrss_kib)
+        shutil.rmtree(os.path.join(cwd, "out"), ignore_errors=True)
+    return best, rss / 1024
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mb", type=int, default=20)
+    parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--venv-bin", default=os.path.join(ROOT, ".venv", "bin"), help="bin dir of upstream ansible-runner's venv")
     args = parser.parse_args()
 
-    native = os.path.join(ROOT, "target/release/runnerwire")
-    node = ["node", os.path.join(ROOT, "bindings/js/cli.mjs")]
+    native = [os.path.join(ROOT, "target/release/runnerwire")]
+    node = [shutil.which("node") or "node", os.path.join(ROOT, "bindings/js/cli.mjs")]
     python = [os.path.join(ROOT, "bindings/python/.venv/bin/python"), "-m", "runnerwire"]
-    clis = [("native", [native]), ("node", node), ("python", python)]
-    shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
-    work = tempfile.mkdtemp(prefix="runnerwire-bench-", dir=shm)
+    upstream = [os.path.join(args.venv_bin, "ansible-runner")]
+    tools = [("native", native), ("node", node), ("python", python), ("upstream", upstream)]
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    work = tempfile.mkdtemp(prefix="runnerwire-bench-bindings-", dir=shm)
     try:
         stream = os.path.join(work, "result.stream")
-        events = make_stream(stream, args.mb)
-        mb = os.path.getsize(stream) / 1e6
-        print(f"stream: {mb:.1f} MB, {events} events; best of {args.runs}; tmpfs: {bool(shm)}")
-        print(f"| what | {' | '.join(name for name, _ in clis)} |")
-        print("| --- | --- | --- | --- |")
+        size = bench.build_stream(stream, args.events)
+        tiny = os.path.join(work, "tiny.stream")
+        with open(tiny, "wb") as f:
+            f.write(b'{"status": "successful"}\n{"eof": true}\n')
+        mb = size / 1e6
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+        print(f"stream: {mb:.1f} MB, {args.events} events; best of {args.runs}; tmpfs: {bool(shm)}")
+        print("| what | native | Node | Python | upstream |")
+        print("| --- | --- | --- | --- | --- |")
 
-        outputs = {}
         cells = []
-        for name, cli in clis:
-            out_path = os.path.join(work, f"inspect-{name}.jsonl")
+        for name, cli in tools:
+            seconds, rss = measure(cli + ["process", "{dir}", "--ident", "s"], tiny, work, f"start-{name}", args.runs, {})
+            cells.append(f"{seconds * 1000:.0f} ms, {rss:.0f} MB")
+        print(f"| start (two-line stream, empty environment) | {' | '.join(cells)} |")
 
-            def run(cli=cli, out_path=out_path):
-                with open(out_path, "wb") as out:
-                    subprocess.run(cli + ["inspect", "--json", stream], stdout=out, check=True)
+        cells = []
+        for name, cli in tools:
+            seconds, rss = measure(cli + ["process", "{dir}", "--ident", "b"], stream, work, f"process-{name}", args.runs, env)
+            cells.append(f"{seconds:.2f} s ({mb / seconds:.0f} MB/s), {rss:.0f} MB")
+        print(f"| process | {' | '.join(cells)} |")
 
-            seconds = best(args.runs, run)
-            with open(out_path, "rb") as f:
+        cells, outputs = [], {}
+        for name, cli in tools[:3]:
+            seconds, rss = measure(cli + ["inspect", "--json", stream], "/dev/null", work, f"inspect-{name}", args.runs, env)
+            with open(os.path.join(work, f"inspect-{name}-0", "stdout"), "rb") as f:
                 outputs[name] = f.read()
-            cells.append(f"{mb / seconds:.0f} MB/s ({seconds:.2f} s)")
-        print(f"| inspect --json | {' | '.join(cells)} |")
+            cells.append(f"{seconds:.2f} s ({mb / seconds:.0f} MB/s), {rss:.0f} MB")
+        print(f"| inspect --json | {' | '.join(cells)} | - |")
 
         script = ("import { frames } from %s; import { readFileSync } from 'node:fs';"
                   "const data = readFileSync(%s); const t = performance.now(); let n = 0;"
                   "for await (const f of frames(data)) n++; console.log((performance.now() - t) / 1000);"
                   ) % (json.dumps(os.path.join(ROOT, "bindings/js/index.mjs")), json.dumps(stream))
-        decode = min(float(subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, check=True, text=True).stdout)
+        decode = min(float(subprocess.run(node[:1] + ["--input-type=module", "-e", script], capture_output=True, check=True, text=True).stdout)
                      for _ in range(args.runs))
-        print(f"| decode (frames, in memory) | - | {mb / decode:.0f} MB/s ({decode:.2f} s) | - |")
-
-        cells = []
-        for name, cli in clis:
-            def run(cli=cli, name=name):
-                target = os.path.join(work, f"process-{name}")
-                shutil.rmtree(target, ignore_errors=True)
-                with open(stream, "rb") as stdin:
-                    subprocess.run(cli + ["process", target, "--ident", "bench"], stdin=stdin, stdout=subprocess.DEVNULL, check=True)
-
-            seconds = best(args.runs, run)
-            cells.append(f"{mb / seconds:.0f} MB/s ({seconds:.2f} s)")
-        print(f"| process (tmpfs) | {' | '.join(cells)} |")
+        print(f"| decode (`frames()`, in memory) | - | {mb / decode:.0f} MB/s | - | - |")
 
         if not outputs["native"] or any(out != outputs["native"] for out in outputs.values()):
             print("inspect --json outputs differ between runtimes", file=sys.stderr)
             return 1
         return 0
+    except bench.BenchError as e:
+        print(e, file=sys.stderr)
+        return 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
