@@ -1,13 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdtempSync, rmSync, readdirSync, lstatSync, writeFileSync, mkdirSync, symlinkSync, existsSync } from 'node:fs';
-import { createReadStream } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createReadStream, readFileSync, readdirSync, lstatSync, writeFileSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect, validate, frames, process as processStage, transmit, StreamError, EXIT } from '../index.mjs';
-import { recordedResultStreams, damagedCases, FIXTURES, tree } from './helpers.mjs';
-
-const scratch = () => mkdtempSync(join(tmpdir(), 'runnerwire-js-test-'));
+import { recordedResultStreams, damagedCases, FIXTURES, inScratch } from './helpers.mjs';
 
 test('frames of every recorded result stream: each JSON line at its offset, the archive decoded, eof', async () => {
   for (const { name, path } of recordedResultStreams()) {
@@ -65,8 +61,7 @@ test('inspect finds each damaged case where the fixtures say, and validate names
 
 test('process writes upstream\'s tree for a recorded stream, prints its stdout, exit code from the status', async () => {
   for (const name of ['simple', 'failing']) {
-    const dir = scratch();
-    try {
+    await inScratch(async (dir) => {
       const out = [];
       const result = await processStage(createReadStream(join(FIXTURES, name, 'result.stream')), join(dir, 'pdd'), {
         ident: 'job',
@@ -79,15 +74,12 @@ test('process writes upstream\'s tree for a recorded stream, prints its stdout, 
       for (const e of events) assert.equal(lstatSync(join(dir, 'pdd', 'artifacts', 'job', 'job_events', e)).mode & 0o777, 0o600);
       assert.equal(result.exitCode, name === 'simple' ? 0 : 2, `${name}: ${JSON.stringify(result)}`);
       assert.equal(lstatSync(join(dir, 'pdd', 'daemon.log')).mode & 0o777, 0o600);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   }
 });
 
 test('process refuses a link planted in the artifact dir and writes nothing outside it', async () => {
-  const dir = scratch();
-  try {
+  await inScratch(async (dir) => {
     const victim = join(dir, 'victim');
     mkdirSync(victim);
     const artifacts = join(dir, 'pdd', 'artifacts', 'job');
@@ -99,9 +91,7 @@ test('process refuses a link planted in the artifact dir and writes nothing outs
     await processStage(Buffer.from(stream), join(dir, 'pdd'), { ident: 'job' });
     assert.deepEqual(readdirSync(victim), []);
     assert.ok(lstatSync(join(artifacts, 'job_events', `1-${first.uuid}.json`)).isFile());
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('every hostile result stream is refused (or kept harmless) and nothing lands outside the target', async () => {
@@ -112,8 +102,7 @@ test('every hostile result stream is refused (or kept harmless) and nothing land
   for (const c of cases) {
     const limits = {};
     for (let i = 0; i < c.args.length; i += 2) limits[limitFlags[c.args[i]]] = c.args[i + 1];
-    const dir = scratch();
-    try {
+    await inScratch(async (dir) => {
       mkdirSync(join(dir, 'victim'));
       let outcome;
       try {
@@ -126,15 +115,12 @@ test('every hostile result stream is refused (or kept harmless) and nothing land
       else assert.equal(outcome, undefined, `${c.name} was accepted`);
       assert.deepEqual(readdirSync(join(dir, 'victim')), [], c.name);
       assert.deepEqual(readdirSync(dir).sort(), ['victim', 'work'], c.name);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   }
 });
 
 test('transmit makes a job stream that decodes and carries the private data dir', async () => {
-  const dir = scratch();
-  try {
+  await inScratch(async (dir) => {
     const pdd = join(dir, 'pdd');
     mkdirSync(join(pdd, 'project'), { recursive: true });
     writeFileSync(join(pdd, 'project', 'site.yml'), '- hosts: all\n  tasks: []\n');
@@ -151,7 +137,5 @@ test('transmit makes a job stream that decodes and carries the private data dir'
     assert.deepEqual(kinds, ['kwargs', 'eof']);
     assert.ok(zipBytes > 100);
     assert.equal(await validate(stream), undefined);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });

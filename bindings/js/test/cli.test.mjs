@@ -1,23 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, FIXTURES, damagedCases } from './helpers.mjs';
+import { CLI, FIXTURES, damagedCases, inScratch } from './helpers.mjs';
 
 const cli = (args, input) => spawnSync(process.execPath, [CLI, ...args], { input, maxBuffer: 1 << 28 });
 
-test('process prints what upstream\'s process printed for each recorded job, with its exit code', () => {
+test('process prints what upstream\'s process printed for each recorded job, with its exit code', async () => {
   for (const [name, code] of [['simple', 0], ['failing', 2], ['multi', 0]]) {
-    const dir = mkdtempSync(join(tmpdir(), 'runnerwire-cli-'));
-    try {
+    await inScratch(async (dir) => {
       const run = cli(['process', dir, '--ident', 'x'], readFileSync(join(FIXTURES, name, 'result.stream')));
       assert.equal(run.stdout.toString(), readFileSync(join(FIXTURES, name, 'process.stdout')).toString(), name);
       assert.equal(run.status, code, `${name}: ${run.stderr}`);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   }
 });
 
@@ -30,15 +26,12 @@ test('validate: exit 0 on a recorded stream, 65 and the problem on stderr for a 
   assert.match(run.stderr.toString(), new RegExp(`^runnerwire: ${c.kind} at byte ${c.offset}, line ${c.line}: `));
 });
 
-test('a bad stream to process: 65, one line naming the byte offset; usage errors exit 2', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'runnerwire-cli-'));
-  try {
+test('a bad stream to process: 65, one line naming the byte offset; usage errors exit 2', async () => {
+  await inScratch(async (dir) => {
     const run = cli(['process', dir], Buffer.from('{"status": "running"}\nnot json\n'));
     assert.equal(run.status, 65);
     assert.match(run.stderr.toString(), /^runnerwire: malformed stream at byte 22: .+\n$/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
   assert.equal(cli(['process']).status, 2);
   assert.equal(cli(['inspect', '--no-such-flag']).status, 2);
   assert.equal(cli(['inspect', '--max-line-bytes', 'lots']).status, 2);

@@ -1,4 +1,5 @@
-import { readFileSync, readdirSync, lstatSync, readlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, lstatSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,22 +22,12 @@ export function recordedResultStreams() {
 
 export const damagedCases = () => JSON.parse(readFileSync(join(FIXTURES, 'damaged', 'cases.json'), 'utf8'));
 
-/** A directory tree as {path: description}: type, mode and content or link text. */
-export function tree(root) {
-  const out = {};
-  const walk = (dir, rel) => {
-    for (const name of readdirSync(dir).sort()) {
-      const path = join(dir, name);
-      const key = rel ? `${rel}/${name}` : name;
-      const st = lstatSync(path);
-      const mode = (st.mode & 0o7777).toString(8);
-      if (st.isSymbolicLink()) out[key] = `link ${readlinkSync(path)}`;
-      else if (st.isDirectory()) {
-        out[key] = `dir ${mode}`;
-        walk(path, key);
-      } else out[key] = `file ${mode} ${readFileSync(path).toString('base64')}`;
-    }
-  };
-  walk(root, '');
-  return out;
+/** Runs `fn` with a fresh temp directory, removed afterwards whatever happens. */
+export async function inScratch(fn) {
+  const dir = mkdtempSync(join(tmpdir(), 'runnerwire-js-test-'));
+  try {
+    return await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
