@@ -5,6 +5,7 @@
 //! which `next` drains what is left and reports a truncated stream. Errors are sticky.
 
 use crate::base64;
+use crate::bytescan;
 use crate::error::{ErrorKind, StreamError};
 use crate::limits::Limits;
 use crate::pyjson::{self, Value};
@@ -191,7 +192,7 @@ impl Decoder {
     fn next_line(&mut self) -> Result<Option<Frame>, StreamError> {
         let line_start = self.start;
         let offset = self.base + line_start as u64;
-        let end = match memchr(b'\n', &self.buf[self.scan..]) {
+        let end = match bytescan::find_byte(b'\n', &self.buf[self.scan..]) {
             Some(i) => self.scan + i + 1,
             None => {
                 self.scan = self.buf.len();
@@ -371,10 +372,6 @@ fn type_name(value: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
-}
-
-fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
 }
 
 #[cfg(test)]

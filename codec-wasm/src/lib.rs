@@ -9,6 +9,7 @@
 
 pub mod archive_stream;
 pub mod base64;
+pub mod bytescan;
 pub mod decoder;
 pub mod dostime;
 pub mod error;

@@ -13,6 +13,7 @@ use std::fs::File;
 use std::io::Write;
 
 use crate::base64;
+use crate::bytescan;
 use crate::limits::Limits;
 use crate::pyjson::{self, PyStr, Value};
 
@@ -67,6 +68,8 @@ pub struct Inspector {
     excerpt: Option<String>,
     out: Vec<u8>,
     summary: Summary,
+    /// Off only in the test that holds the fast path to the full parse's results.
+    canonical_fast_path: bool,
 }
 
 const MAX_EXCERPT: usize = 80;
@@ -92,6 +95,7 @@ impl Inspector {
             excerpt: None,
             out: Vec::new(),
             summary: Summary::default(),
+            canonical_fast_path: true,
         }
     }
 
@@ -101,7 +105,7 @@ impl Inspector {
         while !bytes.is_empty() {
             let used = match self.mode {
                 Mode::Archive { .. } => self.archive_bytes(bytes),
-                Mode::Skipping => match bytes.iter().position(|&b| b == b'\n') {
+                Mode::Skipping => match bytescan::find_byte(b'\n', bytes) {
                     Some(i) => {
                         self.buf_offset += self.buf.len() as u64 + i as u64 + 1;
                         self.buf.clear();
@@ -173,7 +177,7 @@ impl Inspector {
 
     /// Takes bytes of lines: complete lines are diagnosed; returns how many were used.
     fn line_bytes(&mut self, bytes: &[u8]) -> usize {
-        match bytes.iter().position(|&b| b == b'\n') {
+        match bytescan::find_byte(b'\n', bytes) {
             Some(i) => {
                 let offset = self.buf_offset;
                 if self.buf.len() + i + 1 > self.limits.max_line_bytes as usize {
@@ -184,10 +188,21 @@ impl Inspector {
                     self.line += 1;
                     return i + 1;
                 }
-                let mut line = std::mem::take(&mut self.buf);
-                line.extend_from_slice(&bytes[..i]);
-                self.buf_offset = offset + line.len() as u64 + 1;
-                self.take_line(&line, offset, true);
+                if self.buf.is_empty() {
+                    // The whole line is in this chunk (the usual case): no copy.
+                    self.buf_offset = offset + i as u64 + 1;
+                    self.take_line(&bytes[..i], offset, true);
+                } else {
+                    let mut line = std::mem::take(&mut self.buf);
+                    line.extend_from_slice(&bytes[..i]);
+                    self.buf_offset = offset + line.len() as u64 + 1;
+                    self.take_line(&line, offset, true);
+                    // Keep the buffer for the next split line, unless a long line grew it.
+                    if line.capacity() <= 1 << 20 {
+                        line.clear();
+                        self.buf = line;
+                    }
+                }
                 self.line += 1;
                 i + 1
             }
@@ -217,6 +232,9 @@ impl Inspector {
 
     /// One line (without its newline), diagnosed.
     fn take_line(&mut self, line: &[u8], offset: u64, terminated: bool) {
+        if self.canonical_fast_path && !self.after_eof && self.broken.is_none() && self.canonical_event(line, offset, self.line) {
+            return;
+        }
         let outer = self.excerpt.replace(excerpt_text(line));
         self.diagnose_line(line, offset, terminated);
         self.excerpt = outer;
@@ -288,6 +306,30 @@ impl Inspector {
         self.excerpt = outer;
     }
 
+    /// An event line already in canonical form (as upstream's worker writes every one):
+    /// its frame from the few members it needs, without building the rest. False when the
+    /// line is anything else, for the full parse to judge.
+    fn canonical_event(&mut self, line: &[u8], offset: u64, line_no: u64) -> bool {
+        let depth = self.limits.max_json_depth as usize;
+        let Some(members) = pyjson::canonical::scan_paths(
+            line,
+            depth,
+            [&[b"kwargs".as_slice()], &[b"status"], &[b"zipfile"], &[b"eof"], &[b"event"], &[b"counter"], &[b"uuid"], &[b"event_data", b"host"]],
+        ) else {
+            return false;
+        };
+        let [kwargs, status, zipfile, eof, event, counter, uuid, host] = members.values;
+        let member = |range: Option<std::ops::Range<usize>>| range.and_then(|r| pyjson::parse(&line[r], depth).ok());
+        let fields = EventFields { event: member(event), counter: member(counter), uuid: member(uuid), host: member(host) };
+        let keepalive = fields.event.as_ref().and_then(Value::as_str) == Some("keepalive");
+        let other_kind = kwargs.is_some() || status.is_some() || zipfile.is_some() || eof.is_some();
+        if other_kind || keepalive || (fields.event.is_none() && fields.counter.is_none() && fields.uuid.is_none()) {
+            return false;
+        }
+        self.event(fields, offset, line_no, Some(line));
+        true
+    }
+
     /// A parsed frame: classified, checked, reported.
     fn frame(&mut self, value: Value, offset: u64, line: u64) {
         let has = |k: &str| value.get(k).is_some();
@@ -306,14 +348,7 @@ impl Inspector {
         } else {
             "other"
         };
-        if self.summary.stream_kind == "unknown" {
-            match kind {
-                "kwargs" => self.summary.stream_kind = "job",
-                "status" | "event" | "keepalive" => self.summary.stream_kind = "result",
-                _ => {}
-            }
-        }
-        let mut record = vec![(s("offset"), int(offset)), (s("line"), int(line)), (s("frame"), Value::Str(s(kind)))];
+        let mut record = frame_record(offset, line, kind);
         match kind {
             "kwargs" => {
                 let masked = report::mask(value.get("kwargs").cloned().unwrap_or(Value::Null));
@@ -333,7 +368,16 @@ impl Inspector {
                 self.summary.status_count += 1;
             }
             "keepalive" => self.summary.keepalives += 1,
-            "event" => self.event(&value, offset, line, &mut record),
+            "event" => {
+                let fields = EventFields {
+                    event: value.get("event").cloned(),
+                    counter: value.get("counter").cloned(),
+                    uuid: value.get("uuid").cloned(),
+                    host: value.get("event_data").and_then(|d| d.get("host")).cloned(),
+                };
+                // The excerpt is already the line's (or the joined line's).
+                return self.event(fields, offset, line, None);
+            }
             "archive" => {
                 let size = match value.get("zipfile") {
                     Some(Value::Int(t)) => t.parse::<u64>().ok(),
@@ -368,27 +412,60 @@ impl Inspector {
             "eof" => self.after_eof = true,
             _ => {}
         }
-        *self.summary.frames.entry(kind).or_default() += 1;
-        let mut json = Vec::new();
-        pyjson::encode(&Value::Object(record), &mut json);
-        self.out.extend_from_slice(&json);
+        self.report_frame(kind, record);
+    }
+
+    /// Counts a frame and writes its JSON line.
+    fn report_frame(&mut self, kind: &'static str, record: Vec<(PyStr, Value)>) {
+        self.count_frame(kind);
+        pyjson::encode(&Value::Object(record), &mut self.out);
         self.out.push(b'\n');
     }
 
-    fn event(&mut self, value: &Value, offset: u64, line: u64, record: &mut Vec<(PyStr, Value)>) {
-        let event = value.get("event").map(pyjson::python_str).unwrap_or_default();
-        let host = value.get("event_data").and_then(|d| d.get("host")).and_then(Value::as_str).map(str::to_string);
-        record.push((s("event"), Value::Str(s(&event))));
-        if let Some(counter) = value.get("counter") {
-            record.push((s("counter"), counter.clone()));
+    fn count_frame(&mut self, kind: &'static str) {
+        if self.summary.stream_kind == "unknown" {
+            match kind {
+                "kwargs" => self.summary.stream_kind = "job",
+                "status" | "event" | "keepalive" => self.summary.stream_kind = "result",
+                _ => {}
+            }
         }
-        if let Some(uuid) = value.get("uuid") {
-            record.push((s("uuid"), uuid.clone()));
+        *self.summary.frames.entry(kind).or_default() += 1;
+    }
+
+    /// An event: its counter checked against the last one, counted, and its JSON line
+    /// written as `frame_record` plus `event`, `counter`, `uuid`, `host` would encode
+    /// (straight to the output: events are most lines). `text` is the line, when the
+    /// excerpt for a problem still has to be made from it.
+    fn event(&mut self, fields: EventFields, offset: u64, line: u64, text: Option<&[u8]>) {
+        let event = fields.event.as_ref().map(pyjson::python_str).unwrap_or_default();
+        let host = fields.host.as_ref().and_then(Value::as_str);
+        let outer = text.map(|text| self.excerpt.replace(excerpt_text(text)));
+        self.check_counter(fields.counter.as_ref(), offset, line);
+        if let Some(outer) = outer {
+            self.excerpt = outer;
         }
-        if let Some(host) = &host {
-            record.push((s("host"), Value::Str(s(host))));
+        self.summary.count_event(&event, host);
+        self.count_frame("event");
+        let out = &mut self.out;
+        out.extend_from_slice(format!("{{\"offset\": {offset}, \"line\": {line}, \"frame\": \"event\", \"event\": ").as_bytes());
+        pyjson::encode_str(&event, out);
+        for (key, value) in [(&b", \"counter\": "[..], &fields.counter), (b", \"uuid\": ", &fields.uuid)] {
+            if let Some(value) = value {
+                out.extend_from_slice(key);
+                pyjson::encode(value, out);
+            }
         }
-        let counter = match value.get("counter") {
+        if let Some(host) = host {
+            out.extend_from_slice(b", \"host\": ");
+            pyjson::encode_str(host, out);
+        }
+        out.extend_from_slice(b"}\n");
+    }
+
+    /// Upstream's counters go 1, 2, 3...: a jump or a step back is reported.
+    fn check_counter(&mut self, counter: Option<&Value>, offset: u64, line: u64) {
+        let counter = match counter {
             Some(Value::Int(t)) => t.parse::<u64>().ok(),
             _ => None,
         };
@@ -408,7 +485,6 @@ impl Inspector {
             *lo = (*lo).min(counter);
             *hi = (*hi).max(counter);
         }
-        self.summary.count_event(&event, host.as_deref());
     }
 
     /// Takes base64 of the current archive; returns how many bytes were used.
@@ -543,6 +619,20 @@ fn excerpt(line: &[u8]) -> String {
     let text = String::from_utf8_lossy(&line[..line.len().min(MAX_EXCERPT)]);
     let more = if line.len() > MAX_EXCERPT { "…" } else { "" };
     format!("{:?}{more}", text.as_ref())
+}
+
+/// What the inspector reads of an event: the members it reports and checks.
+struct EventFields {
+    event: Option<Value>,
+    counter: Option<Value>,
+    uuid: Option<Value>,
+    /// `event_data.host`.
+    host: Option<Value>,
+}
+
+/// The members every frame's JSON line starts with.
+fn frame_record(offset: u64, line: u64, kind: &'static str) -> Vec<(PyStr, Value)> {
+    vec![(s("offset"), int(offset)), (s("line"), int(line)), (s("frame"), Value::Str(s(kind)))]
 }
 
 fn s(text: &str) -> PyStr {

@@ -1,8 +1,13 @@
 use super::*;
 
 fn inspect_chunked(stream: &[u8], chunk: usize, limits: Limits) -> (Vec<u8>, Summary) {
-    let dir = std::env::temp_dir().join(format!("rw-inspect-{}-{chunk}", std::process::id()));
+    inspect_with(stream, chunk, limits, true)
+}
+
+fn inspect_with(stream: &[u8], chunk: usize, limits: Limits, fast_path: bool) -> (Vec<u8>, Summary) {
+    let dir = std::env::temp_dir().join(format!("rw-inspect-{}-{chunk}-{fast_path}", std::process::id()));
     let mut inspector = Inspector::new(limits, Scratch { path: dir.display().to_string() });
+    inspector.canonical_fast_path = fast_path;
     let mut out = Vec::new();
     for piece in stream.chunks(chunk.max(1)) {
         out.extend(inspector.push(piece));
@@ -51,4 +56,37 @@ fn the_summary_stays_bounded_however_many_hosts_statuses_and_problems() {
     // The JSON lines still report every problem.
     let problems = lines.split(|&b| b == b'\n').filter(|l| l.starts_with(b"{\"problem\"")).count();
     assert_eq!(problems, 12_000);
+}
+
+/// Canonical event lines skip the full parse; every stream we have, recorded, damaged and
+/// hostile, and the same with its event lines respaced or reordered so the fast path turns
+/// them down, must read the same either way.
+#[test]
+fn the_canonical_fast_path_reports_what_the_full_parse_reports() {
+    let root = format!("{}/../fixtures", env!("CARGO_MANIFEST_DIR"));
+    let mut streams = Vec::new();
+    for dir in std::fs::read_dir(&root).unwrap() {
+        let dir = dir.unwrap().path();
+        for file in std::fs::read_dir(&dir).into_iter().flatten() {
+            let path = file.unwrap().path();
+            if path.extension().is_some_and(|e| e == "stream") {
+                streams.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    assert!(streams.len() >= 20, "fixture streams: {}", streams.len());
+    let mut fast_lines = 0;
+    for (name, stream) in streams.clone() {
+        // Respaced: `{"a":1}` is valid but not what json.dumps writes.
+        let respaced: Vec<u8> = stream.iter().copied().flat_map(|b| if b == b' ' { vec![] } else { vec![b] }).collect();
+        streams.push((format!("{name} (no spaces)"), respaced));
+    }
+    for (name, stream) in &streams {
+        let (fast, fast_summary) = inspect_with(stream, 1 << 16, Limits::default(), true);
+        let (full, full_summary) = inspect_with(stream, 1 << 16, Limits::default(), false);
+        assert_eq!(String::from_utf8_lossy(&fast), String::from_utf8_lossy(&full), "{name}");
+        assert_eq!(fast_summary.text(), full_summary.text(), "{name}");
+        fast_lines += stream.split(|&b| b == b'\n').filter(|l| crate::pyjson::canonical::scan(l, 100, [b"event".as_slice()]).is_some()).count();
+    }
+    assert!(fast_lines > 100, "the fast path was hardly taken: {fast_lines} canonical lines");
 }

@@ -12,25 +12,57 @@ use super::float_repr::write_json_float;
 /// Python's default `sys.int_info.str_digits_check_threshold`: longer ints fail to parse.
 const INT_MAX_STR_DIGITS: usize = 4300;
 
-/// Where the values of some top-level members are, in a canonical object.
+/// Where the values of some members are, in a canonical object.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Members<const N: usize> {
-    /// The value's bytes of each wanted key, in the order asked for.
+    /// The value's bytes of each wanted member, in the order asked for.
     pub values: [Option<Range<usize>>; N],
 }
 
 /// `Some` when `text` (one object, optionally followed by a single `\n`) is canonical and no
-/// container in it is nested deeper than `max_depth`; then the ranges of the `wanted` keys'
-/// values.
+/// container in it is nested deeper than `max_depth`; then the ranges of the `wanted`
+/// top-level keys' values.
 pub fn scan<const N: usize>(text: &[u8], max_depth: usize, wanted: [&[u8]; N]) -> Option<Members<N>> {
+    scan_paths(text, max_depth, wanted.each_ref().map(std::slice::from_ref))
+}
+
+/// [`scan`] for members at any depth: each wanted path is the keys from the top-level
+/// object down (`[b"event_data", b"host"]`); a path through something other than an object
+/// finds nothing.
+pub fn scan_paths<const N: usize>(text: &[u8], max_depth: usize, wanted: [&[&[u8]]; N]) -> Option<Members<N>> {
+    assert!(N <= 32, "wanted paths are tracked in a u32");
+    let mut path_prints = [[0; MAX_PATH_DEPTH]; 32];
+    for (prints, path) in path_prints.iter_mut().zip(&wanted) {
+        assert!(path.len() <= MAX_PATH_DEPTH, "a wanted path deeper than {MAX_PATH_DEPTH}");
+        for (print, key) in prints.iter_mut().zip(path.iter()) {
+            *print = fingerprint(key);
+        }
+    }
     let body = text.strip_suffix(b"\n").unwrap_or(text);
-    let mut scanner = Scanner { text: body, pos: 0, scratch: Vec::new() };
-    let mut members = Members { values: std::array::from_fn(|_| None) };
     if body.first() != Some(&b'{') {
         return None;
     }
-    scanner.object(1, max_depth, Some((&wanted, &mut members.values)))?;
-    (scanner.pos == body.len()).then_some(members)
+    let mut scanner = Scanner { text: body, pos: 0, scratch: Vec::new(), keys: Vec::new(), paths: &wanted, path_prints, found: [const { None }; 32] };
+    let everything = if N == 32 { u32::MAX } else { (1u32 << N) - 1 };
+    scanner.object(1, max_depth, everything)?;
+    if scanner.pos != body.len() {
+        return None;
+    }
+    let mut values: [Option<Range<usize>>; N] = std::array::from_fn(|_| None);
+    for (slot, found) in values.iter_mut().zip(scanner.found) {
+        *slot = found;
+    }
+    Some(Members { values })
+}
+
+/// Length and three of the bytes: equal keys always agree, different ones seldom (keys
+/// are mostly distinct words). Loads, no copies: wasm has no inline memcpy or memcmp.
+fn fingerprint(key: &[u8]) -> u64 {
+    match key {
+        [] => 0,
+        [first, .., last] => key.len() as u64 | (*first as u64) << 32 | (*last as u64) << 40 | (key[key.len() / 2] as u64) << 48,
+        [only] => 1 | (*only as u64) << 32,
+    }
 }
 
 struct Scanner<'a> {
@@ -38,11 +70,39 @@ struct Scanner<'a> {
     pos: usize,
     /// Reused for the float check.
     scratch: Vec<u8>,
+    /// The keys of the objects being read, innermost last, each with its [`fingerprint`]:
+    /// one allocation per scan, and a memcmp only when fingerprints agree.
+    keys: Vec<(u64, Range<usize>)>,
+    paths: &'a [&'a [&'a [u8]]],
+    /// The [`fingerprint`] of each wanted key, by path and depth.
+    path_prints: [[u64; MAX_PATH_DEPTH]; 32],
+    found: [Option<Range<usize>>; 32],
 }
 
-type Wanted<'w, const N: usize> = Option<(&'w [&'w [u8]; N], &'w mut [Option<Range<usize>>; N])>;
+/// How deep a wanted path may reach.
+const MAX_PATH_DEPTH: usize = 4;
 
 impl Scanner<'_> {
+    fn eat_byte(&mut self, expected: u8) -> Option<()> {
+        if self.text.get(self.pos) == Some(&expected) {
+            self.pos += 1;
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// Two bytes, without a call to memcmp (wasm has no inline one).
+    fn eat_pair(&mut self, first: u8, second: u8) -> Option<()> {
+        match self.text.get(self.pos..self.pos + 2) {
+            Some(&[a, b]) if a == first && b == second => {
+                self.pos += 2;
+                Some(())
+            }
+            _ => None,
+        }
+    }
+
     fn eat(&mut self, expected: &[u8]) -> Option<()> {
         if self.text[self.pos..].starts_with(expected) {
             self.pos += expected.len();
@@ -56,9 +116,10 @@ impl Scanner<'_> {
         self.text.get(self.pos).copied()
     }
 
-    fn value(&mut self, depth: usize, max_depth: usize) -> Option<()> {
+    /// A value; `paths` are the wanted paths that lead into it (bit i: `self.paths[i]`).
+    fn value(&mut self, depth: usize, max_depth: usize, paths: u32) -> Option<()> {
         match self.peek()? {
-            b'{' => self.object(depth + 1, max_depth, None::<(&[&[u8]; 0], &mut [Option<Range<usize>>; 0])>),
+            b'{' => self.object(depth + 1, max_depth, paths),
             b'[' => self.array(depth + 1, max_depth),
             b'"' => self.string().map(|_| ()),
             b't' => self.eat(b"true"),
@@ -72,48 +133,71 @@ impl Scanner<'_> {
         }
     }
 
-    fn object<const N: usize>(&mut self, depth: usize, max_depth: usize, mut wanted: Wanted<'_, N>) -> Option<()> {
+    /// An object at nesting `depth` (the top level is 1), where `paths` continue.
+    fn object(&mut self, depth: usize, max_depth: usize, paths: u32) -> Option<()> {
         if depth > max_depth {
             return None;
         }
-        self.eat(b"{")?;
-        if self.eat(b"}").is_some() {
+        self.eat_byte(b'{')?;
+        if self.eat_byte(b'}').is_some() {
             return Some(());
         }
-        // Canonical strings are unique spellings, so equal keys have equal bytes.
-        let mut keys: Vec<Range<usize>> = Vec::new();
+        let first_key = self.keys.len();
         loop {
             let key = self.string()?;
-            if keys.iter().any(|k| self.text[k.clone()] == self.text[key.clone()]) {
+            // Canonical strings are unique spellings, so equal keys have equal bytes.
+            let print = fingerprint(&self.text[key.start + 1..key.end - 1]);
+            if self.keys[first_key..].iter().any(|(p, k)| *p == print && self.text[k.clone()] == self.text[key.clone()]) {
                 return None;
             }
-            self.eat(b": ")?;
+            self.eat_pair(b':', b' ')?;
             let start = self.pos;
-            self.value(depth, max_depth)?;
-            if let Some((names, slots)) = wanted.as_mut() {
-                // The key's text between its quotes equals a wanted name only when unescaped.
-                let name = &self.text[key.start + 1..key.end - 1];
-                if let Some(i) = names.iter().position(|n| *n == name) {
-                    slots[i] = Some(start..self.pos);
-                }
+            let (ends_here, continues) = if paths == 0 { (0, 0) } else { self.paths_through(paths, depth, key.clone(), print) };
+            self.value(depth, max_depth, continues)?;
+            let mut ends = ends_here;
+            while ends != 0 {
+                self.found[ends.trailing_zeros() as usize] = Some(start..self.pos);
+                ends &= ends - 1;
             }
-            keys.push(key);
+            self.keys.push((print, key));
             if self.closes(b'}')? {
+                self.keys.truncate(first_key);
                 return Some(());
             }
         }
+    }
+
+    /// Of `paths`, those whose key at `depth` is `key` (`print` its fingerprint; a wanted name matches its text
+    /// between the quotes only when unescaped): the ones that end at this member, and the
+    /// ones that go on into its value.
+    fn paths_through(&self, paths: u32, depth: usize, key: Range<usize>, print: u64) -> (u32, u32) {
+        let name = &self.text[key.start + 1..key.end - 1];
+        let (mut ends, mut continues, mut rest) = (0, 0, paths);
+        while rest != 0 {
+            let i = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            let path = self.paths[i];
+            if self.path_prints[i].get(depth - 1) == Some(&print) && path.get(depth - 1) == Some(&name) {
+                if path.len() == depth {
+                    ends |= 1 << i;
+                } else {
+                    continues |= 1 << i;
+                }
+            }
+        }
+        (ends, continues)
     }
 
     fn array(&mut self, depth: usize, max_depth: usize) -> Option<()> {
         if depth > max_depth {
             return None;
         }
-        self.eat(b"[")?;
-        if self.eat(b"]").is_some() {
+        self.eat_byte(b'[')?;
+        if self.eat_byte(b']').is_some() {
             return Some(());
         }
         loop {
-            self.value(depth, max_depth)?;
+            self.value(depth, max_depth, 0)?;
             if self.closes(b']')? {
                 return Some(());
             }
@@ -123,7 +207,7 @@ impl Scanner<'_> {
     /// After a member or element: `", "` (false: more follow) or the closing bracket (true).
     fn closes(&mut self, close: u8) -> Option<bool> {
         match self.peek()? {
-            b',' => self.eat(b", ").map(|_| false),
+            b',' => self.eat_pair(b',', b' ').map(|_| false),
             b if b == close => {
                 self.pos += 1;
                 Some(true)
@@ -137,11 +221,13 @@ impl Scanner<'_> {
     /// everything from DEL up (characters beyond U+FFFF as surrogate pairs).
     fn string(&mut self) -> Option<Range<usize>> {
         let start = self.pos;
-        self.eat(b"\"")?;
+        self.eat_byte(b'"')?;
         loop {
             let rest = &self.text[self.pos..];
-            let plain = rest.iter().position(|b| !matches!(b, 0x20..=0x7e) || *b == b'"' || *b == b'\\')?;
-            self.pos += plain;
+            self.pos += crate::bytescan::plain_ascii_len(rest);
+            if self.pos == self.text.len() {
+                return None;
+            }
             match self.text[self.pos] {
                 b'"' => {
                     self.pos += 1;

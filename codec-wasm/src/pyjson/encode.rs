@@ -101,6 +101,10 @@ fn encode_with(value: &Value, out: &mut Vec<u8>, ascii: bool) {
     }
 }
 
+pub(crate) fn encode_str(text: &str, out: &mut Vec<u8>) {
+    write_string(text.as_bytes(), out, true)
+}
+
 #[inline]
 fn push_u_escape(out: &mut Vec<u8>, c: u32) {
     out.extend_from_slice(&[

@@ -348,6 +348,11 @@ pub fn encode_unicode(value: &Value, out: &mut Vec<u8>) {
     encode::encode_unicode(value, out)
 }
 
+/// Python `json.dumps(text)`: one string, appended to `out`.
+pub fn encode_str(text: &str, out: &mut Vec<u8>) {
+    encode::encode_str(text, out)
+}
+
 /// Python `json.dumps(value)` with default settings as a `String` (always ASCII).
 pub fn encode_to_string(value: &Value) -> String {
     let mut out = Vec::new();

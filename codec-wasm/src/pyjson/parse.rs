@@ -404,30 +404,8 @@ fn hex4(buf: &[u8], i: usize) -> Option<u32> {
 /// Index of the first byte at or after `i` that is `"`, `\` or a control character
 /// (< 0x20), or `buf.len()`.
 #[inline]
-fn scan_plain(buf: &[u8], mut i: usize) -> usize {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    while let Some(chunk) = buf.get(i..i + 8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(w);
-        let q = x ^ (LO * b'"' as u64);
-        let s = x ^ (LO * b'\\' as u64);
-        let special = (q.wrapping_sub(LO) & !q)
-            | (s.wrapping_sub(LO) & !s)
-            | (x.wrapping_sub(LO * 0x20) & !x);
-        if special & HI != 0 {
-            break;
-        }
-        i += 8;
-    }
-    while let Some(&b) = buf.get(i) {
-        if b == b'"' || b == b'\\' || b < 0x20 {
-            return i;
-        }
-        i += 1;
-    }
-    buf.len()
+fn scan_plain(buf: &[u8], i: usize) -> usize {
+    i + crate::bytescan::plain_string_len(&buf[i.min(buf.len())..])
 }
 
 /// Object members with Python dict semantics for duplicate keys.

@@ -1185,3 +1185,37 @@ fn canonical_scan_refuses_near_misses() {
     assert!(canonical::scan(br#"{"a": [{}]}"#, 3, [b"a".as_slice()]).is_some());
     assert!(canonical::scan(br#"{"a": [{}]}"#, 2, [b"a".as_slice()]).is_none());
 }
+
+/// Paths reach members of nested objects, only through objects, only by unescaped names,
+/// and the same member may end several paths.
+#[test]
+fn canonical_scan_finds_members_by_path() {
+    let doc = br#"{"event_data": {"host": "web1", "res": {"host": "inner"}}, "list": [{"host": "x"}], "host": 1, "s": "event_data"}"#;
+    let members = canonical::scan_paths(
+        doc,
+        1000,
+        [
+            [b"event_data".as_slice(), b"host"].as_slice(),
+            &[b"event_data", b"res", b"host"],
+            &[b"list", b"host"],
+            &[b"host"],
+            &[b"s", b"host"],
+            &[b"host"],
+            &[b"event_data", b"missing"],
+        ],
+    )
+    .unwrap();
+    let text = |r: &Option<std::ops::Range<usize>>| r.clone().map(|r| String::from_utf8_lossy(&doc[r]).into_owned());
+    let found: Vec<_> = members.values.iter().map(text).collect();
+    assert_eq!(
+        found,
+        [Some("\"web1\"".into()), Some("\"inner\"".into()), None, Some("1".into()), None, Some("1".into()), None]
+    );
+    // An escaped spelling of a wanted key is a different key on the wire, never a match.
+    let escaped = br#"{"event\u00e9": {"host": 1}}"#;
+    assert_eq!(canonical::scan_paths(escaped, 1000, [[b"event\xc3\xa9".as_slice(), b"host"].as_slice()]).unwrap().values, [None]);
+    // Duplicate keys inside a nested object still make the line non-canonical.
+    assert!(canonical::scan_paths(br#"{"a": {"b": 1, "b": 2}}"#, 1000, [[b"a".as_slice(), b"b"].as_slice()]).is_none());
+    // Equal keys in different objects are fine.
+    assert!(canonical::scan(br#"{"a": {"a": 1}, "b": {"a": 2}}"#, 1000, [b"a".as_slice()]).is_some());
+}
