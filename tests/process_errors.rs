@@ -189,3 +189,79 @@ fn unreadable_input_is_an_io_error() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("cannot read the stream"), "{stderr}");
 }
+
+/// The multi-host recording with its events repeated to `events`, each with a fresh counter
+/// and uuid (the lines stay exactly as upstream's worker writes them).
+fn scaled_multi_stream(events: usize) -> Vec<u8> {
+    let stream = fixtures().into_iter().find(|f| f.name == "multi").unwrap().read("result.stream");
+    let lines: Vec<&[u8]> = stream.split_inclusive(|&b| b == b'\n').collect();
+    let is_event = |l: &[u8]| l.starts_with(b"{\"uuid\": \"");
+    let first = lines.iter().position(|l| is_event(l)).unwrap();
+    let last = lines.iter().rposition(|l| is_event(l)).unwrap();
+    let templates = &lines[first..=last];
+    let mut out: Vec<u8> = lines[..first].concat();
+    for i in 0..events {
+        let line = std::str::from_utf8(templates[i % templates.len()]).unwrap();
+        let rest = &line[line.find("\"counter\": ").unwrap()..];
+        let rest = &rest[rest.find(", ").unwrap()..];
+        out.extend(format!("{{\"uuid\": \"{i:08x}-0000-4000-8000-{i:012x}\", \"counter\": {}{rest}", i + 1).bytes());
+    }
+    out.extend(lines[last + 1..].concat());
+    out
+}
+
+/// Where the `n`th event line led by its uuid and counter starts (as upstream's worker
+/// writes them), and the name of its file.
+fn nth_event(stream: &[u8], n: usize) -> (usize, String) {
+    let mut offset = 0;
+    let mut seen = 0;
+    for line in stream.split_inclusive(|&b| b == b'\n') {
+        let text = String::from_utf8_lossy(line);
+        if let Some(rest) = text.strip_prefix("{\"uuid\": \"") {
+            seen += 1;
+            if seen == n {
+                let (uuid, rest) = rest.split_once('"').unwrap();
+                let counter = rest.strip_prefix(", \"counter\": ").unwrap().split(',').next().unwrap();
+                return (offset, format!("{counter}-{uuid}.json"));
+            }
+        }
+        offset += line.len();
+    }
+    panic!("fewer than {n} events");
+}
+
+/// A file that cannot be written (here a directory squats where an event's file goes) stops
+/// `process` at that event, as it stops upstream's: the same stdout up to and including that
+/// event, the same event files, and one line naming the file and the event's byte offset.
+/// runnerwire writes event files on other threads and learns of the failure some events
+/// later; this holds it to upstream's outcome anyway, in the recorded stream and in one of
+/// 5,000 events, where many writes are in flight when the failure comes.
+#[test]
+fn an_event_file_that_cannot_be_written_stops_process_at_that_event_as_upstream() {
+    let recorded = fixtures().into_iter().find(|f| f.name == "multi").unwrap().read("result.stream");
+    for (stream, nth) in [(recorded, 50), (scaled_multi_stream(5000), 3777)] {
+        let (offset, name) = nth_event(&stream, nth);
+        let tmp = tempfile::tempdir().unwrap();
+        let run = |who: &str, mut cmd: std::process::Command| {
+            let pdd = tmp.path().join(who);
+            let events = pdd.join("artifacts/job/job_events");
+            std::fs::create_dir_all(events.join(&name)).unwrap();
+            cmd.arg("process").arg(&pdd).args(["--ident", "job"]);
+            let out = run_with_input(cmd, &stream);
+            let mut files: Vec<String> = std::fs::read_dir(&events).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+            files.sort();
+            (out, files)
+        };
+        let (theirs, their_files) = run("upstream", upstream(tmp.path()));
+        let (ours, our_files) = run("runnerwire", runnerwire());
+        assert_ne!(theirs.status.code(), Some(0), "upstream did not fail");
+        assert!(ours.stdout == theirs.stdout, "event {nth}: stdout differs from upstream's");
+        let (_, next) = nth_event(&stream, nth + 1);
+        assert!(our_files.contains(&name) && !our_files.contains(&next), "event {nth}: no file for the next event");
+        assert_eq!(our_files, their_files, "event {nth}: event files differ from upstream's");
+        let stderr = String::from_utf8_lossy(&ours.stderr);
+        assert_eq!(ours.status.code(), Some(74), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(&format!("I/O error at byte {offset}: cannot write")) && stderr.contains(&name), "{stderr}");
+    }
+}

@@ -22,6 +22,8 @@ const hostFs = {
   readLink: unavailable,
   makeSymlink: unavailable,
   writeFile: unavailable,
+  queueWrite: unavailable,
+  flushWrites: () => {},
   utcOffset: (unixSeconds) => -new Date(Number(unixSeconds) * 1000).getTimezoneOffset() * 60,
 };
 

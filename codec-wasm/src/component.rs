@@ -5,7 +5,7 @@ use std::io;
 
 use crate::decoder::{self, Decoder, Frame, LineKind};
 use crate::error::{ErrorKind, StreamError};
-use crate::fsys::{HostFs, Meta};
+use crate::fsys::{HostFs, Meta, WriteFailure};
 use crate::limits::Limits;
 use crate::process::{ProcessDirs, Processor};
 use crate::transmit::{TransmitRequest, Transmitter};
@@ -56,6 +56,16 @@ impl HostFs for WasiHostFs {
     fn write_file(&self, path: &str, data: &[u8], mode: u32) -> io::Result<()> {
         host_fs::write_file(path, data, mode).map_err(host_err)
     }
+    fn queue_write(&self, path: &str, data: &[u8], mode: u32, tag: u64) -> Result<(), WriteFailure> {
+        host_fs::queue_write(path, data, mode, tag).map_err(write_failure)
+    }
+    fn flush_writes(&self) -> Result<(), WriteFailure> {
+        host_fs::flush_writes().map_err(write_failure)
+    }
+}
+
+fn write_failure(f: host_fs::WriteFailure) -> WriteFailure {
+    WriteFailure { path: f.path, tag: f.tag, message: f.message }
 }
 
 pub(crate) fn limits_from(l: wit_types::Limits) -> Limits {

@@ -47,6 +47,24 @@ pub trait HostFs {
     /// Creates or replaces a regular file with `data` and permission bits `mode`, never
     /// writing through a symlink (one at `path` is replaced).
     fn write_file(&self, path: &str, data: &[u8], mode: u32) -> io::Result<()>;
+    /// [`HostFs::write_file`], possibly done later (in queue order) while the caller goes
+    /// on; the error is that of an earlier queued write, reported once, and the writes
+    /// queued after a failed one are dropped. This default writes at once.
+    fn queue_write(&self, path: &str, data: &[u8], mode: u32, tag: u64) -> Result<(), WriteFailure> {
+        self.write_file(path, data, mode).map_err(|e| WriteFailure { path: path.to_string(), tag, message: e.to_string() })
+    }
+    /// Waits for every queued write; the failure not yet reported, if any.
+    fn flush_writes(&self) -> Result<(), WriteFailure> {
+        Ok(())
+    }
+}
+
+/// A queued write that failed: its path, the tag it was queued with, why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteFailure {
+    pub path: String,
+    pub tag: u64,
+    pub message: String,
 }
 
 /// The real filesystem, for native tests and tools (not compiled into the component).

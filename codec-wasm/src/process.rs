@@ -11,7 +11,7 @@ use std::io::Write;
 
 use crate::decoder::{Decoder, Frame, LineKind, RawEvent};
 use crate::error::{EntryError, ErrorKind, StreamError};
-use crate::fsys::HostFs;
+use crate::fsys::{HostFs, WriteFailure};
 use crate::limits::Limits;
 use crate::paths;
 use crate::pyjson::{self, Value};
@@ -105,10 +105,11 @@ impl<F: HostFs> Processor<F> {
         })
     }
 
-    /// Feeds stream bytes; event `stdout` text to print is appended to `stdout`.
+    /// Feeds stream bytes; event `stdout` text to print is appended to `stdout`. When it
+    /// returns, every event it printed has its file.
     pub fn feed(&mut self, bytes: &[u8], stdout: &mut Vec<u8>) -> Result<(), StreamError> {
         self.push(bytes);
-        self.drain(stdout)
+        self.drain_and_flush(stdout)
     }
 
     /// True once the `eof` frame has been read; later input is ignored.
@@ -119,7 +120,7 @@ impl<F: HostFs> Processor<F> {
     /// Ends the input: the stream must have been complete.
     pub fn finish(&mut self, stdout: &mut Vec<u8>) -> Result<Outcome, StreamError> {
         self.end_input();
-        self.drain(stdout)?;
+        self.drain_and_flush(stdout)?;
         Ok(self.outcome())
     }
 
@@ -165,13 +166,41 @@ impl<F: HostFs> Processor<F> {
         result
     }
 
-    fn drain(&mut self, stdout: &mut Vec<u8>) -> Result<(), StreamError> {
+    /// Steps through what is buffered, queueing the event files (the host writes them while
+    /// the next events are read), then waits for them. On an error, `stdout` ends with the
+    /// text of the last event upstream would have printed: a failed write stops the stream
+    /// at its event, as it stops upstream, even when it is reported a few events later.
+    fn drain_and_flush(&mut self, stdout: &mut Vec<u8>) -> Result<(), StreamError> {
+        let mut printed = Vec::new();
+        let printed_before = stdout.len();
+        let drained = self.drain(stdout, &mut printed);
+        // The earlier of the two is where upstream would have stopped.
+        let error = match (drained, self.fs.flush_writes().map_err(write_failure_error)) {
+            (Err(drained), Err(flushed)) => std::cmp::min_by_key(flushed, drained, |e| e.offset),
+            (Err(error), Ok(())) | (Ok(()), Err(error)) => error,
+            (Ok(()), Ok(())) => return Ok(()),
+        };
+        let through = printed.iter().take_while(|(offset, _)| *offset <= error.offset).last();
+        stdout.truncate(through.map_or(printed_before, |&(_, len)| len));
+        self.error = Some(error.clone());
+        self.drop_spool();
+        Err(error)
+    }
+
+    /// Queues the file of each event; `printed` gets each event's offset with the length of
+    /// `stdout` once its text is in.
+    fn drain(&mut self, stdout: &mut Vec<u8>, printed: &mut Vec<(u64, usize)>) -> Result<(), StreamError> {
         while let Some(step) = self.next_step()? {
             if let Step::Event(event) = step {
                 if let Some(text) = &event.printed {
                     stdout.extend_from_slice(text.as_bytes());
                 }
-                self.write_event(&event)?;
+                printed.push((event.offset, stdout.len()));
+                self.sticky(|p| {
+                    p.fs.queue_write(&event.path, &event.json, 0o600, event.offset).map_err(write_failure_error)?;
+                    p.events_written += 1;
+                    Ok(())
+                })?;
             }
         }
         Ok(())
@@ -209,6 +238,8 @@ impl<F: HostFs> Processor<F> {
                     }
                 }
                 Frame::ArchiveEnd { .. } => {
+                    // The archive may hold files where events went: queued writes first.
+                    self.fs.flush_writes().map_err(write_failure_error)?;
                     self.unpack_spool()?;
                     return Ok(Some(Step::Artifacts));
                 }
@@ -277,4 +308,9 @@ impl<F: HostFs> Processor<F> {
             let _ = std::fs::remove_file(path);
         }
     }
+}
+
+/// A failed event write, at the event whose file it was.
+fn write_failure_error(failure: WriteFailure) -> StreamError {
+    EntryError::new(ErrorKind::Io, format!("cannot write {:?}: {}", failure.path, failure.message)).at(failure.tag)
 }

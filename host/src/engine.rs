@@ -13,6 +13,7 @@ use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::host_fs::Grants;
+use crate::write_queue::WriteQueue;
 
 wasmtime::component::bindgen!({ path: "../codec-wasm/wit", world: "codec" });
 
@@ -87,7 +88,9 @@ pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     limits: StoreLimits,
-    pub(crate) grants: Grants,
+    pub(crate) grants: Arc<Grants>,
+    /// `queue-write`'s writer, on the same grants.
+    pub(crate) writes: WriteQueue,
     /// Epoch ticks one call into the component may run.
     call_ticks: u64,
 }
@@ -200,7 +203,9 @@ impl Runtime {
             .trap_on_grow_failure(true)
             .build();
         let call_ticks = (budget.call_timeout.as_millis() as u64 * TICKS_PER_SECOND / 1000).max(1);
-        let state = HostState { wasi: builder.build(), table: ResourceTable::new(), limits, grants: host_grants, call_ticks };
+        let grants = Arc::new(host_grants);
+        let writes = WriteQueue::new(grants.clone());
+        let state = HostState { wasi: builder.build(), table: ResourceTable::new(), limits, grants, writes, call_ticks };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
         arm(&mut store);

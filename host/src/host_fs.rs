@@ -9,7 +9,7 @@ use anyhow::{anyhow, Result};
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, MetadataExt, PermissionsExt};
 
-use crate::engine::runnerwire::codec::host_fs::{Host, Meta};
+use crate::engine::runnerwire::codec::host_fs::{Host, Meta, WriteFailure};
 use crate::engine::{Grant, HostState};
 
 /// The directories one store was granted, by guest path.
@@ -98,9 +98,16 @@ impl Grants {
         dir.symlink_contents(&target, &rel).map_err(text)
     }
 
-    pub fn write_file(&self, path: String, data: Vec<u8>, mode: u32) -> Result<(), String> {
-        let (dir, rel) = self.resolve(&path, true).map_err(text)?;
-        write_no_follow(dir, &rel, &data, mode).map_err(text)
+    /// Writes the file; true when it is new (nothing was at `path`).
+    pub fn write_file(&self, path: &str, data: &[u8], mode: u32) -> Result<bool, String> {
+        let (dir, rel) = self.resolve(path, true).map_err(text)?;
+        write_no_follow(dir, &rel, data, mode).map_err(text)
+    }
+
+    /// Removes a file this host wrote (the write queue's undo after a failure).
+    pub fn remove_file(&self, path: &str) -> Result<(), String> {
+        let (dir, rel) = self.resolve(path, true).map_err(text)?;
+        dir.remove_file(&rel).map_err(text)
     }
 }
 
@@ -122,7 +129,13 @@ impl Host for HostState {
         self.grants.make_symlink(target, path)
     }
     fn write_file(&mut self, path: String, data: Vec<u8>, mode: u32) -> Result<(), String> {
-        self.grants.write_file(path, data, mode)
+        self.grants.write_file(&path, &data, mode).map(|_new| ())
+    }
+    fn queue_write(&mut self, path: String, data: Vec<u8>, mode: u32, tag: u64) -> Result<(), WriteFailure> {
+        self.writes.push(path, data, mode, tag)
+    }
+    fn flush_writes(&mut self) -> Result<(), WriteFailure> {
+        self.writes.flush()
     }
     fn utc_offset(&mut self, unix_seconds: i64) -> i32 {
         use chrono::{Local, Offset, TimeZone};
@@ -134,8 +147,8 @@ impl Host for HostState {
 }
 
 /// openat2 confined beneath the granted directory with no symlink allowed anywhere on the
-/// path: one syscall to create the file with its final mode.
-fn write_no_follow(dir: &Dir, rel: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+/// path: one syscall to create the file with its final mode. True when the file is new.
+fn write_no_follow(dir: &Dir, rel: &Path, data: &[u8], mode: u32) -> io::Result<bool> {
     use rustix::fs::{Mode, OFlags, ResolveFlags};
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
@@ -163,7 +176,8 @@ fn write_no_follow(dir: &Dir, rel: &Path, data: &[u8], mode: u32) -> io::Result<
     std::io::Write::write_all(&mut file, data).inspect_err(|_| {
         // No half-written file stays behind (a full disk, a quota).
         let _ = dir.remove_file(rel);
-    })
+    })?;
+    Ok(fresh)
 }
 
 /// The process's umask, read once from /proc (setting it to read it back would race with
@@ -180,15 +194,17 @@ fn umask() -> u32 {
 }
 
 /// The same for kernels without openat2 (before Linux 5.6), through cap-std.
-fn write_with_cap_std(dir: &Dir, rel: &Path, data: &[u8], mode: u32) -> io::Result<()> {
-    if dir.symlink_metadata(rel).is_ok_and(|m| m.file_type().is_symlink()) {
+fn write_with_cap_std(dir: &Dir, rel: &Path, data: &[u8], mode: u32) -> io::Result<bool> {
+    let existing = dir.symlink_metadata(rel).ok();
+    if existing.as_ref().is_some_and(|m| m.file_type().is_symlink()) {
         dir.remove_file(rel)?;
     }
     let mut options = cap_std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     let mut file = dir.open_with(rel, &options)?;
     std::io::Write::write_all(&mut file, data)?;
-    dir.set_permissions(rel, cap_std::fs::Permissions::from_mode(mode))
+    dir.set_permissions(rel, cap_std::fs::Permissions::from_mode(mode))?;
+    Ok(existing.is_none())
 }
 
 /// The host-fs layer attacked directly: every call must stay inside its grant whatever
@@ -239,7 +255,7 @@ mod tests {
         let s = setup();
         for path in ESCAPES {
             let p = || path.to_string();
-            assert!(s.grants.write_file(p(), b"pwned".to_vec(), 0o777).is_err(), "write_file {path}");
+            assert!(s.grants.write_file(&p(), b"pwned", 0o777).is_err(), "write_file {path}");
             assert!(s.grants.set_mode(p(), 0o777).is_err(), "set_mode {path}");
             assert!(s.grants.set_mtime(p(), 0).is_err(), "set_mtime {path}");
             assert!(s.grants.make_symlink("/etc/passwd".into(), p()).is_err(), "make_symlink {path}");
@@ -255,7 +271,7 @@ mod tests {
     #[test]
     fn a_link_at_the_final_path_is_replaced_never_written_through() {
         let s = setup();
-        s.grants.write_file("/artifacts/secret-link".into(), b"mine".to_vec(), 0o600).unwrap();
+        s.grants.write_file("/artifacts/secret-link", b"mine", 0o600).unwrap();
         let meta = std::fs::symlink_metadata(s.target.join("secret-link")).unwrap();
         assert!(meta.is_file(), "the link was replaced by a file");
         assert_eq!(std::fs::read(s.target.join("secret-link")).unwrap(), b"mine");
@@ -266,21 +282,21 @@ mod tests {
     #[test]
     fn a_file_gets_its_mode_whether_new_or_rewritten() {
         let s = setup();
-        s.grants.write_file("/artifacts/new".into(), b"one".to_vec(), 0o600).unwrap();
+        s.grants.write_file("/artifacts/new", b"one", 0o600).unwrap();
         assert_eq!(std::fs::metadata(s.target.join("new")).unwrap().mode() & 0o777, 0o600);
         std::fs::set_permissions(s.target.join("new"), std::fs::Permissions::from_mode(0o644)).unwrap();
-        s.grants.write_file("/artifacts/new".into(), b"two".to_vec(), 0o600).unwrap();
+        s.grants.write_file("/artifacts/new", b"two", 0o600).unwrap();
         assert_eq!(std::fs::metadata(s.target.join("new")).unwrap().mode() & 0o777, 0o600);
         assert_eq!(std::fs::read(s.target.join("new")).unwrap(), b"two");
         // A mode the umask would narrow still comes out whole.
-        s.grants.write_file("/artifacts/wide".into(), b"w".to_vec(), 0o666).unwrap();
+        s.grants.write_file("/artifacts/wide", b"w", 0o666).unwrap();
         assert_eq!(std::fs::metadata(s.target.join("wide")).unwrap().mode() & 0o777, 0o666);
     }
 
     #[test]
     fn a_read_only_grant_takes_no_writes() {
         let s = setup();
-        assert!(s.grants.write_file("/pdd/x".into(), b"x".to_vec(), 0o600).is_err());
+        assert!(s.grants.write_file("/pdd/x", b"x", 0o600).is_err());
         assert!(s.grants.make_symlink("x".into(), "/pdd/l".into()).is_err());
         assert!(s.grants.set_mode("/pdd".into(), 0o777).is_err());
     }

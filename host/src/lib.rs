@@ -18,6 +18,7 @@ pub mod stage_transmit;
 pub mod stage_worker;
 pub mod worker_cleanup;
 pub mod worker_info;
+pub mod write_queue;
 
 use failure::StageResult;
 

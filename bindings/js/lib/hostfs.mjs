@@ -107,23 +107,35 @@ export function makeHostFs(grants) {
       // The link's text is data: it may point anywhere, and nothing here follows it.
       symlinkSync(target, resolve(path, true));
     }),
-    writeFile: wrap((path, data, mode) => {
-      const host = resolve(path, true);
-      // A link where the file goes is replaced, never written through.
+    writeFile: wrap((path, data, mode) => writeFile(path, data, mode)),
+    // Node writes at once: the failure, if any, is this write's, with its tag.
+    queueWrite: (path, data, mode, tag) => {
       try {
-        if (lstatSync(host).isSymbolicLink()) unlinkSync(host);
+        writeFile(path, data, mode);
       } catch (e) {
-        if (e.code !== 'ENOENT') throw e;
+        throw { path, tag, message: typeof e === 'string' ? e : describe(e) };
       }
-      const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
-      const fd = openSync(host, flags, mode & 0o777);
-      try {
-        let done = 0;
-        while (done < data.length) done += writeSync(fd, data, done, data.length - done);
-      } finally {
-        closeSync(fd);
-      }
-    }),
+    },
+    flushWrites: () => {},
     utcOffset: (unixSeconds) => -new Date(Number(unixSeconds) * 1000).getTimezoneOffset() * 60,
   };
+
+  // Creates or replaces the file, never writing through a link.
+  function writeFile(path, data, mode) {
+    const host = resolve(path, true);
+    // A link where the file goes is replaced, never written through.
+    try {
+      if (lstatSync(host).isSymbolicLink()) unlinkSync(host);
+    } catch (e) {
+      if (e.code !== 'ENOENT') throw e;
+    }
+    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
+    const fd = openSync(host, flags, mode & 0o777);
+    try {
+      let done = 0;
+      while (done < data.length) done += writeSync(fd, data, done, data.length - done);
+    } finally {
+      closeSync(fd);
+    }
+  }
 }

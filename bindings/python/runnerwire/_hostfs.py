@@ -153,6 +153,18 @@ def define(linker, grants_for_store):
         except (OSError, HostFsError) as e:
             return _text(e)
 
+    def queue_write(store, path, data, mode, tag):
+        # Written at once: the failure, if any, is this write's, with its tag.
+        message = write_file(store, path, data, mode)
+        if message is None:
+            return None
+        failure = Record()
+        failure.path, failure.tag, failure.message = path, tag, message
+        return failure
+
+    def flush_writes(_store):
+        return None
+
     def utc_offset(_store, unix_seconds):
         return time.localtime(unix_seconds).tm_gmtoff
 
@@ -163,6 +175,8 @@ def define(linker, grants_for_store):
         ("read-link", read_link),
         ("make-symlink", make_symlink),
         ("write-file", write_file),
+        ("queue-write", queue_write),
+        ("flush-writes", flush_writes),
         ("utc-offset", utc_offset),
     ]:
         fs.add_func(name, fn)
