@@ -251,3 +251,50 @@ fn every_transmit_option_gives_upstreams_kwargs_and_archive() {
         assert_eq!(hex(archive_listing(&ours.stdout)), hex(archive_listing(&theirs.stdout)), "archive for {args:?}");
     }
 }
+
+/// transmit packs large files on one instance per core. The stream must be the very bytes
+/// packing on one core gives (taskset pins that run to one CPU, where nothing is packed
+/// apart), the same from run to run, and upstream's worker must unpack it to the source.
+#[test]
+fn packing_on_every_core_gives_the_bytes_one_core_gives() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = tmp.path().join("source");
+    std::fs::create_dir_all(source.join("project/files")).unwrap();
+    std::fs::write(source.join("project/site.yml"), "- hosts: localhost\n  gather_facts: false\n  tasks: []\n").unwrap();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for i in 0..12 {
+        let words: Vec<String> = (0..30_000).map(|_| format!("w{}", next() % 500)).collect();
+        std::fs::write(source.join(format!("project/files/doc-{i:02}.txt")), words.join(" ")).unwrap();
+    }
+    let noise: Vec<u8> = (0..(1 << 20)).map(|_| next() as u8).collect();
+    std::fs::write(source.join("project/files/noise.bin"), &noise).unwrap();
+    std::fs::write(source.join("project/files/small.txt"), "small\n").unwrap();
+    let transmit = |pin: bool| {
+        let mut cmd = if pin { std::process::Command::new("taskset") } else { runnerwire() };
+        if pin {
+            cmd.args(["-c", "0"]).arg(env!("CARGO_BIN_EXE_runnerwire"));
+        }
+        cmd.arg("transmit").arg(&source).args(["-p", "site.yml", "--ident", "cores"]);
+        let out = run_with_input(cmd, b"");
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    let (parallel, again, one_core) = (transmit(false), transmit(false), transmit(true));
+    assert!(parallel == again, "two runs differ");
+    assert!(parallel == one_core, "packing on every core changed the stream");
+    let worker_dir = tmp.path().join("worker");
+    let mut cmd = upstream(tmp.path());
+    cmd.arg("worker").arg("--private-data-dir").arg(&worker_dir);
+    let result = run_with_input(cmd, &parallel);
+    assert!(result.stdout.ends_with(b"{\"eof\": true}\n"), "{}", String::from_utf8_lossy(&result.stderr));
+    for name in ["doc-00.txt", "doc-11.txt", "noise.bin", "small.txt"] {
+        let path = format!("project/files/{name}");
+        assert!(std::fs::read(worker_dir.join(&path)).unwrap() == std::fs::read(source.join(&path)).unwrap(), "{path} differs after upstream's unpack");
+    }
+}

@@ -18,9 +18,9 @@ pub struct ArchiveStream {
 }
 
 impl ArchiveStream {
-    /// Packs `source` (plus `extra` files) into `zip_path`.
-    pub fn pack(source: &str, zip_path: &str, fs: &dyn HostFs, extra: &[ExtraFile]) -> Result<Self, EntryError> {
-        let size = pack::pack(source, zip_path, fs, extra)?;
+    /// Packs `source` (plus `extra` files, and the parts in `parts_dir`) into `zip_path`.
+    pub fn pack(source: &str, zip_path: &str, fs: &dyn HostFs, extra: &[ExtraFile], parts_dir: Option<&str>) -> Result<Self, EntryError> {
+        let size = pack::pack(source, zip_path, fs, extra, parts_dir)?;
         let file = File::open(zip_path).map_err(|e| EntryError::io("cannot read", zip_path, e))?;
         Ok(ArchiveStream { header: Some(format!("{{\"zipfile\": {size}}}\n").into_bytes()), file: Some((file, zip_path.to_string(), size)) })
     }

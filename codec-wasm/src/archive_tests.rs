@@ -73,7 +73,7 @@ fn a_tree_round_trips_with_modes_links_empty_dirs_and_times() {
 
     let zip = tmp.path().join("a.zip");
     let extra = [ExtraFile { name: "env/cmdline".into(), mode: 0o600, mtime: 1_700_000_000, content: b"-e x=1".to_vec() }];
-    pack::pack(s(&src), s(&zip), &FS, &extra).unwrap();
+    pack::pack(s(&src), s(&zip), &FS, &extra, None).unwrap();
     let dst = tmp.path().join("dst");
     std::fs::create_dir(&dst).unwrap();
     let report = unpack::unpack(s(&zip), s(&dst), &FS, &Limits::default(), Some("env/cmdline")).unwrap();
@@ -113,7 +113,7 @@ fn incompressible_files_are_stored_and_the_rest_deflated() {
     // Small files are deflated whatever they hold, as upstream does.
     write(&src.join("small.bin"), &noise[..1_000], 0o644);
     let zip = tmp.path().join("a.zip");
-    pack::pack(s(&src), s(&zip), &FS, &[]).unwrap();
+    pack::pack(s(&src), s(&zip), &FS, &[], None).unwrap();
     let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
     let method = |archive: &mut zip::ZipArchive<std::fs::File>, name: &str| archive.by_name(name).unwrap().compression();
     assert_eq!(method(&mut archive, "noise.bin"), zip::CompressionMethod::Stored);
@@ -121,7 +121,7 @@ fn incompressible_files_are_stored_and_the_rest_deflated() {
     assert_eq!(method(&mut archive, "small.bin"), zip::CompressionMethod::Deflated);
     // And the same tree gives the same bytes.
     let again = tmp.path().join("b.zip");
-    pack::pack(s(&src), s(&again), &FS, &[]).unwrap();
+    pack::pack(s(&src), s(&again), &FS, &[], None).unwrap();
     assert_eq!(std::fs::read(&zip).unwrap(), std::fs::read(&again).unwrap());
     let dst = tmp.path().join("dst");
     std::fs::create_dir(&dst).unwrap();
@@ -258,4 +258,63 @@ fn compression_ratio_is_obeyed_at_the_limit_and_enforced_past_it() {
     let err = run(ratio - 1).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Limit);
     assert!(err.message.contains("max compression ratio") && err.message.contains("\"zeros\""), "{}", err.message);
+}
+
+/// Large files packed apart (as other instances do for transmit) and copied in give the
+/// very archive packing inline gives; a part made from other bytes of the same size and
+/// time is copied as it is (so it is really used), one whose file changed size is not.
+#[test]
+fn parts_packed_apart_give_the_same_archive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let noise: Vec<u8> = (0..300_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 32) as u8
+        })
+        .collect();
+    write(&src.join("big/noise.bin"), &noise, 0o644);
+    write(&src.join("big/text.yml"), "- name: a task\n  debug: msg=hello\n".repeat(9_000).as_bytes(), 0o640);
+    write(&src.join("top.txt"), "x".repeat(70_000).as_bytes(), 0o600);
+    write(&src.join("small.txt"), b"small\n", 0o644);
+    for f in ["big/noise.bin", "big/text.yml", "top.txt", "small.txt"] {
+        set_mtime(&src.join(f), 1_700_000_000);
+    }
+    let inline = tmp.path().join("inline.zip");
+    pack::pack(s(&src), s(&inline), &FS, &[], None).unwrap();
+
+    let jobs = pack::plan_parts(s(&src), &FS).unwrap();
+    let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+    assert_eq!(names, ["big/text.yml", "big/noise.bin", "top.txt"], "largest first, small files inline");
+    // Two packers taking turns, as two instances would.
+    let parts = tmp.path().join("parts");
+    let mut packers = [pack::PartPacker::start(s(&parts), 0, &FS).unwrap(), pack::PartPacker::start(s(&parts), 1, &FS).unwrap()];
+    for (i, job) in jobs.iter().enumerate() {
+        packers[i % 2].add(job).unwrap();
+    }
+    for packer in packers {
+        packer.finish().unwrap();
+    }
+    let with_parts = tmp.path().join("parts.zip");
+    pack::pack(s(&src), s(&with_parts), &FS, &[], Some(s(&parts))).unwrap();
+    assert!(std::fs::read(&inline).unwrap() == std::fs::read(&with_parts).unwrap(), "parts change the archive");
+
+    // Same size and time, other bytes: the part is what goes in.
+    write(&src.join("top.txt"), "y".repeat(70_000).as_bytes(), 0o600);
+    set_mtime(&src.join("top.txt"), 1_700_000_000);
+    let stale = tmp.path().join("stale.zip");
+    pack::pack(s(&src), s(&stale), &FS, &[], Some(s(&parts))).unwrap();
+    assert!(std::fs::read(&stale).unwrap() == std::fs::read(&inline).unwrap(), "the part was not used");
+    // Another size: the part no longer matches and the file is packed here.
+    write(&src.join("top.txt"), "y".repeat(70_001).as_bytes(), 0o600);
+    set_mtime(&src.join("top.txt"), 1_700_000_000);
+    let fresh = tmp.path().join("fresh.zip");
+    pack::pack(s(&src), s(&fresh), &FS, &[], Some(s(&parts))).unwrap();
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&fresh).unwrap()).unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("top.txt").unwrap(), &mut text).unwrap();
+    assert_eq!(text, "y".repeat(70_001));
 }

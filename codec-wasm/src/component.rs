@@ -8,6 +8,7 @@ use crate::error::{ErrorKind, StreamError};
 use crate::fsys::{HostFs, Meta, WriteFailure};
 use crate::limits::Limits;
 use crate::process::{ProcessDirs, Processor};
+use crate::pack::{PartJob, PartPacker};
 use crate::transmit::{TransmitRequest, Transmitter};
 use crate::{paths, pyjson};
 
@@ -201,6 +202,35 @@ struct TransmitterResource(RefCell<Transmitter>);
 
 impl wit_transmit::Guest for Component {
     type Transmitter = TransmitterResource;
+    type PartPacker = PartPackerResource;
+
+    fn plan_parts() -> Result<Vec<wit_transmit::PartJob>, wit_types::StreamError> {
+        let jobs = crate::pack::plan_parts(PDD, &WasiHostFs).map_err(|e| error_to_wit(e.at(0)))?;
+        Ok(jobs.into_iter().map(|j| wit_transmit::PartJob { path: j.path, name: j.name, size: j.size }).collect())
+    }
+}
+
+/// `finish` consumes the packer; the resource keeps it until then.
+struct PartPackerResource(RefCell<Option<PartPacker<'static>>>);
+
+impl wit_transmit::GuestPartPacker for PartPackerResource {
+    fn start(index: u32) -> Result<wit_transmit::PartPacker, wit_types::StreamError> {
+        let packer = PartPacker::start(&crate::transmit::parts_dir(SCRATCH), index, &WasiHostFs).map_err(|e| error_to_wit(e.at(0)))?;
+        Ok(wit_transmit::PartPacker::new(PartPackerResource(RefCell::new(Some(packer)))))
+    }
+    fn add(&self, job: wit_transmit::PartJob) -> Result<(), wit_types::StreamError> {
+        let job = PartJob { path: job.path, name: job.name, size: job.size };
+        match self.0.borrow_mut().as_mut() {
+            Some(packer) => packer.add(&job).map_err(|e| error_to_wit(e.at(0))),
+            None => Err(error_to_wit(StreamError::new(ErrorKind::Io, 0, "part already finished"))),
+        }
+    }
+    fn finish(&self) -> Result<(), wit_types::StreamError> {
+        match self.0.borrow_mut().take() {
+            Some(packer) => packer.finish().map_err(|e| error_to_wit(e.at(0))),
+            None => Ok(()),
+        }
+    }
 }
 
 impl wit_transmit::GuestTransmitter for TransmitterResource {

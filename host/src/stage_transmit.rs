@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::cli::TransmitArgs;
-use crate::engine::{arm, wit_transmit, Grant, Runtime};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::engine::{arm, wit_transmit, Budget, Grant, Instance, Runtime};
 use crate::failure::{Failure, StageResult};
 use crate::paths_host::{absolute, random_hex_ident};
 
@@ -79,6 +81,9 @@ pub fn run(args: TransmitArgs) -> StageResult {
     let grants = Grant::with_scratch(&pdd, "/pdd", false, scratch.path());
     let budget = args.sandbox.budget();
     let mut instance = runtime.instantiate(&grants, budget).map_err(Failure::internal)?;
+    if !request.only_transmit_kwargs {
+        pack_parts_in_parallel(&runtime, &mut instance, &pdd, scratch.path(), budget);
+    }
     let api = instance.codec.runnerwire_codec_transmit().transmitter();
     let transmitter = api
         .call_start(arm(&mut instance.store), &request)
@@ -94,6 +99,42 @@ pub fn run(args: TransmitArgs) -> StageResult {
     out.flush().map_err(Failure::write)?;
     let _ = transmitter.resource_drop(&mut instance.store);
     Ok(crate::exit::SUCCESS)
+}
+
+/// Deflating is most of transmit's work: the large files are packed into parts, one per
+/// core, each on an instance of its own (this one included), before `start` copies their
+/// entries in. Only a speed-up: a file not packed apart, for whatever reason, is packed by
+/// `start`, which reports any error.
+fn pack_parts_in_parallel(runtime: &Runtime, instance: &mut Instance, pdd: &Path, scratch: &Path, budget: Budget) {
+    let plan = instance.codec.runnerwire_codec_transmit().call_plan_parts(arm(&mut instance.store));
+    let Ok(Ok(jobs)) = plan else { return };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 || jobs.len() < 2 {
+        return;
+    }
+    let next = AtomicUsize::new(0);
+    let pack_part = |instance: &mut Instance, index: u32| {
+        let api = instance.codec.runnerwire_codec_transmit().part_packer();
+        let Ok(Ok(part)) = api.call_start(arm(&mut instance.store), index) else { return };
+        while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+            if !matches!(api.call_add(arm(&mut instance.store), part, job), Ok(Ok(()))) {
+                break;
+            }
+        }
+        let _ = api.call_finish(arm(&mut instance.store), part);
+        let _ = part.resource_drop(&mut instance.store);
+    };
+    std::thread::scope(|threads| {
+        for index in 1..cores.min(jobs.len()) {
+            let pack_part = &pack_part;
+            threads.spawn(move || {
+                if let Ok(mut helper) = runtime.instantiate(&Grant::with_scratch(pdd, "/pdd", false, scratch), budget) {
+                    pack_part(&mut helper, index as u32);
+                }
+            });
+        }
+        pack_part(instance, 0);
+    });
 }
 
 /// Upstream's `valid_inventory`: an existing file or directory as given (relative to the
