@@ -21,7 +21,7 @@ pub struct Inspection {
 pub fn inspect(args: InspectArgs) -> StageResult {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let result = run_inspector(&args.file, &args.limits, &args.sandbox, |lines| {
+    let result = run_inspector(&args.file, &args.limits, &args.sandbox, true, |lines| {
         if args.json {
             out.write_all(lines).map_err(Failure::write)?;
         }
@@ -35,18 +35,20 @@ pub fn inspect(args: InspectArgs) -> StageResult {
 }
 
 pub fn validate(args: crate::cli::ValidateArgs) -> StageResult {
-    let result = run_inspector(&args.file, &args.limits, &args.sandbox, |_| Ok(()))?;
+    let result = run_inspector(&args.file, &args.limits, &args.sandbox, false, |_| Ok(()))?;
     match result.first_problem {
         Some(problem) => Err(Failure { code: exit::BAD_STREAM, message: problem }),
         None => Ok(exit::SUCCESS),
     }
 }
 
-/// Runs the inspector over a file or stdin; `lines` gets the JSON lines as they come.
+/// Runs the inspector over a file or stdin; `lines` gets the JSON lines as they come (only
+/// the summary line unless `json_lines`).
 pub fn run_inspector(
     file: &Option<PathBuf>,
     limits: &LimitArgs,
     sandbox: &SandboxArgs,
+    json_lines: bool,
     mut lines: impl FnMut(&[u8]) -> Result<(), Failure>,
 ) -> Result<Inspection, Failure> {
     let mut input: Box<dyn Read> = match file.as_ref().filter(|f| f.as_os_str() != "-") {
@@ -61,7 +63,9 @@ pub fn run_inspector(
     let mut instance = runtime.instantiate(&grants, sandbox.budget()).map_err(Failure::internal)?;
     let defaults = instance.codec.runnerwire_codec_types().call_default_limits(arm(&mut instance.store)).map_err(Failure::trap)?;
     let api = instance.codec.runnerwire_codec_inspect().inspector();
-    let inspector = api.call_constructor(arm(&mut instance.store), wit_limits(limits, defaults)).map_err(Failure::trap)?;
+    let limits = wit_limits(limits, defaults);
+    let inspector = if json_lines { api.call_constructor(arm(&mut instance.store), limits) } else { api.call_validator(arm(&mut instance.store), limits) }
+        .map_err(Failure::trap)?;
     crate::chunks::each_chunk(&mut input, |chunk| {
         let found = api.call_push(arm(&mut instance.store), inspector, chunk).map_err(Failure::trap)?;
         lines(&found)?;

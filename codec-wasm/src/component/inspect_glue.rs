@@ -11,8 +11,10 @@ pub struct InspectorResource(RefCell<Inspector>);
 
 impl wit::GuestInspector for InspectorResource {
     fn new(limits: wit_types::Limits) -> Self {
-        let scratch = Scratch { path: format!("{SCRATCH}/inspect.zip") };
-        InspectorResource(RefCell::new(Inspector::new(limits_from(limits), scratch)))
+        InspectorResource(RefCell::new(Inspector::new(limits_from(limits), scratch())))
+    }
+    fn validator(limits: wit_types::Limits) -> wit::Inspector {
+        wit::Inspector::new(InspectorResource(RefCell::new(Inspector::without_json_lines(limits_from(limits), scratch()))))
     }
     fn push(&self, bytes: Vec<u8>) -> Vec<u8> {
         self.0.borrow_mut().push(&bytes)
@@ -26,6 +28,10 @@ impl wit::GuestInspector for InspectorResource {
     fn first_problem(&self) -> Option<String> {
         first_problem(&self.0.borrow())
     }
+}
+
+fn scratch() -> Scratch {
+    Scratch { path: format!("{SCRATCH}/inspect.zip") }
 }
 
 /// `<kind> at byte N, line L: message`, the line `validate` prints.

@@ -9,6 +9,7 @@
 mod archive;
 mod report;
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::Write;
 
@@ -70,6 +71,8 @@ pub struct Inspector {
     summary: Summary,
     /// Off only in the test that holds the fast path to the full parse's results.
     canonical_fast_path: bool,
+    /// Off for `validate`: frames and problems are counted, not written out.
+    json_lines: bool,
 }
 
 const MAX_EXCERPT: usize = 80;
@@ -96,7 +99,14 @@ impl Inspector {
             out: Vec::new(),
             summary: Summary::default(),
             canonical_fast_path: true,
+            json_lines: true,
         }
+    }
+
+    /// An inspector that writes no frame or problem lines (only the summary line): what
+    /// `validate` needs, for less work per frame.
+    pub fn without_json_lines(limits: Limits, scratch: Scratch) -> Self {
+        Inspector { json_lines: false, ..Inspector::new(limits, scratch) }
     }
 
     /// Feeds stream bytes; returns the JSON lines of what they completed.
@@ -319,13 +329,18 @@ impl Inspector {
             return false;
         };
         let [kwargs, status, zipfile, eof, event, counter, uuid, host] = members.values;
-        let member = |range: Option<std::ops::Range<usize>>| range.and_then(|r| pyjson::parse(&line[r], depth).ok());
-        let fields = EventFields { event: member(event), counter: member(counter), uuid: member(uuid), host: member(host) };
-        let keepalive = fields.event.as_ref().and_then(Value::as_str) == Some("keepalive");
+        let json = |range: &Option<std::ops::Range<usize>>| range.clone().map(|r| &line[r]);
+        let (event, counter, uuid, host) = (json(&event), json(&counter), json(&uuid), json(&host));
         let other_kind = kwargs.is_some() || status.is_some() || zipfile.is_some() || eof.is_some();
-        if other_kind || keepalive || (fields.event.is_none() && fields.counter.is_none() && fields.uuid.is_none()) {
+        if other_kind || event == Some(b"\"keepalive\"") || (event.is_none() && counter.is_none() && uuid.is_none()) {
             return false;
         }
+        let fields = EventFields {
+            event: event.map(|e| canonical_str(e, depth).unwrap_or_else(|| Cow::Owned(parsed(e, depth, pyjson::python_str)))).unwrap_or_default(),
+            counter: counter.map(Cow::Borrowed),
+            uuid: uuid.map(Cow::Borrowed),
+            host: host.and_then(|h| canonical_str(h, depth)),
+        };
         self.event(fields, offset, line_no, Some(line));
         true
     }
@@ -369,11 +384,16 @@ impl Inspector {
             }
             "keepalive" => self.summary.keepalives += 1,
             "event" => {
+                let encoded = |v: &Value| {
+                    let mut json = Vec::new();
+                    pyjson::encode(v, &mut json);
+                    Cow::Owned(json)
+                };
                 let fields = EventFields {
-                    event: value.get("event").cloned(),
-                    counter: value.get("counter").cloned(),
-                    uuid: value.get("uuid").cloned(),
-                    host: value.get("event_data").and_then(|d| d.get("host")).cloned(),
+                    event: value.get("event").map(pyjson::python_str).unwrap_or_default().into(),
+                    counter: value.get("counter").map(encoded),
+                    uuid: value.get("uuid").map(encoded),
+                    host: value.get("event_data").and_then(|d| d.get("host")).and_then(Value::as_str).map(Cow::Borrowed),
                 };
                 // The excerpt is already the line's (or the joined line's).
                 return self.event(fields, offset, line, None);
@@ -418,8 +438,10 @@ impl Inspector {
     /// Counts a frame and writes its JSON line.
     fn report_frame(&mut self, kind: &'static str, record: Vec<(PyStr, Value)>) {
         self.count_frame(kind);
-        pyjson::encode(&Value::Object(record), &mut self.out);
-        self.out.push(b'\n');
+        if self.json_lines {
+            pyjson::encode(&Value::Object(record), &mut self.out);
+            self.out.push(b'\n');
+        }
     }
 
     fn count_frame(&mut self, kind: &'static str) {
@@ -438,25 +460,28 @@ impl Inspector {
     /// (straight to the output: events are most lines). `text` is the line, when the
     /// excerpt for a problem still has to be made from it.
     fn event(&mut self, fields: EventFields, offset: u64, line: u64, text: Option<&[u8]>) {
-        let event = fields.event.as_ref().map(pyjson::python_str).unwrap_or_default();
-        let host = fields.host.as_ref().and_then(Value::as_str);
         let outer = text.map(|text| self.excerpt.replace(excerpt_text(text)));
-        self.check_counter(fields.counter.as_ref(), offset, line);
+        // The counter as upstream's int, when it is one.
+        let counter = fields.counter.as_deref().filter(|c| c.iter().all(u8::is_ascii_digit)).and_then(|c| std::str::from_utf8(c).ok()?.parse::<u64>().ok());
+        self.check_counter(counter, offset, line);
         if let Some(outer) = outer {
             self.excerpt = outer;
         }
-        self.summary.count_event(&event, host);
+        self.summary.count_event(&fields.event, fields.host.as_deref());
         self.count_frame("event");
+        if !self.json_lines {
+            return;
+        }
         let out = &mut self.out;
         out.extend_from_slice(format!("{{\"offset\": {offset}, \"line\": {line}, \"frame\": \"event\", \"event\": ").as_bytes());
-        pyjson::encode_str(&event, out);
-        for (key, value) in [(&b", \"counter\": "[..], &fields.counter), (b", \"uuid\": ", &fields.uuid)] {
-            if let Some(value) = value {
+        pyjson::encode_str(&fields.event, out);
+        for (key, json) in [(&b", \"counter\": "[..], &fields.counter), (b", \"uuid\": ", &fields.uuid)] {
+            if let Some(json) = json {
                 out.extend_from_slice(key);
-                pyjson::encode(value, out);
+                out.extend_from_slice(json);
             }
         }
-        if let Some(host) = host {
+        if let Some(host) = &fields.host {
             out.extend_from_slice(b", \"host\": ");
             pyjson::encode_str(host, out);
         }
@@ -464,11 +489,7 @@ impl Inspector {
     }
 
     /// Upstream's counters go 1, 2, 3...: a jump or a step back is reported.
-    fn check_counter(&mut self, counter: Option<&Value>, offset: u64, line: u64) {
-        let counter = match counter {
-            Some(Value::Int(t)) => t.parse::<u64>().ok(),
-            _ => None,
-        };
+    fn check_counter(&mut self, counter: Option<u64>, offset: u64, line: u64) {
         if let Some(counter) = counter.filter(|&c| c > 0) {
             if let Some(last) = self.summary.last_counter {
                 if counter > last + 1 {
@@ -578,8 +599,10 @@ impl Inspector {
                 (s("excerpt"), excerpt.as_deref().map_or(Value::Null, |e| Value::Str(s(e)))),
             ]),
         )]);
-        pyjson::encode(&record, &mut self.out);
-        self.out.push(b'\n');
+        if self.json_lines {
+            pyjson::encode(&record, &mut self.out);
+            self.out.push(b'\n');
+        }
         self.summary.problems += 1;
         // The JSON lines carry every problem; the summary keeps the first ones for the report.
         if self.summary.problem_list.len() < MAX_LISTED_PROBLEMS {
@@ -621,13 +644,35 @@ fn excerpt(line: &[u8]) -> String {
     format!("{:?}{more}", text.as_ref())
 }
 
-/// What the inspector reads of an event: the members it reports and checks.
-struct EventFields {
-    event: Option<Value>,
-    counter: Option<Value>,
-    uuid: Option<Value>,
-    /// `event_data.host`.
-    host: Option<Value>,
+/// What the inspector reads of an event: the members it reports and checks, borrowed
+/// from the line where it can be.
+struct EventFields<'a> {
+    /// `str()` of the `event` member ("" without one).
+    event: Cow<'a, str>,
+    /// `counter` and `uuid` as JSON, as `json.dumps` writes them.
+    counter: Option<Cow<'a, [u8]>>,
+    uuid: Option<Cow<'a, [u8]>>,
+    /// `event_data.host`, when it is a string.
+    host: Option<Cow<'a, str>>,
+}
+
+/// The text of a canonical JSON string: borrowed when it holds no escape, else decoded;
+/// none when `json` is not a string.
+fn canonical_str(json: &[u8], depth: usize) -> Option<Cow<'_, str>> {
+    let inner = json.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    if !inner.contains(&b'\\') {
+        // Canonical strings without escapes are printable ASCII.
+        return std::str::from_utf8(inner).ok().map(Cow::Borrowed);
+    }
+    match pyjson::parse(json, depth).ok()? {
+        Value::Str(text) => text.as_str().map(|t| Cow::Owned(t.to_string())),
+        _ => None,
+    }
+}
+
+/// `how` of the value `json` parses to (canonical JSON always parses).
+fn parsed(json: &[u8], depth: usize, how: impl Fn(&Value) -> String) -> String {
+    pyjson::parse(json, depth).map(|v| how(&v)).unwrap_or_default()
 }
 
 /// The members every frame's JSON line starts with.

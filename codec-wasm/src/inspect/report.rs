@@ -225,7 +225,11 @@ const MAX_DISTINCT: usize = 10_000;
 
 /// Counts `name`, or `(others)` once the map holds [`MAX_DISTINCT`] names.
 fn count_bounded(map: &mut BTreeMap<String, u64>, name: &str) {
-    let key = if map.len() < MAX_DISTINCT || map.contains_key(name) { name } else { "(others)" };
+    if let Some(count) = map.get_mut(name) {
+        *count += 1;
+        return;
+    }
+    let key = if map.len() < MAX_DISTINCT { name } else { "(others)" };
     *map.entry(key.to_string()).or_default() += 1;
 }
 

@@ -5,8 +5,13 @@ fn inspect_chunked(stream: &[u8], chunk: usize, limits: Limits) -> (Vec<u8>, Sum
 }
 
 fn inspect_with(stream: &[u8], chunk: usize, limits: Limits, fast_path: bool) -> (Vec<u8>, Summary) {
-    let dir = std::env::temp_dir().join(format!("rw-inspect-{}-{chunk}-{fast_path}", std::process::id()));
-    let mut inspector = Inspector::new(limits, Scratch { path: dir.display().to_string() });
+    inspect_as(stream, chunk, limits, fast_path, true)
+}
+
+fn inspect_as(stream: &[u8], chunk: usize, limits: Limits, fast_path: bool, json_lines: bool) -> (Vec<u8>, Summary) {
+    let dir = std::env::temp_dir().join(format!("rw-inspect-{}-{chunk}-{fast_path}-{json_lines}", std::process::id()));
+    let scratch = Scratch { path: dir.display().to_string() };
+    let mut inspector = if json_lines { Inspector::new(limits, scratch) } else { Inspector::without_json_lines(limits, scratch) };
     inspector.canonical_fast_path = fast_path;
     let mut out = Vec::new();
     for piece in stream.chunks(chunk.max(1)) {
@@ -86,6 +91,11 @@ fn the_canonical_fast_path_reports_what_the_full_parse_reports() {
         let (full, full_summary) = inspect_with(stream, 1 << 16, Limits::default(), false);
         assert_eq!(String::from_utf8_lossy(&fast), String::from_utf8_lossy(&full), "{name}");
         assert_eq!(fast_summary.text(), full_summary.text(), "{name}");
+        // validate's inspector: the same diagnosis, and no lines but the summary.
+        let (quiet, quiet_summary) = inspect_as(stream, 1 << 16, Limits::default(), true, false);
+        assert_eq!(quiet_summary.text(), full_summary.text(), "{name}");
+        assert_eq!(quiet_summary.problem_list, full_summary.problem_list, "{name}");
+        assert!(quiet.starts_with(b"{\"summary\": ") && quiet.iter().filter(|&&b| b == b'\n').count() == 1, "{name}");
         fast_lines += stream.split(|&b| b == b'\n').filter(|l| crate::pyjson::canonical::scan(l, 100, [b"event".as_slice()]).is_some()).count();
     }
     assert!(fast_lines > 100, "the fast path was hardly taken: {fast_lines} canonical lines");

@@ -143,13 +143,20 @@ impl Scanner<'_> {
             return Some(());
         }
         let first_key = self.keys.len();
+        // A bit per fingerprint seen in this object: only a key whose bit is already set
+        // can repeat one, so the list of keys is searched seldom.
+        let mut seen = [0u64; 4];
         loop {
             let key = self.string()?;
             // Canonical strings are unique spellings, so equal keys have equal bytes.
             let print = fingerprint(&self.text[key.start + 1..key.end - 1]);
-            if self.keys[first_key..].iter().any(|(p, k)| *p == print && self.text[k.clone()] == self.text[key.clone()]) {
+            let bit = (print.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize;
+            if seen[bit / 64] & (1 << (bit % 64)) != 0
+                && self.keys[first_key..].iter().any(|(p, k)| *p == print && self.text[k.clone()] == self.text[key.clone()])
+            {
                 return None;
             }
+            seen[bit / 64] |= 1 << (bit % 64);
             self.eat_pair(b':', b' ')?;
             let start = self.pos;
             let (ends_here, continues) = if paths == 0 { (0, 0) } else { self.paths_through(paths, depth, key.clone(), print) };
