@@ -2,17 +2,24 @@
 """Speed and memory of runnerwire next to upstream ansible-runner, in one run: `make bench`.
 
 What it measures, for each stage, upstream `ansible-runner` (from a venv) and `runnerwire`
-on the same input:
+on the same input, and prints as one Markdown table (the one the README quotes):
 
   * wall time: best of N runs (--runs, default 3), each run in a fresh empty directory;
   * the speed-up, upstream time / runnerwire time;
+  * user CPU: the least over the runs (as wait4 reports it), and the ratio;
   * peak RSS: the largest ru_maxrss over the runs, as reported by os.wait4() for that one
     process (no /usr/bin/time needed). Each command is forked from a tiny launcher
     interpreter rather than from this script, because ru_maxrss also counts the address space
     a process had before exec; the launcher's small floor (~5 MB) is printed with the table.
 
+`process` and `transmit` depend on the filesystem (one file per event; the scratch archive),
+so they run twice: in a tmpfs directory (--tmpfs-dir, default /dev/shm) and in a disk-backed
+one (--disk-dir, default the temp dir when it is not tmpfs); the table says which is which.
+
 Stages:
 
+  start     `process` of a two-line result stream (a status line, eof) with an empty
+            environment (no HOME, as a service or a container runs it): start-up and exit.
   process   `ansible-runner process <dir> --ident bench < stream` against
             `runnerwire process <dir> --ident bench < stream`, stdout to /dev/null. The result
             stream is synthetic but built from the real recording fixtures/multi/result.stream:
@@ -45,19 +52,23 @@ Stages:
             wchar minus the stdout size instead. Both result streams must end with
             `{"eof": true}\\n`, have `{"status": "successful"` as their last status line and
             hold one `runner_on_ok` event per task, or the script exits 1.
+  decoder   `runnerwire validate` and `runnerwire inspect --json` on the process stream: MB/s,
+            start-up included. Upstream has no such commands (its reading of the same stream
+            is the process row), so that column says n/a.
 
 Before timing, each tool runs once, untimed, on the small recorded fixture stream (worker: on
 a one-task job), so the OS page cache is warm for
 both; before each timed run, os.sync() (untimed) flushes what earlier runs left to write. Per
 run the script also prints user and system CPU time (as wait4 reports it: the process and every
 descendant it reaped, so for `worker` the whole tree): `process` writes one file per event, so
-on a slow disk kernel time dominates both tools' wall time; TMPDIR=/dev/shm (tmpfs) takes the
-disk out of it (and, for `worker`, out of the bytes-written figures too).
+on a slow disk kernel time dominates both tools' wall time; the tmpfs rows take the disk out
+of it (for `worker`, TMPDIR=/dev/shm takes it out of the bytes-written figures too).
 
 Run it with `make bench` (builds runnerwire and the pinned venv first), or directly:
 
     python3 bench/bench.py [--runs N] [--events N] [--transmit-mb N] [--tasks N]
-                           [--venv-bin DIR] [--runnerwire PATH] [--only process|transmit|worker]
+                           [--venv-bin DIR] [--runnerwire PATH] [--tmpfs-dir DIR] [--disk-dir DIR]
+                           [--only start|process|transmit|worker|decoder]
 
 --venv-bin defaults to $RUNNERWIRE_VENV/bin if that is set, else .venv/bin under the repo
 root; --runnerwire defaults to target/release/runnerwire under the repo root. Sizes are in
@@ -98,7 +109,9 @@ WORKER_INVENTORY = "localhost ansible_connection=local ansible_python_interprete
 HWM_POLL = 0.005  # seconds between VmHWM samples of the worker process
 
 
-STAGES = ("process", "transmit", "worker")
+STAGES = ("start", "process", "transmit", "worker", "decoder")
+# Stages whose figures depend on the filesystem: run on tmpfs and on disk.
+BY_FILESYSTEM = ("process", "transmit")
 
 
 class BenchError(Exception):
@@ -466,7 +479,7 @@ def check_transmit_output(path, who):
 # Stages
 
 
-def bench_process(args, tmp, env, commands, checks):
+def bench_process(args, tmp, place, env, commands, checks):
     stream = os.path.join(tmp, "result.stream")
     print(f"process: building a {args.events}-event stream from {os.path.relpath(FIXTURE_STREAM, REPO)} ...",
           flush=True)
@@ -495,13 +508,13 @@ def bench_process(args, tmp, env, commands, checks):
             return r
         return run
 
-    up_best, up_rss, our_best, our_rss = interleave(
+    up, ours = interleave(
         args.runs, ("upstream", runner("upstream", up_argv)), ("runnerwire", runner("runnerwire", our_argv)))
     checks.extend(compare_process_outputs(last["upstream"], last["runnerwire"], args.events))
-    return ("process", f"{args.events} events ({mb(stream_size)})", up_best, our_best, up_rss, our_rss)
+    return Row("process", place, f"{args.events} events ({mb(stream_size)})", up, ours)
 
 
-def bench_transmit(args, tmp, env, commands, checks):
+def bench_transmit(args, tmp, place, env, commands, checks):
     pdd = os.path.join(tmp, "pdd")
     print(f"transmit: generating a ~{args.transmit_mb:g} MB private data dir ...", flush=True)
     pdd_size, pdd_files = build_pdd(pdd, args.transmit_mb)
@@ -518,7 +531,7 @@ def bench_transmit(args, tmp, env, commands, checks):
                                 os.path.join(tmp, f"stderr-{name}"))
         return run
 
-    up_best, up_rss, our_best, our_rss = interleave(
+    up, ours = interleave(
         args.runs, ("upstream", runner("upstream")), ("runnerwire", runner("runnerwire")))
     up_size, up_zip, up_members = check_transmit_output(outs["upstream"], "upstream")
     our_size, our_zip, our_members = check_transmit_output(outs["runnerwire"], "runnerwire")
@@ -537,7 +550,7 @@ def bench_transmit(args, tmp, env, commands, checks):
         )
     else:
         checks.append(f"transmit check: both archives list the same {len(up_members)} entries")
-    return ("transmit", f"{mb(pdd_size)} pdd ({pdd_files} files)", up_best, our_best, up_rss, our_rss)
+    return Row("transmit", place, f"{mb(pdd_size)} pdd ({pdd_files} files)", up, ours)
 
 
 def build_worker_pdd(root, tasks):
@@ -581,7 +594,7 @@ def count_job_event_files(pdd):
     return count, dirs
 
 
-def bench_worker(args, tmp, _env, commands, checks, after):
+def bench_worker(args, tmp, place, _env, commands, checks, after):
     tasks = args.tasks
     # One HOME for the whole stage, shared by the warm-ups and the timed runs of both tools:
     # ansible keeps its ~/.ansible there; the warm-ups fill it.
@@ -646,7 +659,7 @@ def bench_worker(args, tmp, _env, commands, checks, after):
         return (f", tree peak RSS {mb(r.maxrss_kib * 1024)}, write_bytes {r.io['write_bytes']:,}"
                 f" (cancelled {r.io['cancelled_write_bytes']:,}), wchar {r.io['wchar']:,}")
 
-    up_best, up_rss, our_best, our_rss = interleave(
+    up, ours = interleave(
         args.runs, ("upstream", runner("upstream")), ("runnerwire", runner("runnerwire")),
         rss=lambda r: r.hwm_kib, extra=extra)
 
@@ -698,7 +711,56 @@ def bench_worker(args, tmp, _env, commands, checks, after):
         f"deletes each once read; runnerwire's carries events inline in ansible's output and writes none)"
         + ("" if up_dirs and our_dirs else
            f" [job_events dirs found: upstream {up_dirs}, runnerwire {our_dirs}]"))
-    return ("worker", f"{tasks} tasks", up_best, our_best, up_rss, our_rss)
+    return Row("worker", place, f"{tasks} tasks", up, ours, "RSS: the worker's own")
+
+
+# A result stream of two lines: what start-up costs, and nothing else.
+START_STREAM = b'{"status": "successful", "runner_ident": "bench"}\n{"eof": true}\n'
+
+
+def bench_start(args, tmp, place, _env, commands, checks):
+    """`process` of a two-line stream with an empty environment (no HOME, as a service or a
+    container may run it): start-up and exit, nothing more."""
+    stream = os.path.join(tmp, "start.stream")
+    with open(stream, "wb") as f:
+        f.write(START_STREAM)
+    env = {}
+    argv = lambda tool, d: [tool, "process", d, "--ident", IDENT]
+
+    def runner(name, tool):
+        def run(i):
+            d = os.path.join(tmp, f"start-{name}-{i}")
+            os.mkdir(d)
+            if i == 0:
+                commands.append("env -i " + describe(argv(tool, d), stream, os.devnull))
+            return run_measured(argv(tool, d), stream, os.devnull, tmp, env, os.path.join(tmp, f"stderr-{name}"))
+        return run
+
+    runs = max(args.runs, 5)
+    up, ours = interleave(runs, ("upstream", runner("upstream", args.upstream)), ("runnerwire", runner("runnerwire", args.runnerwire)))
+    return Row("start", place, "2-line stream, env -i", up, ours)
+
+
+def bench_decoder(args, tmp, place, env, commands, checks):
+    """`validate` and `inspect --json` on the process stage's stream: MB/s, start included.
+    Upstream has no such commands; its reading of the same stream is the process row."""
+    stream = os.path.join(tmp, "result.stream")
+    size = build_stream(stream, args.events)
+    rows = []
+    for label, extra_args in (("validate", []), ("inspect --json", ["--json"])):
+        sub = "validate" if label == "validate" else "inspect"
+        argv = [args.runnerwire, sub, *extra_args]
+        commands.append(describe(argv, stream, os.devnull))
+        results = []
+        for i in range(max(args.runs, 5)):
+            r = run_measured(argv, stream, os.devnull, tmp, env, os.path.join(tmp, "stderr-decoder"))
+            results.append(r)
+            print(f"  runnerwire {label} run {i + 1}: {r.seconds:7.3f} s ({size / r.seconds / 1e6:.0f} MB/s), "
+                  f"peak RSS {mb(r.maxrss_kib * 1024)}", flush=True)
+        ours = Measured(results, lambda r: r.maxrss_kib)
+        rows.append(Row(f"decoder: {label}", place, f"{args.events} events ({mb(size)})", None, ours,
+                        f"{size / ours.best / 1e6:.0f} MB/s"))
+    return rows
 
 
 def ratio_text(up, ours):
@@ -710,8 +772,25 @@ def ratio_text(up, ours):
     return f" ({ours / up:.1f}x more for runnerwire)"
 
 
+class Measured:
+    """One tool's runs of one stage: best wall time, least user CPU, peak RSS (KiB)."""
+
+    def __init__(self, results, rss):
+        self.best = min(r.seconds for r in results)
+        self.user = min(r.user for r in results)
+        self.rss = max(rss(r) for r in results)
+
+
+class Row:
+    """A line of the table. upstream is None where upstream has no such command."""
+
+    def __init__(self, stage, place, inp, upstream, ours, note=""):
+        self.stage, self.place, self.inp = stage, place, inp
+        self.upstream, self.ours, self.note = upstream, ours, note
+
+
 def interleave(runs, up, ours, rss=lambda r: r.maxrss_kib, extra=None):
-    """Alternates upstream and runnerwire runs; returns best time and peak rss(r) of each.
+    """Alternates upstream and runnerwire runs; returns a Measured for each.
 
     extra(r), if given, returns more text for the per-run line."""
     up_res, our_res = [], []
@@ -723,8 +802,7 @@ def interleave(runs, up, ours, rss=lambda r: r.maxrss_kib, extra=None):
                   f"(cpu {r.user:.2f} s user, {r.system:.2f} s sys), peak RSS {mb(rss(r) * 1024)}"
                   + (extra(r) if extra else ""),
                   flush=True)
-    return (min(r.seconds for r in up_res), max(rss(r) for r in up_res),
-            min(r.seconds for r in our_res), max(rss(r) for r in our_res))
+    return Measured(up_res, rss), Measured(our_res, rss)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -745,6 +823,37 @@ def resolve(path, default_rel):
     return os.path.abspath(path)
 
 
+def filesystem_type(path):
+    """The type of the filesystem `path` is on, from /proc/mounts (longest mount prefix)."""
+    path = os.path.realpath(path)
+    best, kind = "", "?"
+    try:
+        with open("/proc/mounts") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) >= 3:
+                    mount = fields[1].replace("\\040", " ")
+                    inside = path == mount or path.startswith(mount.rstrip("/") + "/")
+                    if inside and len(mount) > len(best):
+                        best, kind = mount, fields[2]
+    except OSError:
+        pass
+    return kind
+
+
+def places(args):
+    """(label, directory) to run the filesystem-bound stages in: tmpfs and disk."""
+    found = []
+    if args.tmpfs_dir and filesystem_type(args.tmpfs_dir) == "tmpfs":
+        found.append(("tmpfs", args.tmpfs_dir))
+    disk = args.disk_dir or tempfile.gettempdir()
+    if filesystem_type(disk) != "tmpfs":
+        found.append((filesystem_type(disk), disk))
+    if not found:
+        found.append((filesystem_type(disk), disk))
+    return found
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3, help="runs per tool and stage; the best counts (default 3)")
@@ -755,6 +864,9 @@ def main():
                     "(default $RUNNERWIRE_VENV/bin, else .venv/bin under the repo root)")
     ap.add_argument("--runnerwire", help="the runnerwire binary (default target/release/runnerwire under the repo root)")
     ap.add_argument("--only", choices=STAGES, help="run one stage only")
+    ap.add_argument("--tmpfs-dir", default="/dev/shm", help="a tmpfs directory for the tmpfs rows (default /dev/shm)")
+    ap.add_argument("--disk-dir", help="a disk-backed directory for the disk rows (default the temp dir, "
+                    "when it is not tmpfs)")
     args = ap.parse_args()
     if args.runs < 1 or args.events < 1 or args.transmit_mb <= 0 or args.tasks < 1:
         ap.error("--runs, --events, --transmit-mb and --tasks must be positive")
@@ -774,29 +886,33 @@ def main():
     env.setdefault("LANG", "C.UTF-8")
 
     stages = [s for s in STAGES if args.only in (None, s)]
+    runs_in = places(args)
+    default_place = runs_in[-1]
 
     def identity(path):
         st = os.stat(path)
         return (st.st_ino, st.st_size, st.st_mtime_ns)
 
     binaries = {path: identity(path) for path in (args.upstream, args.runnerwire)}
+    benches = {"start": bench_start, "process": bench_process, "transmit": bench_transmit, "decoder": bench_decoder}
     rows, commands, checks, failures, after = [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="runnerwire-bench-") as tmp:
         floor = rss_floor(tmp, env)
         for stage in stages:
-            work = os.path.join(tmp, stage)
-            os.mkdir(work)
-            try:
-                if stage == "worker":
-                    rows.append(bench_worker(args, work, env, commands, checks, after))
-                else:
-                    fn = bench_process if stage == "process" else bench_transmit
-                    rows.append(fn(args, work, env, commands, checks))
-            except BenchError as e:
-                failures.append(f"{stage}: {e}")
-                print(f"{stage}: FAILED", flush=True)
-            finally:
-                subprocess.run(["rm", "-rf", work], check=False)
+            for label, root in (runs_in if stage in BY_FILESYSTEM else [default_place]):
+                print(f"== {stage} ({label}: {root})", flush=True)
+                work = tempfile.mkdtemp(prefix=f"runnerwire-bench-{stage}-", dir=root)
+                try:
+                    if stage == "worker":
+                        found = bench_worker(args, work, label, env, commands, checks, after)
+                    else:
+                        found = benches[stage](args, work, label, env, commands, checks)
+                    rows.extend(found if isinstance(found, list) else [found])
+                except BenchError as e:
+                    failures.append(f"{stage} ({label}): {e}")
+                    print(f"{stage}: FAILED", flush=True)
+                finally:
+                    subprocess.run(["rm", "-rf", work], check=False)
 
     print()
     print("commands (as of the first run; each process and worker run gets a fresh empty directory):")
@@ -806,17 +922,7 @@ def main():
     for c in checks:
         print(c)
     print()
-    header = ("stage", "input", "upstream", "runnerwire", "speed-up", "upstream RSS", "runnerwire RSS")
-    table = [header]
-    for stage, inp, up, ours, up_rss, our_rss in rows:
-        table.append((stage, inp, f"{up:.2f} s", f"{ours:.2f} s", f"{up / ours:.1f}x",
-                      mb(up_rss * 1024), mb(our_rss * 1024)))
-    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    print(f"best of {args.runs} run(s); RSS = peak resident set of the process, max over runs "
-          f"(the method's floor, /bin/true: {mb(floor * 1024)})"
-          + ("; worker: the worker process's own, without ansible-playbook" if any(r[0] == "worker" for r in rows) else ""))
-    for r in table:
-        print("   ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+    print(table(rows, args.runs, floor))
     for line in after:
         print(line)
     for path, ident in binaries.items():
@@ -829,6 +935,32 @@ def main():
         for f in failures:
             print("FAILED " + f, file=sys.stderr)
         sys.exit(1)
+
+
+def table(rows, runs, floor):
+    """The Markdown table the README quotes."""
+    header = ("stage", "on", "input", "upstream", "runnerwire", "speed-up", "user CPU up / ours",
+              "peak RSS up / ours")
+    lines = [header]
+    for r in rows:
+        up, ours = r.upstream, r.ours
+        if up is None:
+            lines.append((r.stage, r.place, r.inp, "n/a", f"{ours.best:.3f} s ({r.note})", "", "",
+                          f"n/a / {mb(ours.rss * 1024)}"))
+            continue
+        places = 3 if ours.user < 0.1 else 2
+        user = f"{up.user:.{places}f} / {ours.user:.{places}f} s" + (f" ({up.user / ours.user:.0f}x)" if ours.user > 0 else "")
+        rss = f"{mb(up.rss * 1024)} / {mb(ours.rss * 1024)}" + (f" ({r.note})" if r.note else "")
+        lines.append((r.stage, r.place, r.inp, f"{up.best:.3f} s", f"{ours.best:.3f} s",
+                      f"{up.best / ours.best:.1f}x", user, rss))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    out = [f"best of {runs} run(s) (start and decoder: of at least 5); user CPU: the least over the runs; "
+           f"peak RSS: the largest (the method's floor, /bin/true: {mb(floor * 1024)})", ""]
+    for i, line in enumerate(lines):
+        out.append("| " + " | ".join(cell.ljust(w) for cell, w in zip(line, widths)) + " |")
+        if i == 0:
+            out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 //! The same component in three runtimes: every recorded, damaged and hostile stream gives
 //! byte-identical `inspect --json` output (and exit code) from the native CLI, the Node
-//! package's CLI and the Python package's, and `process` leaves the same tree, prints the
-//! same stdout and exits the same. Needs `make bindings`.
+//! package's CLI and the Python package's, `process` leaves the same tree, prints the same
+//! stdout and exits the same, and `transmit` sends the same bytes from Node as natively.
+//! Needs `make bindings`.
 
 mod common;
 
@@ -166,4 +167,40 @@ fn process_leaves_the_same_tree_and_prints_the_same_in_every_runtime() {
         checked += 1;
     }
     assert!(checked >= 50, "{checked}");
+}
+
+/// `transmit` in Node (one instance, the archive written through Node's `write-at`) and
+/// natively (large files packed on every core): the same job stream, byte for byte, for
+/// every recorded private data dir and for one with large text and random files.
+#[test]
+fn transmit_streams_are_byte_identical_in_node_and_native() {
+    let tmp = tempfile::tempdir().unwrap();
+    let big = tmp.path().join("big");
+    std::fs::create_dir_all(big.join("project/files")).unwrap();
+    std::fs::write(big.join("project/site.yml"), "- hosts: localhost\n  tasks: []\n").unwrap();
+    let mut next = common::xorshift(0x9e37_79b9_7f4a_7c15);
+    for i in 0..6 {
+        let words: Vec<String> = (0..40_000).map(|_| format!("w{}", next() % 700)).collect();
+        std::fs::write(big.join(format!("project/files/doc-{i}.txt")), words.join(" ")).unwrap();
+    }
+    std::fs::write(big.join("project/files/noise.bin"), (0..(1 << 20)).map(|_| next() as u8).collect::<Vec<u8>>()).unwrap();
+    let mut dirs = vec![big];
+    for fixture in common::fixtures().into_iter().filter(|f| f.has("pdd.tar")) {
+        let dir = tmp.path().join(&fixture.name);
+        fixture.extract_pdd(&dir);
+        dirs.push(dir);
+    }
+    let script = "const { transmit } = await import(process.argv[1]); \
+        for await (const chunk of transmit(process.argv[2], { playbook: 'site.yml', ident: 'same' })) process.stdout.write(chunk);";
+    for dir in &dirs {
+        let mut native = runnerwire();
+        native.arg("transmit").arg(dir).args(["-p", "site.yml", "--ident", "same"]);
+        let ours = run_with_input(native, b"");
+        let mut node = Command::new("node");
+        node.args(["--input-type=module", "-e", script, repo_root().join("bindings/js/index.mjs").to_str().unwrap()]).arg(dir);
+        let theirs = run_with_input(node, b"");
+        assert!(ours.status.success() && theirs.status.success(), "{}: {}{}", dir.display(), String::from_utf8_lossy(&ours.stderr), String::from_utf8_lossy(&theirs.stderr));
+        assert!(ours.stdout == theirs.stdout, "{}: native and Node job streams differ", dir.display());
+    }
+    assert!(dirs.len() >= 4, "only {} private data dirs", dirs.len());
 }

@@ -153,15 +153,8 @@ fn large_incompressible_private_data_dir_survives_upstreams_reader() {
     let source = tmp.path().join("source");
     std::fs::create_dir_all(source.join("project")).unwrap();
     std::fs::write(source.join("project/site.yml"), "- hosts: localhost\n  gather_facts: false\n  tasks: []\n").unwrap();
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let payload: Vec<u8> = (0..8 << 20)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
+    let mut next = xorshift(0x2545_f491_4f6c_dd1d);
+    let payload: Vec<u8> = (0..8 << 20).map(|_| next() as u8).collect();
     std::fs::write(source.join("big.bin"), &payload).unwrap();
     let mut cmd = runnerwire();
     cmd.arg("transmit").arg(&source).args(["-p", "site.yml", "--ident", "big"]);
@@ -261,13 +254,7 @@ fn packing_on_every_core_gives_the_bytes_one_core_gives() {
     let source = tmp.path().join("source");
     std::fs::create_dir_all(source.join("project/files")).unwrap();
     std::fs::write(source.join("project/site.yml"), "- hosts: localhost\n  gather_facts: false\n  tasks: []\n").unwrap();
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = xorshift(0x2545_f491_4f6c_dd1d);
     for i in 0..12 {
         let words: Vec<String> = (0..30_000).map(|_| format!("w{}", next() % 500)).collect();
         std::fs::write(source.join(format!("project/files/doc-{i:02}.txt")), words.join(" ")).unwrap();

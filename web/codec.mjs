@@ -24,6 +24,7 @@ const hostFs = {
   writeFile: unavailable,
   queueWrite: unavailable,
   flushWrites: () => {},
+  writeAt: unavailable,
   utcOffset: (unixSeconds) => -new Date(Number(unixSeconds) * 1000).getTimezoneOffset() * 60,
 };
 

@@ -21,6 +21,18 @@ fn write(path: &Path, data: &[u8], mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
+/// xorshift64 bytes: what no deflate can shrink.
+fn noise(len: usize, mut state: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 32) as u8
+        })
+        .collect()
+}
+
 fn set_mtime(path: &Path, secs: u64) {
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
     std::fs::File::open(path).unwrap().set_modified(t).unwrap();
@@ -98,16 +110,7 @@ fn a_tree_round_trips_with_modes_links_empty_dirs_and_times() {
 fn incompressible_files_are_stored_and_the_rest_deflated() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
-    // xorshift64: bytes no deflate can shrink.
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let noise: Vec<u8> = (0..200_000)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 32) as u8
-        })
-        .collect();
+    let noise = noise(200_000, 0x2545_F491_4F6C_DD1D);
     write(&src.join("noise.bin"), &noise, 0o644);
     write(&src.join("text.yml"), "- name: a task\n  debug: msg=hello\n".repeat(5_000).as_bytes(), 0o644);
     // Small files are deflated whatever they hold, as upstream does.
@@ -267,15 +270,7 @@ fn compression_ratio_is_obeyed_at_the_limit_and_enforced_past_it() {
 fn parts_packed_apart_give_the_same_archive() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let noise: Vec<u8> = (0..300_000)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 32) as u8
-        })
-        .collect();
+    let noise = noise(300_000, 0x9E37_79B9_7F4A_7C15);
     write(&src.join("big/noise.bin"), &noise, 0o644);
     write(&src.join("big/text.yml"), "- name: a task\n  debug: msg=hello\n".repeat(9_000).as_bytes(), 0o640);
     write(&src.join("top.txt"), "x".repeat(70_000).as_bytes(), 0o600);

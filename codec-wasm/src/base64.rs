@@ -33,32 +33,30 @@ pub fn encoded_len(n: u64) -> u64 {
 
 /// Appends the padded base64 of `input` to `out`.
 pub fn encode(input: &[u8], out: &mut Vec<u8>) {
-    out.reserve(encoded_len(input.len() as u64) as usize);
-    let mut chunks = input.chunks_exact(3);
-    for c in &mut chunks {
+    let start = out.len();
+    out.resize(start + encoded_len(input.len() as u64) as usize, 0);
+    let dst = &mut out[start..];
+    let sextet = |n: u32, shift: u32| ALPHABET[(n >> shift) as usize & 63];
+    // Written in place, four at a time: no capacity check per group.
+    let mut groups = input.chunks_exact(3);
+    let mut slots = dst.chunks_exact_mut(4);
+    for (c, d) in (&mut groups).zip(&mut slots) {
         let n = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
-        out.extend_from_slice(&[
-            ALPHABET[(n >> 18) as usize & 63],
-            ALPHABET[(n >> 12) as usize & 63],
-            ALPHABET[(n >> 6) as usize & 63],
-            ALPHABET[n as usize & 63],
-        ]);
+        d.copy_from_slice(&[sextet(n, 18), sextet(n, 12), sextet(n, 6), sextet(n, 0)]);
     }
-    match *chunks.remainder() {
+    let last = match *groups.remainder() {
         [a] => {
             let n = u32::from(a) << 16;
-            out.extend_from_slice(&[ALPHABET[(n >> 18) as usize & 63], ALPHABET[(n >> 12) as usize & 63], b'=', b'=']);
+            [sextet(n, 18), sextet(n, 12), b'=', b'=']
         }
         [a, b] => {
             let n = (u32::from(a) << 16) | (u32::from(b) << 8);
-            out.extend_from_slice(&[
-                ALPHABET[(n >> 18) as usize & 63],
-                ALPHABET[(n >> 12) as usize & 63],
-                ALPHABET[(n >> 6) as usize & 63],
-                b'=',
-            ]);
+            [sextet(n, 18), sextet(n, 12), sextet(n, 6), b'=']
         }
-        _ => {}
+        _ => return,
+    };
+    if let Some(d) = slots.next() {
+        d.copy_from_slice(&last);
     }
 }
 

@@ -57,6 +57,9 @@ impl HostFs for WasiHostFs {
     fn write_file(&self, path: &str, data: &[u8], mode: u32) -> io::Result<()> {
         host_fs::write_file(path, data, mode).map_err(host_err)
     }
+    fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> io::Result<()> {
+        host_fs::write_at(path, offset, data).map_err(host_err)
+    }
     fn queue_write(&self, path: &str, data: &[u8], mode: u32, tag: u64) -> Result<(), WriteFailure> {
         host_fs::queue_write(path, data, mode, tag).map_err(write_failure)
     }

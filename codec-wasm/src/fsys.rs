@@ -47,6 +47,8 @@ pub trait HostFs {
     /// Creates or replaces a regular file with `data` and permission bits `mode`, never
     /// writing through a symlink (one at `path` is replaced).
     fn write_file(&self, path: &str, data: &[u8], mode: u32) -> io::Result<()>;
+    /// Writes `data` at `offset` of the existing regular file `path`, following no symlink.
+    fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> io::Result<()>;
     /// [`HostFs::write_file`], possibly done later (in queue order) while the caller goes
     /// on; the error is that of an earlier queued write, reported once, and the writes
     /// queued after a failed one are dropped. This default writes at once.
@@ -111,5 +113,87 @@ impl HostFs for NativeFs {
         let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(path)?;
         std::io::Write::write_all(&mut file, data)?;
         self.set_mode(path, mode)
+    }
+    fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        if self.lstat(path)?.is_some_and(|m| m.is_symlink()) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "is a symbolic link"));
+        }
+        std::fs::OpenOptions::new().write(true).open(path)?.write_all_at(data, offset)
+    }
+}
+
+/// A file written through [`HostFs::write_at`] a buffer at a time; seeks (the zip writer
+/// patches each entry's header) flush first. Created empty by [`HostFileWriter::create`].
+pub struct HostFileWriter<'a> {
+    fs: &'a dyn HostFs,
+    path: String,
+    buf: Vec<u8>,
+    /// File offset of `buf[0]`.
+    buf_start: u64,
+    /// Where the next write goes.
+    pos: u64,
+    /// One past the last byte written.
+    len: u64,
+}
+
+const WRITER_BUFFER: usize = 1 << 20;
+
+impl<'a> HostFileWriter<'a> {
+    pub fn create(fs: &'a dyn HostFs, path: &str) -> io::Result<Self> {
+        std::fs::File::create(path)?;
+        Ok(HostFileWriter { fs, path: path.to_string(), buf: Vec::with_capacity(WRITER_BUFFER), buf_start: 0, pos: 0, len: 0 })
+    }
+
+    /// Bytes in the file (after a flush).
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl io::Write for HostFileWriter<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.pos != self.buf_start + self.buf.len() as u64 {
+            self.flush()?;
+            self.buf_start = self.pos;
+        }
+        self.buf.extend_from_slice(data);
+        self.pos += data.len() as u64;
+        self.len = self.len.max(self.pos);
+        if self.buf.len() >= WRITER_BUFFER {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.fs.write_at(&self.path, self.buf_start, &self.buf)?;
+            self.buf_start += self.buf.len() as u64;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+}
+
+impl io::Seek for HostFileWriter<'_> {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            io::SeekFrom::Start(n) => Some(n),
+            io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            io::SeekFrom::End(d) => self.len.checked_add_signed(d),
+        };
+        let target = target.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start of the file"))?;
+        // Asking where we are (the zip writer does, per entry) costs nothing.
+        if target != self.pos {
+            io::Write::flush(self)?;
+            self.pos = target;
+            self.buf_start = target;
+        }
+        Ok(target)
     }
 }

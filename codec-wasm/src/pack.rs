@@ -13,14 +13,14 @@
 //! one this packer would have written, so the archive is the same bytes either way.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
 use crate::dostime;
 use crate::error::{EntryError, ErrorKind};
-use crate::fsys::{HostFs, Meta, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG};
+use crate::fsys::{HostFileWriter, HostFs, Meta, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG};
 
 /// MS-DOS directory attribute, which Python also sets on directory entries.
 const DOS_DIRECTORY: u32 = 0x10;
@@ -45,9 +45,9 @@ pub struct ExtraFile {
 /// Writes the zip of `source` (and `extra` files) to `zip_path`; returns the zip's size.
 /// Parts in `parts_dir` (see [`pack_part`]) are copied in where they match.
 pub fn pack(source: &str, zip_path: &str, fs: &dyn HostFs, extra: &[ExtraFile], parts_dir: Option<&str>) -> Result<u64, EntryError> {
-    let out = File::create(zip_path).map_err(|e| EntryError::io("cannot create scratch archive", zip_path, e))?;
+    let out = HostFileWriter::create(fs, zip_path).map_err(|e| EntryError::io("cannot create scratch archive", zip_path, e))?;
     let parts = parts_dir.map(open_parts).unwrap_or_default();
-    let mut packer = Packer { fs, zip: ZipWriter::new(BufWriter::with_capacity(256 << 10, out)), parts };
+    let mut packer = Packer { fs, zip: ZipWriter::new(out), parts };
     walk(fs, source, "", &mut |entry| match entry {
         Entry::Directory { name, meta } => packer.directory(&name, meta.mode, meta.mtime),
         Entry::Other { name, path, meta } => packer.non_directory(&name, &path, &meta),
@@ -63,9 +63,7 @@ pub fn pack(source: &str, zip_path: &str, fs: &dyn HostFs, extra: &[ExtraFile], 
     }
     let mut writer = packer.zip.finish().map_err(|e| EntryError::new(ErrorKind::Io, format!("cannot finish archive: {e}")))?;
     writer.flush().map_err(|e| EntryError::io("cannot write", zip_path, e))?;
-    let file = writer.into_inner().map_err(|e| EntryError::io("cannot write", zip_path, e.into_error()))?;
-    let size = file.metadata().map_err(|e| EntryError::io("cannot stat", zip_path, e))?.len();
-    Ok(size)
+    Ok(writer.len())
 }
 
 /// A file worth packing apart: where it is and its name in the archive.
@@ -105,8 +103,8 @@ impl<'a> PartPacker<'a> {
         std::fs::create_dir_all(parts_dir).map_err(|e| EntryError::io("cannot create", parts_dir, e))?;
         let path = format!("{parts_dir}/{index}.zip");
         let unfinished = format!("{path}.partial");
-        let out = File::create(&unfinished).map_err(|e| EntryError::io("cannot create", &unfinished, e))?;
-        let packer = Packer { fs, zip: ZipWriter::new(BufWriter::with_capacity(256 << 10, out)), parts: Vec::new() };
+        let out = HostFileWriter::create(fs, &unfinished).map_err(|e| EntryError::io("cannot create", &unfinished, e))?;
+        let packer = Packer { fs, zip: ZipWriter::new(out), parts: Vec::new() };
         Ok(PartPacker { packer, unfinished, path })
     }
 
@@ -132,7 +130,8 @@ fn open_parts(parts_dir: &str) -> Vec<zip::ZipArchive<BufReader<File>>> {
     let Ok(entries) = std::fs::read_dir(parts_dir) else { return Vec::new() };
     let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "zip")).collect();
     paths.sort();
-    paths.into_iter().filter_map(|p| zip::ZipArchive::new(BufReader::new(File::open(p).ok()?)).ok()).collect()
+    // Large reads: each is a call out of the sandbox.
+    paths.into_iter().filter_map(|p| zip::ZipArchive::new(BufReader::with_capacity(64 << 10, File::open(p).ok()?)).ok()).collect()
 }
 
 /// What the walk finds, in archive order.
@@ -173,7 +172,7 @@ fn walk(fs: &dyn HostFs, dir: &str, prefix: &str, visit: &mut dyn FnMut(Entry) -
 
 struct Packer<'a> {
     fs: &'a dyn HostFs,
-    zip: ZipWriter<BufWriter<File>>,
+    zip: ZipWriter<HostFileWriter<'a>>,
     /// Parts packed elsewhere, to copy entries from.
     parts: Vec<zip::ZipArchive<BufReader<File>>>,
 }

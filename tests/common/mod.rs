@@ -138,3 +138,13 @@ pub fn stream_lines(stream: &[u8]) -> Vec<serde_json::Value> {
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
+
+/// xorshift64 numbers from `state`: reproducible noise no deflate can shrink.
+pub fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}

@@ -117,6 +117,15 @@ export function makeHostFs(grants) {
       }
     },
     flushWrites: () => {},
+    writeAt: wrap((path, offset, data) => {
+      const fd = openSync(resolve(path, true), constants.O_WRONLY | constants.O_NOFOLLOW);
+      try {
+        let done = 0;
+        while (done < data.length) done += writeSync(fd, data, done, data.length - done, Number(offset) + done);
+      } finally {
+        closeSync(fd);
+      }
+    }),
     utcOffset: (unixSeconds) => -new Date(Number(unixSeconds) * 1000).getTimezoneOffset() * 60,
   };
 

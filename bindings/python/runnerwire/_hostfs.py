@@ -165,6 +165,20 @@ def define(linker, grants_for_store):
     def flush_writes(_store):
         return None
 
+    def write_at(_store, path, offset, data):
+        try:
+            fd = os.open(grants_for_store().resolve(path, True), os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            try:
+                view = memoryview(bytes(data))
+                while view:
+                    written = os.pwrite(fd, view, offset)
+                    view, offset = view[written:], offset + written
+            finally:
+                os.close(fd)
+            return None
+        except (OSError, HostFsError) as e:
+            return _text(e)
+
     def utc_offset(_store, unix_seconds):
         return time.localtime(unix_seconds).tm_gmtoff
 
@@ -177,6 +191,7 @@ def define(linker, grants_for_store):
         ("write-file", write_file),
         ("queue-write", queue_write),
         ("flush-writes", flush_writes),
+        ("write-at", write_at),
         ("utc-offset", utc_offset),
     ]:
         fs.add_func(name, fn)

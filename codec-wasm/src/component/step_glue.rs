@@ -40,6 +40,9 @@ impl HostFs for WasiWrites {
     fn utc_offset(&self, unix_seconds: i64) -> i32 {
         WasiHostFs.utc_offset(unix_seconds)
     }
+    fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> io::Result<()> {
+        WasiHostFs.write_at(path, offset, data)
+    }
     fn write_file(&self, path: &str, data: &[u8], mode: u32) -> io::Result<()> {
         // Whatever is there (a link included) is replaced, never written through:
         // create_new never follows a final symlink. WASI's own lstat tells the file type
