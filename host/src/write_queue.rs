@@ -22,7 +22,7 @@ use crate::host_fs::Grants;
 const MAX_QUEUED_BYTES: usize = 4 << 20;
 /// An idle writer is woken once this many jobs wait for it (or at a flush): a wake-up is
 /// a syscall and a context switch, too dear to pay per event file.
-const WAKE_AT_JOBS: usize = 64;
+const WAKE_AT_JOBS: usize = 16;
 /// Writer threads.
 const WRITERS: usize = 2;
 
