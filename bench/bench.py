@@ -52,9 +52,10 @@ Stages:
             wchar minus the stdout size instead. Both result streams must end with
             `{"eof": true}\\n`, have `{"status": "successful"` as their last status line and
             hold one `runner_on_ok` event per task, or the script exits 1.
-  decoder   `runnerwire validate` and `runnerwire inspect --json` on the process stream: MB/s,
-            start-up included. Upstream has no such commands (its reading of the same stream
-            is the process row), so that column says n/a.
+  decoder   `runnerwire validate` and `runnerwire inspect --json` on a stream built like the
+            process stream with --decoder-events events (default 100,000, ~106 MB): MB/s,
+            start-up included. Upstream has no such commands (its reading of a stream is the
+            process row), so that column says n/a.
 
 Before timing, each tool runs once, untimed, on the small recorded fixture stream (worker: on
 a one-task job), so the OS page cache is warm for
@@ -66,7 +67,7 @@ of it (for `worker`, TMPDIR=/dev/shm takes it out of the bytes-written figures t
 
 Run it with `make bench` (builds runnerwire and the pinned venv first), or directly:
 
-    python3 bench/bench.py [--runs N] [--events N] [--transmit-mb N] [--tasks N]
+    python3 bench/bench.py [--runs N] [--events N] [--decoder-events N] [--transmit-mb N] [--tasks N]
                            [--venv-bin DIR] [--runnerwire PATH] [--tmpfs-dir DIR] [--disk-dir DIR]
                            [--only start|process|transmit|worker|decoder]
 
@@ -745,7 +746,8 @@ def bench_decoder(args, tmp, place, env, commands, checks):
     """`validate` and `inspect --json` on the process stage's stream: MB/s, start included.
     Upstream has no such commands; its reading of the same stream is the process row."""
     stream = os.path.join(tmp, "result.stream")
-    size = build_stream(stream, args.events)
+    print(f"decoder: building a {args.decoder_events}-event stream ...", flush=True)
+    size = build_stream(stream, args.decoder_events)
     rows = []
     for label, extra_args in (("validate", []), ("inspect --json", ["--json"])):
         sub = "validate" if label == "validate" else "inspect"
@@ -758,7 +760,7 @@ def bench_decoder(args, tmp, place, env, commands, checks):
             print(f"  runnerwire {label} run {i + 1}: {r.seconds:7.3f} s ({size / r.seconds / 1e6:.0f} MB/s), "
                   f"peak RSS {mb(r.maxrss_kib * 1024)}", flush=True)
         ours = Measured(results, lambda r: r.maxrss_kib)
-        rows.append(Row(f"decoder: {label}", place, f"{args.events} events ({mb(size)})", None, ours,
+        rows.append(Row(f"decoder: {label}", place, f"{args.decoder_events} events ({mb(size)})", None, ours,
                         f"{size / ours.best / 1e6:.0f} MB/s"))
     return rows
 
@@ -858,6 +860,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3, help="runs per tool and stage; the best counts (default 3)")
     ap.add_argument("--events", type=int, default=20000, help="events in the process stream (default 20000)")
+    ap.add_argument("--decoder-events", type=int, default=100000,
+                    help="events in the decoder's stream (default 100000, ~106 MB: start-up is a small part)")
     ap.add_argument("--transmit-mb", type=float, default=50, help="size of the transmitted private data dir, MB (default 50)")
     ap.add_argument("--tasks", type=int, default=500, help="debug tasks in the worker playbook (default 500)")
     ap.add_argument("--venv-bin", help="bin dir of the venv with upstream ansible-runner "
@@ -868,8 +872,8 @@ def main():
     ap.add_argument("--disk-dir", help="a disk-backed directory for the disk rows (default the temp dir, "
                     "when it is not tmpfs)")
     args = ap.parse_args()
-    if args.runs < 1 or args.events < 1 or args.transmit_mb <= 0 or args.tasks < 1:
-        ap.error("--runs, --events, --transmit-mb and --tasks must be positive")
+    if args.runs < 1 or args.events < 1 or args.decoder_events < 1 or args.transmit_mb <= 0 or args.tasks < 1:
+        ap.error("--runs, --events, --decoder-events, --transmit-mb and --tasks must be positive")
 
     if args.venv_bin is None and os.environ.get("RUNNERWIRE_VENV"):
         args.venv_bin = os.path.join(os.environ["RUNNERWIRE_VENV"], "bin")

@@ -63,8 +63,8 @@ impl HostFs for WasiHostFs {
     fn queue_write(&self, path: &str, data: &[u8], mode: u32, tag: u64) -> Result<(), WriteFailure> {
         host_fs::queue_write(path, data, mode, tag).map_err(write_failure)
     }
-    fn flush_writes(&self) -> Result<(), WriteFailure> {
-        host_fs::flush_writes().map_err(write_failure)
+    fn flush_writes(&self, before: Option<u64>) -> Result<(), WriteFailure> {
+        host_fs::flush_writes(before).map_err(write_failure)
     }
 }
 

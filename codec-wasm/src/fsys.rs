@@ -55,8 +55,9 @@ pub trait HostFs {
     fn queue_write(&self, path: &str, data: &[u8], mode: u32, tag: u64) -> Result<(), WriteFailure> {
         self.write_file(path, data, mode).map_err(|e| WriteFailure { path: path.to_string(), tag, message: e.to_string() })
     }
-    /// Waits for every queued write; the failure not yet reported, if any.
-    fn flush_writes(&self) -> Result<(), WriteFailure> {
+    /// Waits for the queued writes tagged below `before` (all of them when none); the
+    /// failure not yet reported, if any.
+    fn flush_writes(&self, _before: Option<u64>) -> Result<(), WriteFailure> {
         Ok(())
     }
 }

@@ -73,6 +73,35 @@ pub struct Processor<F: HostFs> {
     /// Bytes unpacked by earlier archives: the limit is per stream.
     unpacked_bytes: u64,
     error: Option<StreamError>,
+    /// Text of events whose files may not be written yet.
+    unsettled: Unsettled,
+}
+
+/// Printed text of events, and where each event's text ends in it.
+#[derive(Debug, Default)]
+struct Unsettled {
+    text: Vec<u8>,
+    /// (the event's stream offset, the text's length once its text is in)
+    ends: Vec<(u64, usize)>,
+}
+
+impl Unsettled {
+    fn push(&mut self, offset: u64, text: &[u8]) {
+        self.text.extend_from_slice(text);
+        self.ends.push((offset, self.text.len()));
+    }
+
+    fn append(&mut self, later: Unsettled) {
+        let base = self.text.len();
+        self.text.extend_from_slice(&later.text);
+        self.ends.extend(later.ends.into_iter().map(|(offset, end)| (offset, base + end)));
+    }
+
+    /// The text up to and including the last event at or before `offset`.
+    fn through(&self, offset: u64) -> &[u8] {
+        let end = self.ends.iter().take_while(|(at, _)| *at <= offset).last().map_or(0, |&(_, end)| end);
+        &self.text[..end]
+    }
 }
 
 impl<F: HostFs> Processor<F> {
@@ -102,14 +131,16 @@ impl<F: HostFs> Processor<F> {
             events_written: 0,
             unpacked_bytes: 0,
             error: None,
+            unsettled: Unsettled::default(),
         })
     }
 
-    /// Feeds stream bytes; event `stdout` text to print is appended to `stdout`. When it
-    /// returns, every event it printed has its file.
+    /// Feeds stream bytes; event `stdout` text to print is appended to `stdout`. An event's
+    /// text is handed out once its file is written, so it may come with a later call (at
+    /// the latest with `finish`); every event printed has its file.
     pub fn feed(&mut self, bytes: &[u8], stdout: &mut Vec<u8>) -> Result<(), StreamError> {
         self.push(bytes);
-        self.drain_and_flush(stdout)
+        self.drain_and_settle(stdout, false)
     }
 
     /// True once the `eof` frame has been read; later input is ignored.
@@ -120,7 +151,7 @@ impl<F: HostFs> Processor<F> {
     /// Ends the input: the stream must have been complete.
     pub fn finish(&mut self, stdout: &mut Vec<u8>) -> Result<Outcome, StreamError> {
         self.end_input();
-        self.drain_and_flush(stdout)?;
+        self.drain_and_settle(stdout, true)?;
         Ok(self.outcome())
     }
 
@@ -166,36 +197,50 @@ impl<F: HostFs> Processor<F> {
         result
     }
 
-    /// Steps through what is buffered, queueing the event files (the host writes them while
-    /// the next events are read), then waits for them. On an error, `stdout` ends with the
-    /// text of the last event upstream would have printed: a failed write stops the stream
-    /// at its event, as it stops upstream, even when it is reported a few events later.
-    fn drain_and_flush(&mut self, stdout: &mut Vec<u8>) -> Result<(), StreamError> {
-        let mut printed = Vec::new();
-        let printed_before = stdout.len();
-        let drained = self.drain(stdout, &mut printed);
-        // The earlier of the two is where upstream would have stopped.
-        let error = match (drained, self.fs.flush_writes().map_err(write_failure_error)) {
+    /// Steps through what is buffered, queueing the event files, then waits for the files of
+    /// the previous call's events (of all events when `all`): the host writes this call's
+    /// while the next input is read, and their text waits in `self.unsettled` meanwhile. On
+    /// an error, `stdout` ends with the text of the last event upstream would have printed:
+    /// a failed write stops the stream at its event, as it stops upstream, even when it is
+    /// reported some events later.
+    fn drain_and_settle(&mut self, stdout: &mut Vec<u8>, all: bool) -> Result<(), StreamError> {
+        let batch_start = self.decoder.position();
+        let mut batch = Unsettled::default();
+        let drained = self.drain(&mut batch);
+        let before = if all || drained.is_err() { None } else { Some(batch_start) };
+        let mut flushed = self.fs.flush_writes(before).map_err(write_failure_error);
+        if flushed.is_err() && before.is_some() {
+            // Stopping here: every queued write must be over (and undone past the failure).
+            if let Err(earlier) = self.fs.flush_writes(None).map_err(write_failure_error) {
+                flushed = flushed.map_err(|later| std::cmp::min_by_key(earlier, later, |e| e.offset));
+            }
+        }
+        let previous = std::mem::replace(&mut self.unsettled, batch);
+        let error = match (drained, flushed) {
+            (Ok(()), Ok(())) => {
+                stdout.extend_from_slice(&previous.text);
+                if all {
+                    stdout.extend_from_slice(&std::mem::take(&mut self.unsettled).text);
+                }
+                return Ok(());
+            }
+            // The earlier of the two is where upstream would have stopped.
             (Err(drained), Err(flushed)) => std::cmp::min_by_key(flushed, drained, |e| e.offset),
             (Err(error), Ok(())) | (Ok(()), Err(error)) => error,
-            (Ok(()), Ok(())) => return Ok(()),
         };
-        let through = printed.iter().take_while(|(offset, _)| *offset <= error.offset).last();
-        stdout.truncate(through.map_or(printed_before, |&(_, len)| len));
+        let mut text = previous;
+        text.append(std::mem::take(&mut self.unsettled));
+        stdout.extend_from_slice(text.through(error.offset));
         self.error = Some(error.clone());
         self.drop_spool();
         Err(error)
     }
 
-    /// Queues the file of each event; `printed` gets each event's offset with the length of
-    /// `stdout` once its text is in.
-    fn drain(&mut self, stdout: &mut Vec<u8>, printed: &mut Vec<(u64, usize)>) -> Result<(), StreamError> {
+    /// Queues the file of each event; its text goes to `batch`.
+    fn drain(&mut self, batch: &mut Unsettled) -> Result<(), StreamError> {
         while let Some(step) = self.next_step()? {
             if let Step::Event(event) = step {
-                if let Some(text) = &event.printed {
-                    stdout.extend_from_slice(text.as_bytes());
-                }
-                printed.push((event.offset, stdout.len()));
+                batch.push(event.offset, event.printed.as_deref().unwrap_or("").as_bytes());
                 self.sticky(|p| {
                     p.fs.queue_write(&event.path, &event.json, 0o600, event.offset).map_err(write_failure_error)?;
                     p.events_written += 1;
@@ -239,7 +284,7 @@ impl<F: HostFs> Processor<F> {
                 }
                 Frame::ArchiveEnd { .. } => {
                     // The archive may hold files where events went: queued writes first.
-                    self.fs.flush_writes().map_err(write_failure_error)?;
+                    self.fs.flush_writes(None).map_err(write_failure_error)?;
                     self.unpack_spool()?;
                     return Ok(Some(Step::Artifacts));
                 }

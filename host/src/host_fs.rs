@@ -154,8 +154,8 @@ impl Host for HostState {
     fn queue_write(&mut self, path: String, data: Vec<u8>, mode: u32, tag: u64) -> Result<(), WriteFailure> {
         self.writes.push(path, data, mode, tag)
     }
-    fn flush_writes(&mut self) -> Result<(), WriteFailure> {
-        self.writes.flush()
+    fn flush_writes(&mut self, before: Option<u64>) -> Result<(), WriteFailure> {
+        self.writes.flush(before)
     }
     fn utc_offset(&mut self, unix_seconds: i64) -> i32 {
         use chrono::{Local, Offset, TimeZone};

@@ -37,8 +37,8 @@ struct Job {
 struct State {
     jobs: VecDeque<Job>,
     queued_bytes: usize,
-    /// The writer holds a job it took off the queue.
-    writing: bool,
+    /// The tag of the job the writer took off the queue and is writing.
+    writing: Option<u64>,
     /// The writer sleeps until `work` is signalled.
     writer_idle: bool,
     /// The caller sleeps until `done` is signalled.
@@ -130,21 +130,33 @@ impl WriteQueue {
         Ok(())
     }
 
-    /// Waits until nothing is queued or being written; the failure not yet reported.
-    pub fn flush(&mut self) -> Result<(), WriteFailure> {
+    /// Waits until no write tagged below `before` (none at all, when `None`) is queued or
+    /// being written; the failure not yet reported.
+    pub fn flush(&mut self, before: Option<u64>) -> Result<(), WriteFailure> {
+        let limit = before.unwrap_or(u64::MAX);
+        // Lanes run in tag order, so the writes below the limit are the front of each.
+        let pending = |state: &State| state.writing.is_some_and(|t| t < limit) || state.jobs.front().is_some_and(|j| j.tag < limit);
         for lane in &self.lanes {
             let mut state = lane.lock();
-            while !state.jobs.is_empty() || state.writing {
+            while pending(&state) {
                 state = lane.wait_for_writer(state);
             }
         }
-        // Only now is the earliest failure known: any writer may have been the one.
+        // Only now is the earliest failure below the limit known: any writer may have had it.
         let stop_after = self.outcome.stop_after.load(Ordering::Acquire);
         for lane in &self.lanes {
-            for (tag, path) in std::mem::take(&mut lane.lock().created) {
-                if tag > stop_after {
+            let created = std::mem::take(&mut lane.lock().created);
+            let (past_failure, kept): (Vec<_>, Vec<_>) = created.into_iter().partition(|(tag, _)| *tag > stop_after);
+            if before.is_none() {
+                for (_, path) in past_failure {
                     let _ = self.grants.remove_file(&path);
                 }
+            } else {
+                // Files below the limit with no failure before them stay for good; the rest
+                // wait for the flush that settles them.
+                let mut still_open: Vec<_> = kept.into_iter().filter(|(tag, _)| *tag >= limit).collect();
+                still_open.extend(past_failure);
+                lane.lock().created.extend(still_open);
             }
         }
         self.take_failure()
@@ -200,7 +212,7 @@ fn write_jobs(grants: &Grants, lane: &Lane, outcome: &Outcome) {
             }
             continue;
         };
-        state.writing = true;
+        state.writing = Some(job.tag);
         drop(state);
         // After a failure the stream has stopped: later events get no file.
         let result = if job.tag > outcome.stop_after.load(Ordering::Acquire) { Ok(false) } else { grants.write_file(&job.path, &job.data, job.mode) };
@@ -210,7 +222,7 @@ fn write_jobs(grants: &Grants, lane: &Lane, outcome: &Outcome) {
             Ok(false) => {}
             Err(message) => record_failure(outcome, WriteFailure { path: job.path, tag: job.tag, message }),
         }
-        state.writing = false;
+        state.writing = None;
         state.queued_bytes -= job.data.len();
         if state.caller_waiting {
             lane.done.notify_one();
@@ -247,11 +259,26 @@ mod tests {
         for i in 0..2000u64 {
             queue.push(format!("/artifacts/f{}", i % 7), format!("{i}").into_bytes(), 0o600, i).unwrap();
         }
-        queue.flush().unwrap();
+        queue.flush(None).unwrap();
         for k in 0..7 {
             let last = (0..2000).filter(|i| i % 7 == k).max().unwrap();
             assert_eq!(std::fs::read_to_string(tmp.path().join(format!("f{k}"))).unwrap(), last.to_string());
         }
+    }
+
+    /// A flush below a tag returns once every write below it is done, while later ones
+    /// may still be going on; a full flush then finishes them.
+    #[test]
+    fn a_flush_below_a_tag_waits_for_the_writes_before_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut queue = queue_on(tmp.path());
+        for i in 0..1000u64 {
+            queue.push(format!("/artifacts/f{i}"), vec![b'x'; 4096], 0o600, i).unwrap();
+        }
+        queue.flush(Some(500)).unwrap();
+        assert!((0..500).all(|i| tmp.path().join(format!("f{i}")).exists()));
+        queue.flush(None).unwrap();
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1000);
     }
 
     /// After a failed write, files queued later are not left behind and the failure is
@@ -267,7 +294,7 @@ mod tests {
                 reported.push(failure);
             }
         }
-        if let Err(failure) = queue.flush() {
+        if let Err(failure) = queue.flush(None) {
             reported.push(failure);
         }
         assert_eq!(reported.len(), 1, "{reported:?}");
@@ -275,6 +302,6 @@ mod tests {
         let mut left: Vec<u64> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy()[1..].parse().unwrap()).collect();
         left.sort();
         assert_eq!(left, (0..=500).collect::<Vec<_>>());
-        assert!(queue.flush().is_ok(), "reported once");
+        assert!(queue.flush(None).is_ok(), "reported once");
     }
 }

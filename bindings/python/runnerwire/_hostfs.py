@@ -162,7 +162,7 @@ def define(linker, grants_for_store):
         failure.path, failure.tag, failure.message = path, tag, message
         return failure
 
-    def flush_writes(_store):
+    def flush_writes(_store, _before):
         return None
 
     def write_at(_store, path, offset, data):
