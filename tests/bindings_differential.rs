@@ -176,14 +176,7 @@ fn process_leaves_the_same_tree_and_prints_the_same_in_every_runtime() {
 fn transmit_streams_are_byte_identical_in_node_and_native() {
     let tmp = tempfile::tempdir().unwrap();
     let big = tmp.path().join("big");
-    std::fs::create_dir_all(big.join("project/files")).unwrap();
-    std::fs::write(big.join("project/site.yml"), "- hosts: localhost\n  tasks: []\n").unwrap();
-    let mut next = common::xorshift(0x9e37_79b9_7f4a_7c15);
-    for i in 0..6 {
-        let words: Vec<String> = (0..40_000).map(|_| format!("w{}", next() % 700)).collect();
-        std::fs::write(big.join(format!("project/files/doc-{i}.txt")), words.join(" ")).unwrap();
-    }
-    std::fs::write(big.join("project/files/noise.bin"), (0..(1 << 20)).map(|_| next() as u8).collect::<Vec<u8>>()).unwrap();
+    common::pdd_with_large_files(&big, 6, 40_000);
     let mut dirs = vec![big];
     for fixture in common::fixtures().into_iter().filter(|f| f.has("pdd.tar")) {
         let dir = tmp.path().join(&fixture.name);

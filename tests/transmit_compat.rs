@@ -252,16 +252,7 @@ fn every_transmit_option_gives_upstreams_kwargs_and_archive() {
 fn packing_on_every_core_gives_the_bytes_one_core_gives() {
     let tmp = tempfile::tempdir().unwrap();
     let source = tmp.path().join("source");
-    std::fs::create_dir_all(source.join("project/files")).unwrap();
-    std::fs::write(source.join("project/site.yml"), "- hosts: localhost\n  gather_facts: false\n  tasks: []\n").unwrap();
-    let mut next = xorshift(0x2545_f491_4f6c_dd1d);
-    for i in 0..12 {
-        let words: Vec<String> = (0..30_000).map(|_| format!("w{}", next() % 500)).collect();
-        std::fs::write(source.join(format!("project/files/doc-{i:02}.txt")), words.join(" ")).unwrap();
-    }
-    let noise: Vec<u8> = (0..(1 << 20)).map(|_| next() as u8).collect();
-    std::fs::write(source.join("project/files/noise.bin"), &noise).unwrap();
-    std::fs::write(source.join("project/files/small.txt"), "small\n").unwrap();
+    pdd_with_large_files(&source, 12, 30_000);
     let transmit = |pin: bool| {
         let mut cmd = if pin { std::process::Command::new("taskset") } else { runnerwire() };
         if pin {

@@ -148,3 +148,17 @@ pub fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
         state
     }
 }
+
+/// A private data dir with a playbook, `docs` text files of about `words` words each and a
+/// MiB of noise under `project/files/`: large files worth packing on every core.
+pub fn pdd_with_large_files(dir: &Path, docs: usize, words: usize) {
+    std::fs::create_dir_all(dir.join("project/files")).unwrap();
+    std::fs::write(dir.join("project/site.yml"), "- hosts: localhost\n  gather_facts: false\n  tasks: []\n").unwrap();
+    let mut next = xorshift(0x2545_f491_4f6c_dd1d);
+    for i in 0..docs {
+        let text: Vec<String> = (0..words).map(|_| format!("w{}", next() % 500)).collect();
+        std::fs::write(dir.join(format!("project/files/doc-{i:02}.txt")), text.join(" ")).unwrap();
+    }
+    std::fs::write(dir.join("project/files/noise.bin"), (0..(1 << 20)).map(|_| next() as u8).collect::<Vec<u8>>()).unwrap();
+    std::fs::write(dir.join("project/files/small.txt"), "small\n").unwrap();
+}
