@@ -336,7 +336,7 @@ impl Inspector {
             return false;
         }
         let fields = EventFields {
-            event: event.map(|e| canonical_str(e, depth).unwrap_or_else(|| Cow::Owned(parsed(e, depth, pyjson::python_str)))).unwrap_or_default(),
+            event: event.map(|e| canonical_str(e, depth).unwrap_or_else(|| Cow::Owned(python_str_of(e, depth)))).unwrap_or_default(),
             counter: counter.map(Cow::Borrowed),
             uuid: uuid.map(Cow::Borrowed),
             host: host.and_then(|h| canonical_str(h, depth)),
@@ -363,6 +363,21 @@ impl Inspector {
         } else {
             "other"
         };
+        if kind == "event" {
+            let encoded = |v: &Value| {
+                let mut json = Vec::new();
+                pyjson::encode(v, &mut json);
+                Cow::Owned(json)
+            };
+            let fields = EventFields {
+                event: value.get("event").map(pyjson::python_str).unwrap_or_default().into(),
+                counter: value.get("counter").map(encoded),
+                uuid: value.get("uuid").map(encoded),
+                host: value.get("event_data").and_then(|d| d.get("host")).and_then(Value::as_str).map(Cow::Borrowed),
+            };
+            // The excerpt is already the line's (or the joined line's).
+            return self.event(fields, offset, line, None);
+        }
         let mut record = frame_record(offset, line, kind);
         match kind {
             "kwargs" => {
@@ -383,21 +398,6 @@ impl Inspector {
                 self.summary.status_count += 1;
             }
             "keepalive" => self.summary.keepalives += 1,
-            "event" => {
-                let encoded = |v: &Value| {
-                    let mut json = Vec::new();
-                    pyjson::encode(v, &mut json);
-                    Cow::Owned(json)
-                };
-                let fields = EventFields {
-                    event: value.get("event").map(pyjson::python_str).unwrap_or_default().into(),
-                    counter: value.get("counter").map(encoded),
-                    uuid: value.get("uuid").map(encoded),
-                    host: value.get("event_data").and_then(|d| d.get("host")).and_then(Value::as_str).map(Cow::Borrowed),
-                };
-                // The excerpt is already the line's (or the joined line's).
-                return self.event(fields, offset, line, None);
-            }
             "archive" => {
                 let size = match value.get("zipfile") {
                     Some(Value::Int(t)) => t.parse::<u64>().ok(),
@@ -460,13 +460,9 @@ impl Inspector {
     /// (straight to the output: events are most lines). `text` is the line, when the
     /// excerpt for a problem still has to be made from it.
     fn event(&mut self, fields: EventFields, offset: u64, line: u64, text: Option<&[u8]>) {
-        let outer = text.map(|text| self.excerpt.replace(excerpt_text(text)));
         // The counter as upstream's int, when it is one.
         let counter = fields.counter.as_deref().filter(|c| c.iter().all(u8::is_ascii_digit)).and_then(|c| std::str::from_utf8(c).ok()?.parse::<u64>().ok());
-        self.check_counter(counter, offset, line);
-        if let Some(outer) = outer {
-            self.excerpt = outer;
-        }
+        self.check_counter(counter, offset, line, text);
         self.summary.count_event(&fields.event, fields.host.as_deref());
         self.count_frame("event");
         if !self.json_lines {
@@ -489,16 +485,24 @@ impl Inspector {
     }
 
     /// Upstream's counters go 1, 2, 3...: a jump or a step back is reported.
-    fn check_counter(&mut self, counter: Option<u64>, offset: u64, line: u64) {
+    /// `text`: the event's line, when the excerpt for a problem still has to be made from it
+    /// (made only then: most events have none).
+    fn check_counter(&mut self, counter: Option<u64>, offset: u64, line: u64, text: Option<&[u8]>) {
         if let Some(counter) = counter.filter(|&c| c > 0) {
             if let Some(last) = self.summary.last_counter {
-                if counter > last + 1 {
-                    self.problem("counter-gap", offset, line, format!(
-                        "event counter jumps from {last} to {counter}: {} events missing before this one",
-                        counter - last - 1
-                    ));
+                let found = if counter > last + 1 {
+                    Some(("counter-gap", format!("event counter jumps from {last} to {counter}: {} events missing before this one", counter - last - 1)))
                 } else if counter <= last {
-                    self.problem("counter-repeat", offset, line, format!("event counter {counter} again after {last}: a repeated or reordered event"));
+                    Some(("counter-repeat", format!("event counter {counter} again after {last}: a repeated or reordered event")))
+                } else {
+                    None
+                };
+                if let Some((kind, message)) = found {
+                    let outer = text.map(|text| self.excerpt.replace(excerpt_text(text)));
+                    self.problem(kind, offset, line, message);
+                    if let Some(outer) = outer {
+                        self.excerpt = outer;
+                    }
                 }
             }
             self.summary.last_counter = Some(counter);
@@ -670,9 +674,9 @@ fn canonical_str(json: &[u8], depth: usize) -> Option<Cow<'_, str>> {
     }
 }
 
-/// `how` of the value `json` parses to (canonical JSON always parses).
-fn parsed(json: &[u8], depth: usize, how: impl Fn(&Value) -> String) -> String {
-    pyjson::parse(json, depth).map(|v| how(&v)).unwrap_or_default()
+/// Python's `str()` of the value `json` parses to (canonical JSON always parses).
+fn python_str_of(json: &[u8], depth: usize) -> String {
+    pyjson::parse(json, depth).map(|v| pyjson::python_str(&v)).unwrap_or_default()
 }
 
 /// The members every frame's JSON line starts with.
