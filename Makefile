@@ -11,7 +11,7 @@ PRECOMPILED := target/wasm32-wasip2/release/runnerwire_codec.cwasm
 BIN         := target/release/runnerwire
 DEMO_OUT    := target/demo
 
-.PHONY: all build component precompiled bindings venv core-venv test-image test test-rust test-js test-python demo fixtures hostile-fixtures bench bench-hostile bench-bindings clean
+.PHONY: all build component precompiled bindings venv core-venv test-image receptor test test-rust test-js test-python test-mesh demo demo-mesh fixtures hostile-fixtures bench bench-hostile bench-bindings clean
 
 all: build
 
@@ -57,6 +57,19 @@ $(CORE_STAMP): fixtures/requirements-core.txt
 export CONTAINERS_CONF ?= $(CURDIR)/tests/container/containers.conf
 test-image:
 	bash tests/container/build-image.sh
+
+## Receptor (AWX's mesh), built from its own Go module at a pinned tag into
+## target/receptor/receptor (Go's caches under target/go; the tag and why in docs/receptor.md),
+## and its Python client receptorctl, pinned, in the upstream venv: the mesh tests drive
+## the control socket with the client AWX uses.
+RECEPTOR     := target/receptor/receptor
+MESH_STAMP   := $(VENV)/.mesh-installed
+receptor: $(RECEPTOR) $(MESH_STAMP)
+$(RECEPTOR): tests/mesh/build-receptor.sh
+	bash tests/mesh/build-receptor.sh
+$(MESH_STAMP): tests/mesh/requirements.txt $(VENV_STAMP)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/mesh/requirements.txt
+	@touch $@
 
 ## The component for Node, the browser and Python: the npm package's generated code
 ## (jco, pinned in bindings/js/package-lock.json), the page's copy of it and of the WASI
