@@ -173,6 +173,11 @@ impl wit_process::GuestProcessor for ProcessorResource {
         // A constructor cannot fail in WIT: the error surfaces on the first call.
         ProcessorResource(RefCell::new(Processor::new(WasiHostFs, dirs, limits_from(limits), quiet)))
     }
+    fn resuming(limits: wit_types::Limits, quiet: bool) -> wit_process::Processor {
+        let dirs = ProcessDirs { artifact_dir: ARTIFACTS.into(), scratch_dir: SCRATCH.into() };
+        let processor = Processor::new(WasiHostFs, dirs, limits_from(limits), quiet).and_then(Processor::resuming);
+        wit_process::Processor::new(ProcessorResource(RefCell::new(processor)))
+    }
     fn feed(&self, bytes: Vec<u8>) -> Result<Vec<u8>, wit_process::Fault> {
         let mut cell = self.0.borrow_mut();
         let processor = cell.as_mut().map_err(|e| fault(Vec::new(), e.clone()))?;

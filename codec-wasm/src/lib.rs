@@ -23,6 +23,7 @@ pub mod paths;
 pub mod pyjson;
 pub mod unpack;
 pub mod process;
+pub mod resume;
 pub mod transmit;
 pub mod worker;
 pub mod zip_bounds;

@@ -4,7 +4,8 @@
 //! `counter` and `uuid` has its `stdout` printed and is written to
 //! `job_events/<counter>-<uuid>.json` (mode 0600) exactly as Python's `json.dump` writes it;
 //! keepalives and events without counter/uuid are dropped; a `zipfile` is spooled to scratch
-//! and unpacked into the artifact dir; `eof` ends the stream.
+//! and unpacked into the artifact dir; `eof` ends the stream. A resuming processor (see
+//! [`crate::resume`]) neither writes nor prints the events a broken run already wrote.
 
 use std::fs::File;
 use std::io::Write;
@@ -15,6 +16,7 @@ use crate::fsys::{HostFs, WriteFailure};
 use crate::limits::Limits;
 use crate::paths;
 use crate::pyjson::{self, Value};
+use crate::resume::{Resume, Verdict};
 use crate::unpack;
 
 /// Where a processor writes; both are paths in the granted namespace.
@@ -75,6 +77,8 @@ pub struct Processor<F: HostFs> {
     error: Option<StreamError>,
     /// Text of events whose files may not be written yet.
     unsettled: Unsettled,
+    /// Set when resuming a broken run: what `job_events/` held at the start.
+    resume: Option<Resume>,
 }
 
 /// Printed text of events, and where each event's text ends in it.
@@ -132,7 +136,17 @@ impl<F: HostFs> Processor<F> {
             unpacked_bytes: 0,
             error: None,
             unsettled: Unsettled::default(),
+            resume: None,
         })
+    }
+
+    /// Makes this a resumed run: the events whose files are already in `job_events/` (from
+    /// a run that broke part way) are checked against the stream, not written or printed
+    /// again; files of another stream are refused (see [`crate::resume`]).
+    pub fn resuming(mut self) -> Result<Self, StreamError> {
+        let events_dir = format!("{}/job_events", self.dirs.artifact_dir);
+        self.resume = Some(Resume::snapshot(&events_dir).map_err(|e| e.at(0))?);
+        Ok(self)
     }
 
     /// Feeds stream bytes; event `stdout` text to print is appended to `stdout`. An event's
@@ -271,7 +285,12 @@ impl<F: HostFs> Processor<F> {
                         return Ok(Some(Step::Event(event)));
                     }
                 }
-                Frame::Line { .. } => {} // keepalive, eof (the decoder stops there)
+                Frame::Line { kind: LineKind::Eof, offset, .. } => {
+                    if let Some(resume) = &self.resume {
+                        resume.check_leftovers().map_err(|e| e.at(offset))?;
+                    }
+                }
+                Frame::Line { .. } => {} // keepalive
                 Frame::ArchiveStart { offset, .. } => {
                     let path = format!("{}/archive.zip", self.dirs.scratch_dir);
                     let file = File::create(&path).map_err(|e| EntryError::io("cannot create", &path, e).at(offset))?;
@@ -294,7 +313,7 @@ impl<F: HostFs> Processor<F> {
     }
 
     /// An event upstream would write: its file name, JSON and printed text.
-    fn event(&self, event: &Value, offset: u64) -> Result<Option<PendingEvent>, EntryError> {
+    fn event(&mut self, event: &Value, offset: u64) -> Result<Option<PendingEvent>, EntryError> {
         let mut json = Vec::with_capacity(1024);
         pyjson::encode(event, &mut json);
         self.pending(event.get("counter"), event.get("uuid"), event.get("stdout"), json, offset)
@@ -302,7 +321,7 @@ impl<F: HostFs> Processor<F> {
 
     /// The same for a line already in canonical form: only the three members it needs are
     /// parsed, and the line itself is the file's content.
-    fn raw_event(&self, raw: RawEvent) -> Result<Option<PendingEvent>, EntryError> {
+    fn raw_event(&mut self, raw: RawEvent) -> Result<Option<PendingEvent>, EntryError> {
         let member = |range: &Option<std::ops::Range<usize>>| -> Result<Option<Value>, EntryError> {
             let Some(range) = range else { return Ok(None) };
             pyjson::parse(&raw.json[range.clone()], self.limits.max_json_depth as usize)
@@ -313,13 +332,20 @@ impl<F: HostFs> Processor<F> {
         self.pending(counter.as_ref(), uuid.as_ref(), stdout.as_ref(), raw.json, raw.offset)
     }
 
-    /// Upstream's rule: only an event with a truthy `counter` and `uuid` gets a file.
-    fn pending(&self, counter: Option<&Value>, uuid: Option<&Value>, stdout: Option<&Value>, json: Vec<u8>, offset: u64) -> Result<Option<PendingEvent>, EntryError> {
+    /// Upstream's rule: only an event with a truthy `counter` and `uuid` gets a file. A
+    /// resumed run also passes over the events whose files are already complete.
+    fn pending(&mut self, counter: Option<&Value>, uuid: Option<&Value>, stdout: Option<&Value>, json: Vec<u8>, offset: u64) -> Result<Option<PendingEvent>, EntryError> {
         let (Some(counter), Some(uuid)) = (counter, uuid) else { return Ok(None) };
         if !counter.is_truthy() || !uuid.is_truthy() {
             return Ok(None);
         }
-        let name = paths::event_file_name(&pyjson::python_str(counter), &pyjson::python_str(uuid))?;
+        let counter = pyjson::python_str(counter);
+        let name = paths::event_file_name(&counter, &pyjson::python_str(uuid))?;
+        if let Some(resume) = &mut self.resume {
+            if resume.check(&self.fs, &name, &counter, &json)? == Verdict::AlreadyWritten {
+                return Ok(None);
+            }
+        }
         let printed = match stdout {
             Some(text) if !self.quiet => Some(format!("{}\n", pyjson::python_str(text))),
             _ => None,
@@ -337,6 +363,9 @@ impl<F: HostFs> Processor<F> {
         let Some((file, path, offset)) = self.spool.take() else { return Ok(()) };
         file.sync_all().ok();
         drop(file);
+        if let Some(resume) = &mut self.resume {
+            resume.claim_archive(&path);
+        }
         let result = unpack::unpack_after(&path, &self.dirs.artifact_dir, &self.fs, &self.limits, Some("rc"), self.unpacked_bytes);
         let _ = std::fs::remove_file(&path);
         let unpacked = result.map_err(|e| e.at(offset))?;

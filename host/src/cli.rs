@@ -230,6 +230,11 @@ pub struct ProcessArgs {
     /// Print no event output.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Continue a run that broke part way, fed the same stream from its start: events whose
+    /// files are already written are neither written nor printed again; a different stream
+    /// than the one on disk is refused (exit 65).
+    #[arg(long)]
+    pub resume: bool,
     /// Accepted for compatibility; upstream's process ignores it too.
     #[arg(short = 'j', long = "json")]
     pub json_mode: bool,

@@ -47,9 +47,13 @@ pub fn process(runtime: &Runtime, args: &ProcessArgs, cwd: &std::path::Path, inp
     let grants = Grant::with_scratch(std::path::Path::new(&artifact_dir), "/artifacts", true, scratch.path());
     let mut instance = runtime.instantiate(&grants, budget).map_err(Failure::internal)?;
     let api = instance.codec.runnerwire_codec_process().processor();
-    let processor = api
-        .call_constructor(arm(&mut instance.store), wit_limits(&args.limits, defaults), args.quiet)
-        .map_err(Failure::trap)?;
+    let limits = wit_limits(&args.limits, defaults);
+    let processor = if args.resume {
+        api.call_resuming(arm(&mut instance.store), limits, args.quiet)
+    } else {
+        api.call_constructor(arm(&mut instance.store), limits, args.quiet)
+    }
+    .map_err(Failure::trap)?;
 
     crate::chunks::each_chunk(input, |chunk| {
         let printed = api.call_feed(arm(&mut instance.store), processor, chunk).map_err(Failure::trap)?;

@@ -108,11 +108,23 @@ impl Stepper {
     }
 }
 
+impl StepperResource {
+    fn over(processor: Result<Processor<WasiWrites>, StreamError>) -> Self {
+        StepperResource(RefCell::new(Stepper { processor, pending: None, read: 0, input_ended: false, buf: vec![0; READ_SIZE] }))
+    }
+}
+
+fn stepper_processor(limits: wit_types::Limits, quiet: bool) -> Result<Processor<WasiWrites>, StreamError> {
+    let dirs = ProcessDirs { artifact_dir: ARTIFACTS.into(), scratch_dir: SCRATCH.into() };
+    Processor::new(WasiWrites, dirs, limits_from(limits), quiet)
+}
+
 impl wit_process::GuestStepper for StepperResource {
     fn new(limits: wit_types::Limits, quiet: bool) -> Self {
-        let dirs = ProcessDirs { artifact_dir: ARTIFACTS.into(), scratch_dir: SCRATCH.into() };
-        let processor = Processor::new(WasiWrites, dirs, limits_from(limits), quiet);
-        StepperResource(RefCell::new(Stepper { processor, pending: None, read: 0, input_ended: false, buf: vec![0; READ_SIZE] }))
+        StepperResource::over(stepper_processor(limits, quiet))
+    }
+    fn resuming(limits: wit_types::Limits, quiet: bool) -> wit_process::Stepper {
+        wit_process::Stepper::new(StepperResource::over(stepper_processor(limits, quiet).and_then(Processor::resuming)))
     }
     fn next(&self) -> Result<wit_process::Step, wit_types::StreamError> {
         self.0.borrow_mut().next().map_err(error_to_wit)

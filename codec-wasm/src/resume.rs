@@ -1,0 +1,141 @@
+//! `process --resume`: a run that broke part way continues when fed the stream again from
+//! the start. An event's text is printed only once its file is written, so the files in
+//! `job_events/` say how far the broken run got; their events are neither written nor
+//! printed again.
+//!
+//! The rules, checked per event before anything of it is written:
+//! - a file with exactly the bytes the stream gives is kept (its mode set to 0600, in case
+//!   the break came between writing it and setting the mode);
+//! - a file holding a strict prefix of those bytes (a write the break tore) is written again;
+//! - any other file under that name, or a file for the same counter under another uuid, is
+//!   another stream's: refused, so a different stream is never mixed in. Two runs differ
+//!   at their first event (its uuid), so such a stream is refused before it writes anything;
+//! - at the eof frame, files that were on disk at the start and that no event (nor the
+//!   stream's artifacts archive) accounts for are refused too: the stream is a different,
+//!   shorter one. This can only be known at its end, after its new events were written.
+//!
+//! Limits: the snapshot is taken once at the start; a stream that repeats an event file name
+//! with different contents, or repeats a counter under another uuid, may be refused when it
+//! resumes (streams from ansible-runner do neither).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use crate::error::{EntryError, ErrorKind};
+use crate::fsys::{HostFs, S_IFREG};
+
+/// What to do with an event whose file may already be on disk.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Its file is there, complete: neither write nor print it.
+    AlreadyWritten,
+    /// Write and print it as in an unbroken run.
+    Write,
+}
+
+/// The `job_events/` entries found at the start, and which the stream has accounted for.
+#[derive(Debug)]
+pub struct Resume {
+    events_dir: String,
+    /// File name -> claimed by an event of this stream (or its archive).
+    on_disk: BTreeMap<String, bool>,
+}
+
+impl Resume {
+    /// Lists `events_dir` as the broken run left it.
+    pub fn snapshot(events_dir: &str) -> Result<Self, EntryError> {
+        let entries = std::fs::read_dir(events_dir).map_err(|e| EntryError::io("cannot list", events_dir, e))?;
+        let mut on_disk = BTreeMap::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| EntryError::io("cannot list", events_dir, e))?;
+            on_disk.insert(entry.file_name().to_string_lossy().into_owned(), false);
+        }
+        Ok(Resume { events_dir: events_dir.to_string(), on_disk })
+    }
+
+    /// Decides for the event written to `job_events/<name>`, whose `counter` prints as
+    /// `counter` and whose file content is `json`.
+    pub fn check(&mut self, fs: &dyn HostFs, name: &str, counter: &str, json: &[u8]) -> Result<Verdict, EntryError> {
+        match self.on_disk.get_mut(name) {
+            // This stream already had an event with this name: write it again, as an
+            // unbroken run does.
+            Some(true) => Ok(Verdict::Write),
+            Some(claimed) => {
+                *claimed = true;
+                self.compare(fs, name, json)
+            }
+            None => match self.other_file_for(counter, name) {
+                Some(other) => Err(mismatch(format!(
+                    "job_events/{other} is on disk for counter {counter}, but the stream's event is job_events/{name}"
+                ))),
+                None => Ok(Verdict::Write),
+            },
+        }
+    }
+
+    /// An unclaimed file on disk for the same counter under another name.
+    fn other_file_for(&self, counter: &str, name: &str) -> Option<&str> {
+        let prefix = format!("{counter}-");
+        self.on_disk
+            .range(prefix.clone()..)
+            .take_while(|(other, _)| other.starts_with(&prefix))
+            .find(|(other, claimed)| !**claimed && *other != name && other.ends_with(".json"))
+            .map(|(other, _)| other.as_str())
+    }
+
+    fn compare(&self, fs: &dyn HostFs, name: &str, json: &[u8]) -> Result<Verdict, EntryError> {
+        let path = format!("{}/{name}", self.events_dir);
+        let meta = fs.lstat(&path).map_err(|e| EntryError::io("cannot stat", &path, e))?;
+        let Some(meta) = meta.filter(|m| m.file_type() == S_IFREG) else {
+            return Err(mismatch(format!("job_events/{name} is not a regular file")));
+        };
+        if meta.size > json.len() as u64 {
+            return Err(differs(name));
+        }
+        let mut content = Vec::with_capacity(meta.size as usize);
+        let file = std::fs::File::open(&path).map_err(|e| EntryError::io("cannot open", &path, e))?;
+        // One byte past the expected length tells a file that grew since the lstat.
+        file.take(json.len() as u64 + 1).read_to_end(&mut content).map_err(|e| EntryError::io("cannot read", &path, e))?;
+        if content == json {
+            if meta.mode & 0o7777 != 0o600 {
+                fs.set_mode(&path, 0o600).map_err(|e| EntryError::io("cannot set mode of", &path, e))?;
+            }
+            Ok(Verdict::AlreadyWritten)
+        } else if json.starts_with(&content) {
+            Ok(Verdict::Write)
+        } else {
+            Err(differs(name))
+        }
+    }
+
+    /// Files the stream's artifacts archive puts in `job_events/` are the stream's own.
+    pub fn claim_archive(&mut self, zip_path: &str) {
+        let Ok(file) = std::fs::File::open(zip_path) else { return };
+        // A broken archive is reported by the unpack that follows.
+        let Ok(archive) = zip::ZipArchive::new(std::io::BufReader::new(file)) else { return };
+        for name in archive.file_names().filter_map(Result::ok) {
+            if let Some(claimed) = name.strip_prefix("job_events/").and_then(|n| self.on_disk.get_mut(n)) {
+                *claimed = true;
+            }
+        }
+    }
+
+    /// At the eof frame: every file that was on disk must belong to the stream.
+    pub fn check_leftovers(&self) -> Result<(), EntryError> {
+        let mut left = self.on_disk.iter().filter(|(_, claimed)| !**claimed).map(|(name, _)| name);
+        let Some(first) = left.next() else { return Ok(()) };
+        let more = match left.count() {
+            0 => String::new(),
+            n => format!(" (and {n} more)"),
+        };
+        Err(mismatch(format!("job_events/{first}{more} is on disk but not in the stream")))
+    }
+}
+
+fn differs(name: &str) -> EntryError {
+    mismatch(format!("job_events/{name} on disk differs from the stream's event"))
+}
+
+fn mismatch(what: String) -> EntryError {
+    EntryError::new(ErrorKind::Malformed, format!("cannot resume: {what}"))
+}
