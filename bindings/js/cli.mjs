@@ -60,6 +60,7 @@ async function run(argv) {
           ident: args.ident,
           artifactDir: args.artifactDir,
           quiet: Boolean(args.quiet),
+          resume: Boolean(args.resume),
           limits: args.limits,
           onOutput: (bytes) => pending.push(write(bytes)),
         });

@@ -62,7 +62,7 @@ export interface ProcessResult {
 export function process(
   source: Source,
   privateDataDir: string,
-  options?: { ident?: string; artifactDir?: string; quiet?: boolean; limits?: Limits; onOutput?: (bytes: Uint8Array) => void; cwd?: string },
+  options?: { ident?: string; artifactDir?: string; quiet?: boolean; resume?: boolean; limits?: Limits; onOutput?: (bytes: Uint8Array) => void; cwd?: string },
 ): Promise<ProcessResult>;
 
 export interface TransmitOptions {

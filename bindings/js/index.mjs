@@ -109,9 +109,11 @@ function preparePrivateDataDir(pdd) {
  * The `process` stage: writes upstream's artifact tree under `privateDataDir` from a result
  * stream. `onOutput(bytes)` gets the event stdout `process` prints. Resolves to the outcome
  * and the exit code the native CLI would give; a bad stream rejects with a StreamError
- * (after `onOutput` got the output of the events before it).
+ * (after `onOutput` got the output of the events before it). `resume`: continue a run that
+ * broke part way, fed the same stream from its start (the CLI's `--resume`): events already
+ * written are neither written nor output again; another stream's files on disk reject.
  */
-export async function process(source, privateDataDir, { ident, artifactDir, quiet = false, limits, onOutput = () => {}, cwd = globalThis.process.cwd() } = {}) {
+export async function process(source, privateDataDir, { ident, artifactDir, quiet = false, resume = false, limits, onOutput = () => {}, cwd = globalThis.process.cwd() } = {}) {
   const pdd = isAbsolute(privateDataDir) ? privateDataDir : resolve(cwd, privateDataDir);
   try {
     preparePrivateDataDir(pdd);
@@ -131,7 +133,10 @@ export async function process(source, privateDataDir, { ident, artifactDir, quie
       { guest: '/artifacts', host: dir, writable: true },
       { guest: '/scratch', host: scratch, writable: true },
     ]);
-    const processor = new codec.process.Processor(limitsFor(codec, limits), quiet);
+    // Resuming, the component checks the event files already on disk against the stream.
+    const processor = resume
+      ? codec.process.Processor.resuming(limitsFor(codec, limits), quiet)
+      : new codec.process.Processor(limitsFor(codec, limits), quiet);
     const fail = (e) => {
       const [error, printed] = streamError(e);
       if (printed?.length) onOutput(printed);

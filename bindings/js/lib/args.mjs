@@ -15,7 +15,7 @@ const COMMANDS = {
   inspect: { flags: { '--json': 'json' }, values: {}, positional: ['file'] },
   validate: { flags: {}, values: {}, positional: ['file'] },
   process: {
-    flags: { '-q': 'quiet', '--quiet': 'quiet', '-j': 'jsonMode', '--json': 'jsonMode', '--debug': 'debug' },
+    flags: { '-q': 'quiet', '--quiet': 'quiet', '-j': 'jsonMode', '--json': 'jsonMode', '--debug': 'debug', '--resume': 'resume' },
     values: { '-i': 'ident', '--ident': 'ident', '--artifact-dir': 'artifactDir' },
     positional: ['privateDataDir'],
     required: ['privateDataDir'],
