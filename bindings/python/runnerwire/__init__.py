@@ -157,11 +157,13 @@ def _prepare_private_data_dir(pdd):
 class _Steps:
     """The component's stepper over one stream."""
 
-    def __init__(self, source_path, artifact_dir, scratch, quiet, limits, sandbox):
+    def __init__(self, source_path, artifact_dir, scratch, quiet, limits, sandbox, resume=False):
         self.instance = _component.Instance(
             [("/artifacts", artifact_dir, True), ("/scratch", scratch, True)], stdin=source_path, **_sandbox(sandbox))
         lim = _limits(self.instance, limits)
-        self.stepper = self.instance.call("process", "[constructor]stepper", lim, bool(quiet))
+        # Resuming, the component checks the event files already on disk against the stream.
+        make = "[static]stepper.resuming" if resume else "[constructor]stepper"
+        self.stepper = self.instance.call("process", make, lim, bool(quiet))
 
     def next(self):
         result = self.instance.call("process", "[method]stepper.next", self.stepper)
@@ -178,10 +180,13 @@ class _Steps:
         self.stepper.drop(self.instance.store)
 
 
-def process(source, private_data_dir, *, ident=None, artifact_dir=None, quiet=False, limits=None, output=None, sandbox=None):
+def process(source, private_data_dir, *, ident=None, artifact_dir=None, quiet=False, limits=None, output=None, sandbox=None,
+            resume=False):
     """The ``process`` stage, as the native CLI runs it. ``output``: a binary file the event
     stdout goes to (default: none). A bad stream raises StreamError after writing the
-    output of the events before it."""
+    output of the events before it. ``resume``: continue a run that broke part way, fed the
+    same stream from its start (the CLI's ``--resume``): events already written are neither
+    written nor output again; another stream's files on disk raise StreamError."""
     import wasmtime
 
     pdd = os.path.abspath(private_data_dir)
@@ -190,7 +195,7 @@ def process(source, private_data_dir, *, ident=None, artifact_dir=None, quiet=Fa
     os.makedirs(directory, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="runnerwire-process-") as scratch, stdin_path(source) as path:
         try:
-            steps = _Steps(path, directory, scratch, quiet, limits, sandbox)
+            steps = _Steps(path, directory, scratch, quiet, limits, sandbox, resume)
             try:
                 while True:
                     step = steps.next()
@@ -242,6 +247,8 @@ class Processor:
     and ``run()``; the stream is decoded and the files written by the component.
 
     ``event_handler(event)`` returning False keeps that event's file from being written.
+    ``resume=True`` (ours, not upstream's) continues a run that broke part way: the events
+    whose files are already written are passed over (no output, no handler call).
     A bad stream ends the run like upstream's: ``status_handler`` gets
     ``{"status": "error", "job_explanation": ...}`` (ours names the byte offset).
     """
@@ -270,6 +277,7 @@ class Processor:
         self.outcome = None
         self.limits = kwargs.get("limits")
         self.sandbox = kwargs.get("sandbox")
+        self.resume = bool(kwargs.get("resume"))
 
     def status_callback(self, status_data):
         self.status = status_data["status"]
@@ -286,7 +294,7 @@ class Processor:
         os.makedirs(self.artifact_dir, exist_ok=True)
         try:
             with tempfile.TemporaryDirectory(prefix="runnerwire-process-") as scratch, stdin_path(self._input) as path:
-                steps = _Steps(path, self.artifact_dir, scratch, self.quiet, self.limits, self.sandbox)
+                steps = _Steps(path, self.artifact_dir, scratch, self.quiet, self.limits, self.sandbox, self.resume)
                 try:
                     self._drive(steps)
                 finally:

@@ -31,7 +31,8 @@ def run(argv):
         return EXIT.SUCCESS
     try:
         outcome = process("/dev/stdin", args["private_data_dir"], ident=args.get("ident"), artifact_dir=args.get("artifact_dir"),
-                          quiet=args.get("quiet", False), limits=args["limits"], sandbox=args["sandbox"], output=out)
+                          quiet=args.get("quiet", False), limits=args["limits"], sandbox=args["sandbox"], output=out,
+                          resume=args.get("resume", False))
     finally:
         out.flush()
     return outcome.exit_code

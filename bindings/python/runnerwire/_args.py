@@ -16,7 +16,8 @@ COMMANDS = {
     "inspect": {"flags": {"--json": "json"}, "values": {}, "positional": ["file"], "required": []},
     "validate": {"flags": {}, "values": {}, "positional": ["file"], "required": []},
     "process": {
-        "flags": {"-q": "quiet", "--quiet": "quiet", "-j": "json_mode", "--json": "json_mode", "--debug": "debug"},
+        "flags": {"-q": "quiet", "--quiet": "quiet", "-j": "json_mode", "--json": "json_mode", "--debug": "debug",
+                  "--resume": "resume"},
         "values": {"-i": "ident", "--ident": "ident", "--artifact-dir": "artifact_dir"},
         "positional": ["private_data_dir"],
         "required": ["private_data_dir"],
