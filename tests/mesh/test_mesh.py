@@ -1,0 +1,545 @@
+"""runnerwire as the work command of a real Receptor mesh, driven as AWX drives it.
+
+One mesh on loopback for the whole module (tests/mesh/mesh.py): a controller, two execution
+nodes running runnerwire as `ansible-runner` (rw1, rw2) and one running upstream's
+ansible-runner 2.4.3 (up). Jobs go in through the controller's control socket with AWX's
+client (receptorctl), as awx/main/tasks/receptor.py sends them; their results come back
+through `work results` into upstream's process (AWX's own reader) and `runnerwire process`.
+Every test ends with nothing of its jobs left running.
+
+Run: `make test-mesh` (needs `make build core-venv receptor`).
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import mesh as meshlib  # noqa: E402
+from mesh import Controller, Mesh, bytes_transmit, runnerwire_transmit, upstream_transmit, wait_for  # noqa: E402
+
+RUNNERWIRE = str(meshlib.RUNNERWIRE)
+MESH = None
+CTL = None
+ROOT = None
+
+INVENTORY = "localhost ansible_connection=local ansible_python_interpreter='{{ ansible_playbook_python }}'\n"
+PLAYBOOK = """- name: mesh job
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Say hello
+      ansible.builtin.debug:
+        msg: "hello from {{ inventory_hostname }}"
+    - name: Run a command
+      ansible.builtin.command: echo through the mesh
+      changed_when: false
+    - name: Loop
+      ansible.builtin.debug:
+        msg: "item {{ item }}"
+      loop: [one, two, three]
+"""
+
+
+def sleeper(seconds, after=""):
+    """A playbook whose `sleep <seconds>` marks its processes (seconds unique per test)."""
+    return (
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.debug:\n        msg: before\n"
+        f"    - ansible.builtin.command: sleep {seconds}\n      changed_when: false\n"
+        "    - ansible.builtin.debug:\n        msg: after\n" + after
+    )
+
+
+def setUpModule():
+    global MESH, CTL, ROOT
+    base = os.environ.get("TEST_TMPDIR") or ("/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
+    ROOT = Path(tempfile.mkdtemp(prefix="runnerwire-mesh-", dir=base))
+    MESH = Mesh(ROOT / "mesh", {"rw1": "runnerwire", "rw2": "runnerwire", "up": "upstream"})
+    started = time.monotonic()
+    MESH.__enter__()
+    print(f"\nmesh up in {time.monotonic() - started:.1f} s at {MESH.root}", file=sys.stderr)
+    CTL = Controller(MESH)
+
+
+def tearDownModule():
+    if MESH is None:
+        return
+    MESH.stop()
+    left = MESH.leftovers()
+    if os.environ.get("RUNNERWIRE_KEEP_MESH"):
+        print(f"mesh kept at {ROOT}", file=sys.stderr)
+    else:
+        shutil.rmtree(ROOT, ignore_errors=True)
+    assert not left, f"processes left after the mesh stopped: {left}"
+
+
+# --- private data dirs and streams -------------------------------------------------------
+
+
+def make_pdd(name, playbook=PLAYBOOK, files=()):
+    pdd = ROOT / "src" / f"{name}-{uuid.uuid4().hex[:6]}"
+    (pdd / "project").mkdir(parents=True)
+    (pdd / "inventory").mkdir()
+    (pdd / "project/site.yml").write_text(playbook)
+    (pdd / "inventory/hosts").write_text(INVENTORY)
+    for rel, text in files:
+        (pdd / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pdd / rel).write_text(text)
+    return pdd
+
+
+def ours_transmit(pdd, ident, *extra):
+    return runnerwire_transmit(pdd, "-p", "site.yml", "--ident", ident, *extra)
+
+
+def theirs_transmit(pdd, ident, **extra):
+    return upstream_transmit(pdd, playbook="site.yml", ident=ident, **extra)
+
+
+def node_pdd(node, n):
+    """Where a job's private data dir goes on the node: AWX's awx_<job id>_<random> name."""
+    return MESH[node].work / f"awx_{n}_{uuid.uuid4().hex[:8]}"
+
+
+def stream_lines(data):
+    """The JSON lines of a result stream, the archive skipped."""
+    out, i = [], 0
+    while i < len(data):
+        end = data.find(b"\n", i)
+        end = len(data) if end < 0 else end
+        line = data[i:end]
+        i = end + 1
+        if not line.strip():
+            continue
+        value = json.loads(line)
+        out.append(value)
+        if "zipfile" in value:
+            # The base64 text follows; the next line starts right after it.
+            i += (value["zipfile"] + 2) // 3 * 4
+    return out
+
+
+def final_status(data):
+    return [line for line in stream_lines(data) if "status" in line][-1]["status"]
+
+
+def validate(data):
+    proc = subprocess.run([RUNNERWIRE, "validate"], input=data, capture_output=True)
+    return proc.returncode, proc.stderr.decode(errors="replace")
+
+
+# --- normalization (the patterns of host/src/conformance/normalize.rs, for event files) ----
+
+NORMALIZE = [
+    (r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d+(\+00:00)?", "<time>"),
+    (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d+", "<time>"),
+    (r"\d+:\d{2}:\d{2}\.\d{6}", "<delta>"),
+    (r'"(pid|ansible_pid)": \d+', r'"\1": <pid>'),
+    (r'"duration": [0-9.e-]+', '"duration": <duration>'),
+    (r"awx_display|runnerwire_display", "<callback>"),
+    (r'"(executable|ansible_playbook_python)": "[^"]*"', r'"\1": "<python>"'),
+]
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def normalized_events(job_events_dir, literals):
+    """The job's event files in counter order, as normalized text."""
+    files = sorted(Path(job_events_dir).iterdir(), key=lambda p: int(p.name.split("-", 1)[0]))
+    seen = {}
+    out = []
+    for f in files:
+        text = f.read_text()
+        for literal, placeholder in literals:
+            text = text.replace(str(literal), placeholder)
+        text = UUID.sub(lambda m: f"<uuid{seen.setdefault(m.group(0), len(seen))}>", text)
+        for pattern, replacement in NORMALIZE:
+            text = re.sub(pattern, replacement, text)
+        out.append(text)
+    return out
+
+
+def tree(root):
+    """{relative path: bytes} of the files under root."""
+    root = Path(root)
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# --- running jobs -------------------------------------------------------------------------
+
+
+def pump(src, proc):
+    """Copies the results stream into a process's stdin (AWX hands the socket file over)."""
+    try:
+        while chunk := src.read1(1 << 16):
+            proc.stdin.write(chunk)
+    finally:
+        proc.stdin.close()
+
+
+def upstream_process(f, pdd, ident):
+    import ansible_runner
+
+    return ansible_runner.interface.run(streamer="process", quiet=True, _input=f, private_data_dir=str(pdd), ident=ident)
+
+
+def run_job(node, transmit, ident, n, timeout=120):
+    """Submits a job as AWX does; while it runs, upstream's process and `runnerwire process`
+    each read its results from `work results`; then the raw stream is read once more and the
+    unit released. Returns a dict of what came back."""
+    pdd_on_node = node_pdd(node, n)
+    unit = CTL.submit_job(node, transmit, pdd_on_node)
+    out = ROOT / "out" / unit
+    theirs_pdd, ours_pdd = out / "upstream-process", out / "runnerwire-process"
+    try:
+        sock, f = CTL.results(unit, timeout)
+        out.mkdir(parents=True)
+        stderr = open(out / "process.stderr", "w+b")
+        proc = subprocess.Popen(
+            [RUNNERWIRE, "process", str(ours_pdd), "--ident", ident, "-q"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        feeder = threading.Thread(target=pump, args=(f, proc), daemon=True)
+        feeder.start()
+        sock2, f2 = CTL.results(unit, timeout)
+        try:
+            runner = upstream_process(f2, theirs_pdd, ident)
+        finally:
+            f2.close()
+            sock2.close()
+        feeder.join(timeout)
+        proc.wait(timeout)
+        stderr.seek(0)
+        ours_err = stderr.read()
+        stderr.close()
+        f.close()
+        sock.close()
+        state = CTL.wait_done(unit, timeout)
+        raw = CTL.read_results(unit, timeout)
+    finally:
+        released = CTL.release(unit)
+    return {
+        "unit": unit,
+        "node": node,
+        "state": state,
+        "released": released,
+        "raw": raw,
+        "runner_status": runner.status,
+        "process_rc": proc.returncode,
+        "process_err": ours_err.decode(errors="replace"),
+        "theirs": theirs_pdd / "artifacts" / ident,
+        "ours": ours_pdd / "artifacts" / ident,
+        "pdd_on_node": pdd_on_node,
+    }
+
+
+def in_threads(calls):
+    """Runs each (key, function) at once; returns {key: result}, re-raising the first error."""
+    results, errors = {}, []
+
+    def one(key, fn):
+        try:
+            results[key] = fn()
+        except BaseException as e:
+            errors.append((key, e))
+
+    threads = [threading.Thread(target=one, args=kv) for kv in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    if errors:
+        raise AssertionError(f"{errors[0][0]}: {errors[0][1]!r}") from errors[0][1]
+    return results
+
+
+def literals_for(run):
+    node = MESH[run["node"]]
+    return [(run["pdd_on_node"], "<pdd>"), (node.home, "<home>"), (node.dir / "tmp", "<tmp>")]
+
+
+def processes_matching(text):
+    return [(pid, cmd) for pid, cmd in MESH.leftovers() if text in cmd]
+
+
+def receptors_only():
+    """Nothing but the four receptors carries the mesh marker."""
+    return all("receptor" in cmd and "--command-runner" not in cmd for _, cmd in MESH.leftovers())
+
+
+class MeshTestCase(unittest.TestCase):
+    def tearDown(self):
+        # Every test ends with its jobs gone: no worker, command runner, ansible or sleep.
+        try:
+            wait_for("the mesh to be idle", receptors_only, 30, interval=0.25)
+        except TimeoutError:
+            self.fail(f"processes left running after the test: {MESH.leftovers()}")
+
+    def assert_node_pdd_removed(self, run):
+        self.assertFalse(Path(run["pdd_on_node"]).exists(), f"--delete left {run['pdd_on_node']} on {run['node']}")
+
+    def assert_complete(self, run, status="successful"):
+        code, err = validate(run["raw"])
+        self.assertEqual(code, 0, f"{run['node']} {run['unit']}: runnerwire validate: {err}")
+        self.assertEqual(final_status(run["raw"]), status, run["node"])
+        self.assertTrue(run["raw"].endswith(b'{"eof": true}\n'))
+        self.assertEqual(run["released"], {"released": run["unit"]})
+
+
+class JobsThroughTheMesh(MeshTestCase):
+    def test_jobs_from_both_transmits_give_upstream_nodes_events_and_artifacts(self):
+        pdd = make_pdd("a")
+        transmits = {"upstream transmit": lambda i: theirs_transmit(pdd, i), "runnerwire transmit": lambda i: ours_transmit(pdd, i)}
+        for t, (how, transmit) in enumerate(transmits.items()):
+            ident = f"job{t}"
+            runs = in_threads([(node, lambda node=node, n=i: run_job(node, transmit(ident), ident, 100 + 10 * t + n)) for i, node in enumerate(["rw1", "rw2", "up"])])
+            reference = None
+            for node in ["up", "rw1", "rw2"]:
+                run = runs[node]
+                with self.subTest(transmit=how, node=node):
+                    self.assertEqual(run["state"]["StateName"], "Succeeded", run["state"])
+                    self.assert_complete(run)
+                    self.assertEqual(run["runner_status"], "successful")
+                    self.assertEqual(run["process_rc"], 0, run["process_err"])
+                    # Both processes wrote the same tree from the same stream, byte for byte.
+                    ours, theirs = tree(run["ours"]), tree(run["theirs"])
+                    self.assertEqual(sorted(ours), sorted(theirs))
+                    self.assertEqual(ours, theirs)
+                    self.assertGreater(len([n for n in ours if n.startswith("job_events/")]), 10)
+                    self.assertEqual(ours["status"], b"successful")
+                    self.assertEqual(ours["rc"], b"0")
+                    events = normalized_events(run["ours"] / "job_events", literals_for(run))
+                    names = sorted(n for n in ours if not n.startswith("job_events/"))
+                    if reference is None:
+                        reference = (events, names)
+                    else:
+                        self.assertEqual(names, reference[1])
+                        self.assertEqual(len(events), len(reference[0]))
+                        for a, b in zip(events, reference[0]):
+                            self.assertEqual(a, b)
+                    self.assert_node_pdd_removed(run)
+
+
+class HealthCheckAndCleanup(MeshTestCase):
+    def test_worker_info_health_check_reports_what_upstream_reports(self):
+        import yaml
+
+        reports = {}
+        for node in ["rw1", "rw2", "up"]:
+            state, detail, stdout = CTL.run_until_complete(node, {"params": "--worker-info"}, ttl="20s")
+            self.assertEqual(state, "Succeeded", detail)
+            report = yaml.safe_load(stdout.strip())
+            self.assertIsInstance(report, dict, stdout)
+            reports[node] = report
+            # The same node answers with the same uuid next time.
+            again = yaml.safe_load(CTL.run_until_complete(node, {"params": "--worker-info"})[2])
+            self.assertEqual(again["uuid"], report["uuid"])
+        for node in ["rw1", "rw2"]:
+            with self.subTest(node=node):
+                self.assertEqual(sorted(reports[node]), sorted(reports["up"]))
+                self.assertEqual(reports[node]["errors"], [])
+                for key in ("cpu_count", "mem_in_bytes", "runner_version"):
+                    self.assertEqual(reports[node][key], reports["up"][key], key)
+                uuid.UUID(reports[node]["uuid"])
+        self.assertEqual(len({r["uuid"] for r in reports.values()}), 3, "each node keeps its own uuid")
+        # AWX's administrative reaper finds nothing of these: each unit was released.
+        self.assertEqual({u: w for u, w in CTL.work_list().items() if w.get("StateName") not in meshlib.ACTIVE_STATES}, {})
+
+    def test_cleanup_as_awx_sends_it_does_what_upstreams_does(self):
+        hours_ago = time.time() - 3 * 3600
+        results = {}
+        for node in ["rw1", "rw2", "up"]:
+            work = MESH[node].work
+            for name in ["awx_31_aaaa", "awx_32_bbbb", "awx_33_cccc", "other_34", "awx_35_dddd"]:
+                (work / name / "artifacts").mkdir(parents=True, exist_ok=True)
+                (work / name / "artifacts/x").write_text("x")
+                os.utime(work / name, (hours_ago, hours_ago))
+            os.utime(work / "awx_35_dddd", None)  # inside the grace period
+            pattern = os.path.join(work, "awx_%s_" % "*") + "*"
+            # AWX's _convert_args_to_cli with one running job on the node (awx_32_), then two:
+            # AWX joins exclude strings with a space after one `=`, which upstream's argparse
+            # refuses (exit 2, nothing removed); runnerwire must do the same.
+            one = f"cleanup --exclude-strings=awx_32_ --file-pattern={pattern} --grace-period=60"
+            two = f"cleanup --exclude-strings=awx_32_ awx_33_ --file-pattern={pattern} --grace-period=60"
+            refused = CTL.run_until_complete(node, {"params": two}, timeout=30)
+            left_after_refused = sorted(os.listdir(work))
+            done = CTL.run_until_complete(node, {"params": one}, timeout=30)
+            left = sorted(os.listdir(work))
+            rerun = CTL.run_until_complete(node, {"params": one}, timeout=30)
+            results[node] = (refused[0], left_after_refused, done[0], done[2].strip().splitlines()[-1], left, rerun[2].strip().splitlines()[-1])
+            for name in os.listdir(work):
+                shutil.rmtree(work / name)
+        self.assertEqual(results["up"][0], "Failed")
+        self.assertEqual(results["up"][2:], ("Succeeded", "(changed: True)", ["awx_32_bbbb", "awx_35_dddd", "other_34"], "(changed: False)"))
+        for node in ["rw1", "rw2"]:
+            self.assertEqual(results[node], results["up"], node)
+
+
+class ContainerJob(MeshTestCase):
+    def test_podman_job_through_the_mesh(self):
+        image = os.environ.get("RUNNERWIRE_TEST_IMAGE", "localhost/runnerwire-test-ee:1")
+        has_image = shutil.which("podman") and subprocess.run(["podman", "image", "exists", image], env={**os.environ, "CONTAINERS_CONF": meshlib.CONTAINERS_CONF}).returncode == 0
+        self.assertTrue(has_image, f"podman and the test image {image} are needed: run `make test-image`")
+        pdd = make_pdd("c", files=[("env/settings", '{"suppress_output_file": true, "suppress_ansible_output": true, "job_timeout": 0}')])
+        extra = ["--container-image", image, "--container-option=--network=none", "--container-option=--pull=never"]
+
+        def transmit(f):
+            # runnerwire transmit's kwargs plus AWX's process isolation settings.
+            proc = subprocess.run([RUNNERWIRE, "transmit", str(pdd), "-p", "site.yml", "--ident", "ctr", *extra], capture_output=True, check=True)
+            first, rest = proc.stdout.split(b"\n", 1)
+            line = json.loads(first)
+            line["kwargs"].update({"process_isolation": True, "process_isolation_executable": "podman"})
+            f.write(json.dumps(line).encode() + b"\n" + rest)
+
+        runs = in_threads([(node, lambda node=node, n=i: run_job(node, transmit, "ctr", 300 + n)) for i, node in enumerate(["rw1", "up"])])
+        for node, run in runs.items():
+            with self.subTest(node=node):
+                self.assert_complete(run)
+                starting = [l for l in stream_lines(run["raw"]) if l.get("status") == "starting"][0]
+                self.assertEqual(starting["command"][:2], ["podman", "run"])
+                self.assertIn(b'"executable": "/usr/bin/python3"', run["raw"], "the job did not run in the container")
+                self.assertEqual(tree(run["ours"]), tree(run["theirs"]))
+                self.assert_node_pdd_removed(run)
+        self.assertEqual(
+            normalized_events(runs["rw1"]["ours"] / "job_events", literals_for(runs["rw1"])),
+            normalized_events(runs["up"]["ours"] / "job_events", literals_for(runs["up"])),
+        )
+        out = subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True, env={**os.environ, "CONTAINERS_CONF": meshlib.CONTAINERS_CONF})
+        self.assertNotIn("ansible_runner_ctr", out.stdout.split())
+
+
+class CancelAndFaults(MeshTestCase):
+    def wait_for_sleep(self, marker, timeout=60):
+        return wait_for(f"`sleep {marker}` to start", lambda: processes_matching(f"sleep {marker}"), timeout, interval=0.1)
+
+    def test_work_cancel_mid_job_ends_it_canceled_with_artifacts_and_kills_everything(self):
+        marker = "97.31"
+        pdd = make_pdd("d", playbook=sleeper(marker))
+        unit = CTL.submit_job("rw1", ours_transmit(pdd, "cancel"), node_pdd("rw1", 41))
+        try:
+            self.wait_for_sleep(marker)
+            started = time.monotonic()
+            CTL.cancel(unit)
+            state = CTL.wait_done(unit, 30)
+            took = time.monotonic() - started
+            # What the worker wrote after receptor's SIGINT reached the controller too.
+            raw = CTL.read_results(unit, timeout=30, size=state["StdoutSize"])
+        finally:
+            CTL.release(unit)
+        self.assertEqual(state["StateName"], "Canceled", state)
+        code, err = validate(raw)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(final_status(raw), "canceled")
+        self.assertIn(b'{"zipfile": ', raw)
+        self.assertTrue(raw.endswith(b'{"eof": true}\n'))
+        # The worker ended on receptor's SIGINT, before the SIGKILL 10 s later.
+        self.assertLess(took, 10, "the worker did not end on SIGINT")
+        wait_for("the job's processes to end", lambda: not processes_matching(f"sleep {marker}") and not processes_matching("ansible-playbook"), 15)
+        # The canceled run still processes like any other.
+        out = ROOT / "out" / f"cancel-{unit}"
+        proc = subprocess.run([RUNNERWIRE, "process", str(out), "--ident", "cancel", "-q"], input=raw, capture_output=True)
+        self.assertEqual((out / "artifacts/cancel/status").read_text(), "canceled")
+        # process exits with the job's rc (ansible-playbook's, after the worker's SIGINT).
+        self.assertEqual(proc.returncode, int((out / "artifacts/cancel/rc").read_text()), proc.stderr)
+
+    def undisturbed(self, node, playbook_marker, ident, n):
+        pdd = make_pdd("e", playbook=sleeper(playbook_marker))
+        return run_job(node, ours_transmit(pdd, ident), ident, n)
+
+    def assert_same_outcome(self, raw, run, ident, pdd_on_node):
+        code, err = validate(raw)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(final_status(raw), final_status(run["raw"]))
+        out = ROOT / "out" / f"fault-{uuid.uuid4().hex[:6]}"
+        proc = subprocess.run([RUNNERWIRE, "process", str(out), "--ident", ident, "-q"], input=raw, capture_output=True)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        node = run["node"]
+        self.assertEqual(
+            normalized_events(out / "artifacts" / ident / "job_events", [(pdd_on_node, "<pdd>"), (MESH[node].home, "<home>")]),
+            normalized_events(run["ours"] / "job_events", literals_for(run)),
+        )
+        self.assertEqual(
+            sorted(n for n in tree(out / "artifacts" / ident) if not n.startswith("job_events/")),
+            sorted(n for n in tree(run["ours"]) if not n.startswith("job_events/")),
+        )
+
+    def test_execution_nodes_receptor_killed_and_restarted_mid_job(self):
+        marker = "4.113"
+        reference = self.undisturbed("rw1", marker, "fault1", 51)
+        pdd = make_pdd("e1", playbook=sleeper(marker))
+        pdd_on_node = node_pdd("rw1", 52)
+        unit = CTL.submit_job("rw1", ours_transmit(pdd, "fault1"), pdd_on_node)
+        try:
+            self.wait_for_sleep(marker)
+            MESH["rw1"].kill()
+            # The job goes on without its node's receptor: receptor runs it detached.
+            self.assertTrue(processes_matching(f"sleep {marker}"))
+            MESH.restart("rw1")
+            raw = CTL.read_results(unit, timeout=90)
+            state = CTL.wait_done(unit, 60)
+        finally:
+            CTL.release(unit)
+        self.assertEqual(state["StateName"], "Succeeded", state)
+        self.assert_same_outcome(raw, reference, "fault1", pdd_on_node)
+        self.assertFalse(pdd_on_node.exists())
+
+    def test_controllers_receptor_killed_and_restarted_while_results_are_read(self):
+        marker = "4.127"
+        reference = self.undisturbed("rw2", marker, "fault2", 61)
+        pdd = make_pdd("e2", playbook=sleeper(marker))
+        pdd_on_node = node_pdd("rw2", 62)
+        unit = CTL.submit_job("rw2", ours_transmit(pdd, "fault2"), pdd_on_node)
+        try:
+            sock, f = CTL.results(unit, timeout=60)
+            first = f.readline()
+            self.assertTrue(first.startswith(b"{"), first)
+            self.wait_for_sleep(marker)
+            MESH.controller.kill()
+            try:
+                rest = f.read()  # the connection ends with the controller
+            except OSError:
+                rest = b""
+            f.close()
+            sock.close()
+            self.assertNotEqual(validate(first + rest)[0], 0, "the cut stream must be incomplete")
+            MESH.restart("controller")
+            raw = CTL.read_results(unit, timeout=90)
+            state = CTL.wait_done(unit, 60)
+        finally:
+            CTL.release(unit)
+        self.assertEqual(state["StateName"], "Succeeded", state)
+        self.assert_same_outcome(raw, reference, "fault2", pdd_on_node)
+
+
+class ManyJobsAtOnce(MeshTestCase):
+    def test_eight_jobs_at_once_over_two_runnerwire_nodes(self):
+        pdd = make_pdd("f")
+        started = time.monotonic()
+        calls = [(f"job{i}", lambda i=i: run_job(["rw1", "rw2"][i % 2], ours_transmit(pdd, f"many{i}"), f"many{i}", 700 + i)) for i in range(8)]
+        runs = in_threads(calls)
+        took = time.monotonic() - started
+        self.assertEqual(len(runs), 8)
+        for key, run in sorted(runs.items()):
+            with self.subTest(job=key):
+                self.assert_complete(run)
+                self.assertEqual(run["state"]["StateName"], "Succeeded")
+                self.assertEqual((run["ours"] / "status").read_text(), "successful")
+                self.assertEqual(tree(run["ours"]), tree(run["theirs"]))
+                self.assert_node_pdd_removed(run)
+        print(f"\n8 jobs over rw1+rw2 in {took:.1f} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
