@@ -96,8 +96,8 @@ bindings: component $(JS_STAMP) $(PY_STAMP)
 ## snapshots, compatibility tests that run upstream ansible-runner for real, and the
 ## bindings (Node, the page in headless Chromium, Python) against native and upstream.
 # `-k`: every suite runs and reports even when an earlier one failed.
-test: precompiled venv core-venv test-image bindings
-	$(MAKE) -k test-rust test-js test-python
+test: precompiled venv core-venv test-image bindings receptor
+	$(MAKE) -k test-rust test-js test-python test-mesh
 
 # Needs the component, not `build`: cargo test builds the binary itself, with the features of
 # the whole workspace and its test dependencies, so wasmtime is compiled once per run.
@@ -111,6 +111,18 @@ test-js:
 
 test-python:
 	cd bindings/python && RUNNERWIRE_VENV=$(CURDIR)/$(VENV) .venv/bin/python -m unittest discover -s tests -v
+
+# One Receptor mesh on loopback (a controller, two runnerwire nodes, an upstream node),
+# driven as AWX drives it (`build` finds nothing to do after test-rust built the binary).
+test-mesh: build core-venv receptor
+	TMPDIR=$${TEST_TMPDIR:-$$( [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo $${TMPDIR:-/tmp})} \
+	RUNNERWIRE_VENV=$(CURDIR)/$(VENV) RUNNERWIRE_CORE_VENV=$(CURDIR)/$(CORE_VENV) \
+	  $(VENV)/bin/python -m unittest -v tests/mesh/test_mesh.py
+
+## The demo job through a real Receptor mesh: a controller and an execution node running
+## runnerwire as `ansible-runner`, the job submitted and its results read as AWX does.
+demo-mesh: build core-venv receptor
+	$(VENV)/bin/python tests/mesh/demo.py --out $(CURDIR)/target/demo-mesh
 
 ## runnerwire transmit | runnerwire worker | runnerwire process on the bundled demo private
 ## data dir (the worker needs only ansible-core: it is taken from the venv).
