@@ -303,6 +303,37 @@ extern "C" {
 }
 
 #[test]
+fn a_killed_worker_leaves_no_container_and_no_engine_process() {
+    use common::processes;
+    require_image();
+    let name = "ansible_runner_ctr7";
+    let stream = job("ctr7", in_podman(json!({"playbook": "sleep.yml"})), &[SLEEPER]);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = runnerwire();
+    cmd.env_clear()
+        .env("HOME", tmp.path())
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("CONTAINERS_CONF", containers_conf())
+        .args(["worker", "--private-data-dir"])
+        .arg(tmp.path().join("pdd"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&stream).unwrap();
+    }
+    assert!(processes::eventually(Duration::from_secs(60), || container_exists(name)), "the container never started");
+    std::thread::sleep(Duration::from_secs(2));
+    processes::signal(child.id() as i32, processes::SIGKILL);
+    child.wait().unwrap();
+    // podman's client, conmon and the container's own processes all name the container.
+    assert!(container_gone_soon(name), "the container outlived the worker");
+    let left = || processes::processes_mentioning(name);
+    assert!(processes::eventually(Duration::from_secs(15), || left().is_empty()), "still running: {:#?}", left());
+}
+
+#[test]
 fn a_missing_engine_fails_the_job_instead_of_running_it_on_the_node() {
     let stream = job("noengine", in_podman(json!({"process_isolation_executable": "docker"})), &[]);
     // A PATH with ansible but no docker: upstream prints a line and exits 1 mid-stream.

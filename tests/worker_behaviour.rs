@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
+use common::processes;
 
 /// A worker command with the venv's ansible on PATH and a clean environment.
 fn worker(home: &Path) -> Command {
@@ -394,4 +395,78 @@ fn job_streams_upstream_accepts_run_the_same_under_both_workers() {
     assert_eq!(final_status(&ours.stdout), "successful");
     assert_eq!(final_status(&theirs.stdout), "successful");
     assert_eq!(events(&ours.stdout), events(&theirs.stdout));
+}
+
+/// How the worker dies in the no-orphans tests.
+#[derive(Clone, Copy, Debug)]
+enum Death {
+    /// SIGKILL to the worker alone: `kill -9`, the OOM killer, Receptor's SIGKILL ten
+    /// seconds after its SIGINT.
+    Killed,
+    /// SIGKILL to the worker's whole process group: its supervisor (Receptor's command
+    /// runner, whose group the worker shares) killed with everything in it.
+    GroupKilled,
+}
+
+/// Starts the worker on `job` in its own process group, waits for `marker` to show up in a
+/// running process, kills the worker as `death` says, and asserts that nothing of the job
+/// is left: no process naming the marker or the private data dir (ansible-playbook, the
+/// task, ssh-agent, the job keeper), and the private data dir gone as `--delete` asks.
+fn kill_mid_job_and_expect_nothing_left(tmp: &Path, job: &[u8], marker: &str, death: Death) {
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    let pdd = tmp.join("worker");
+    let mut cmd = worker(tmp);
+    cmd.arg("--private-data-dir").arg(&pdd).arg("--delete");
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::fs::File::create(tmp.join("results")).unwrap())
+        .stderr(std::process::Stdio::null())
+        .process_group(0);
+    let mut child = cmd.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(job).unwrap();
+    assert!(
+        processes::eventually(Duration::from_secs(60), || !processes::processes_mentioning(marker).is_empty()),
+        "{death:?}: the job's task never started"
+    );
+    let pid = child.id() as i32;
+    match death {
+        Death::Killed => processes::signal(pid, processes::SIGKILL),
+        Death::GroupKilled => processes::signal(-pid, processes::SIGKILL),
+    }
+    child.wait().unwrap();
+    let pdd_text = pdd.display().to_string();
+    let left = || {
+        let mut left = processes::processes_mentioning(marker);
+        left.extend(processes::processes_mentioning(&pdd_text));
+        left
+    };
+    assert!(processes::eventually(Duration::from_secs(15), || left().is_empty()), "{death:?}: still running: {:#?}", left());
+    assert!(processes::eventually(Duration::from_secs(5), || !pdd.exists()), "{death:?}: the private data dir was left");
+}
+
+#[test]
+fn a_killed_worker_leaves_no_process_of_its_job() {
+    for (n, death) in [Death::Killed, Death::GroupKilled].into_iter().enumerate() {
+        let tmp = tempfile::tempdir().unwrap();
+        // A sleep no other test runs: the marker that finds the task's process.
+        let marker = format!("7{n}01.{}", std::process::id());
+        let playbook = format!("- hosts: all\n  gather_facts: false\n  tasks:\n    - command: sleep {marker}\n");
+        let job = job_for(tmp.path(), &playbook, &[]);
+        kill_mid_job_and_expect_nothing_left(tmp.path(), &job, &marker, death);
+    }
+}
+
+#[test]
+fn a_killed_worker_leaves_no_ssh_agent_and_no_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key_path = tmp.path().join("id");
+    let status = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key_path).status().unwrap();
+    assert!(status.success());
+    let key = std::fs::read_to_string(&key_path).unwrap();
+    let marker = format!("7301.{}", std::process::id());
+    let playbook = format!("- hosts: all\n  gather_facts: false\n  tasks:\n    - command: ssh-add -l\n    - command: sleep {marker}\n");
+    let job = job_for(tmp.path(), &playbook, &[("env/ssh_key", &key)]);
+    // The agent's command line names the key's FIFO in the private data dir, so the
+    // helper's check covers it.
+    kill_mid_job_and_expect_nothing_left(tmp.path(), &job, &marker, Death::Killed);
 }

@@ -9,6 +9,7 @@ pub mod exit;
 pub mod failure;
 pub mod host_fs;
 pub mod isolation;
+pub mod keeper;
 pub mod paths_host;
 pub mod pty;
 pub mod signals;

@@ -3,6 +3,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    if runnerwire::keeper::invoked() {
+        return runnerwire::keeper::main();
+    }
     let cli = runnerwire::cli::Cli::parse();
     match runnerwire::run(cli) {
         Ok(code) => ExitCode::from(code),

@@ -3,24 +3,21 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// pexpect's default window size.
 const ROWS: u16 = 24;
 const COLUMNS: u16 = 80;
 
-pub struct PtyChild {
-    /// The terminal's master side: the child's output is read here.
+/// A new pseudo-terminal: the job gets the slave side as its stdin, stdout, stderr and
+/// controlling terminal (see `keeper`); its output is read on the master side.
+pub struct Terminal {
     pub master: File,
-    pub child: Child,
+    pub slave: OwnedFd,
 }
 
-/// Starts `argv` with the given environment and working directory, its stdin, stdout and
-/// stderr on a new pty that is also its controlling terminal, in its own session.
-pub fn spawn(argv: &[String], env: &[(String, String)], cwd: &str) -> io::Result<PtyChild> {
-    let (program, args) = argv.split_first().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
+/// Opens a pty of pexpect's size with echo off, both sides close-on-exec.
+pub fn open() -> io::Result<Terminal> {
     let mut master_fd = -1;
     let mut slave_fd = -1;
     let mut size = libc::winsize { ws_row: ROWS, ws_col: COLUMNS, ws_xpixel: 0, ws_ypixel: 0 };
@@ -34,32 +31,7 @@ pub fn spawn(argv: &[String], env: &[(String, String)], cwd: &str) -> io::Result
     set_cloexec(&master)?;
     set_cloexec(&slave)?;
     disable_echo(&slave)?;
-    let mut command = Command::new(program);
-    command
-        .args(args)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(cwd)
-        .stdin(Stdio::from(slave.try_clone()?))
-        .stdout(Stdio::from(slave.try_clone()?))
-        .stderr(Stdio::from(slave));
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::setsid() < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let child = command.spawn()?;
-    // `command` (holding the slave copies) is dropped here, so the master reads EIO once
-    // the child and its descendants have closed the terminal.
-    drop(command);
-    Ok(PtyChild { master: File::from(master), child })
+    Ok(Terminal { master: File::from(master), slave })
 }
 
 /// pexpect spawns with `echo=False`: what is typed (password answers) is not echoed back.
@@ -87,10 +59,16 @@ fn set_cloexec(fd: &OwnedFd) -> io::Result<()> {
 
 /// Waits up to `timeout_ms` (negative: forever) for input on `fd`; false on timeout.
 pub fn wait_readable(fd: &impl AsRawFd, timeout_ms: i32) -> io::Result<bool> {
-    let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    Ok(wait_readable_any(&[fd.as_raw_fd()], timeout_ms)?[0])
+}
+
+/// Waits up to `timeout_ms` (negative: forever) for input (or hang-up) on any of `fds`;
+/// which are ready, all false on timeout.
+pub fn wait_readable_any<const N: usize>(fds: &[RawFd; N], timeout_ms: i32) -> io::Result<[bool; N]> {
+    let mut pfds = fds.map(|fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 });
     loop {
-        // SAFETY: one valid pollfd.
-        let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+        // SAFETY: N valid pollfds.
+        let n = unsafe { libc::poll(pfds.as_mut_ptr(), N as libc::nfds_t, timeout_ms) };
         if n < 0 {
             let err = io::Error::last_os_error();
             if err.kind() == io::ErrorKind::Interrupted {
@@ -98,6 +76,6 @@ pub fn wait_readable(fd: &impl AsRawFd, timeout_ms: i32) -> io::Result<bool> {
             }
             return Err(err);
         }
-        return Ok(n > 0);
+        return Ok(pfds.map(|p| p.revents != 0));
     }
 }

@@ -15,6 +15,9 @@ pub fn install() {
     unsafe {
         libc::signal(libc::SIGTERM, handler);
         libc::signal(libc::SIGINT, handler);
+        // A hang-up is the terminal or session going away, not a request to stop: the job
+        // runs on and its results still reach the stream's file or pipe.
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
     }
 }
 

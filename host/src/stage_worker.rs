@@ -3,6 +3,7 @@
 //! module moves bytes and runs the process.
 
 use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,7 @@ use anyhow::Context;
 use crate::cli::WorkerArgs;
 use crate::engine::{arm, wit_limits, wit_types, wit_worker, Grant, Instance, Runtime};
 use crate::failure::{Failure, StageResult};
+use crate::keeper::{self, Aftercare};
 use crate::{isolation, pty, signals};
 
 /// The callback plugin that marks events in ansible's output; written to a private temp
@@ -24,6 +26,9 @@ const TICK_MS: i32 = 200;
 const ANSWER_DELAY: Duration = Duration::from_millis(500);
 /// Between SIGTERM and SIGKILL when a job is canceled or times out.
 const TERMINATE_GRACE: Duration = Duration::from_secs(5);
+/// After the job's own process has ended, how long its terminal may stay quiet before the
+/// worker stops reading: a process it left behind may hold the terminal open for good.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(1);
 
 /// Why the worker ended the job itself.
 #[derive(Clone, Copy)]
@@ -101,6 +106,9 @@ pub fn run(args: WorkerArgs) -> StageResult {
     if let Some(run) = &plan.container {
         isolation::write_files(run).map_err(Failure::io)?;
     }
+    // The key is in the plan now and goes to ssh-agent through a FIFO: off the disk before
+    // the job starts, so no end of the worker can leave it there.
+    let _ = std::fs::remove_file(pdd.join("env/ssh_key"));
     let mut runner = runtime
         .instantiate(&Grant::with_scratch(&artifact_dir, "/artifacts", true, scratch.path()), budget)
         .map_err(Failure::internal)?;
@@ -134,8 +142,22 @@ pub fn run(args: WorkerArgs) -> StageResult {
         ssh_key_fifo(Path::new(fifo), key.clone()).map_err(Failure::io)?;
     }
     let own_cwd = std::env::current_dir().map(|d| d.to_string_lossy().into_owned()).unwrap_or_else(|_| "/".into());
-    let (rc, status) = match pty::spawn(&plan.command, &plan.process_env, plan.process_cwd.as_deref().unwrap_or(&own_cwd)) {
+    // What the job keeper removes if this process dies before the job ends: what the end of
+    // this function and the temp dirs' drops would have removed.
+    let mut leftovers = vec![callback_dir.path().to_path_buf(), auth_dir.path().to_path_buf(), scratch.path().to_path_buf()];
+    leftovers.extend(plan.ssh_key_fifo.as_ref().map(PathBuf::from));
+    leftovers.extend(plan.container.iter().flat_map(|run| run.auth_files.iter().map(|f| PathBuf::from(&f.path))));
+    if args.delete || _temp_pdd.is_some() {
+        leftovers.push(pdd.clone());
+    }
+    let aftercare = Aftercare {
+        container: plan.container.as_ref().map(|run| (run.engine.as_str(), run.name.as_str())),
+        remove: leftovers,
+    };
+    let cwd = plan.process_cwd.as_deref().unwrap_or(&own_cwd);
+    let (rc, status) = match keeper::spawn(&plan.command, &plan.process_env, cwd, &aftercare) {
         Ok(mut job) => {
+            let mut exited: Option<(std::process::ExitStatus, Instant)> = None;
             let mut buf = vec![0u8; READ_CHUNK];
             let mut kill_at: Option<Instant> = None;
             let mut pending_answer: Option<String> = None;
@@ -156,12 +178,12 @@ pub fn run(args: WorkerArgs) -> StageResult {
                         if let Some(run) = &plan.container {
                             isolation::kill(run, &plan.process_env);
                         }
-                        signals::terminate_group(job.child.id(), libc::SIGTERM);
+                        signals::terminate_group(job.pid, libc::SIGTERM);
                         kill_at = Some(Instant::now() + TERMINATE_GRACE);
                     }
                 }
                 if kill_at.is_some_and(|at| Instant::now() >= at) {
-                    signals::terminate_group(job.child.id(), libc::SIGKILL);
+                    signals::terminate_group(job.pid, libc::SIGKILL);
                     kill_at = None;
                 }
                 if keepalive.is_some_and(|k| last_sent.elapsed().as_secs_f64() >= k) {
@@ -178,8 +200,17 @@ pub fn run(args: WorkerArgs) -> StageResult {
                         last_output = Instant::now();
                     }
                 }
+                if exited.is_some_and(|(_, at)| last_output.max(at).elapsed() >= DRAIN_AFTER_EXIT) {
+                    break;
+                }
                 let wait = if pending_answer.is_some() { ANSWER_DELAY.as_millis() as i32 } else { TICK_MS };
-                if !pty::wait_readable(&job.master, wait).map_err(|e| Failure::io(e.into()))? {
+                let fds = [job.master.as_raw_fd(), job.reports().as_raw_fd()];
+                let [output, report] = pty::wait_readable_any(&fds, wait).map_err(|e| Failure::io(e.into()))?;
+                if report && exited.is_none() {
+                    let status = job.exit().context("cannot hear from the job keeper").map_err(Failure::io)?;
+                    exited = status.map(|status| (status, Instant::now()));
+                }
+                if !output {
                     continue;
                 }
                 let n = match job.master.read(&mut buf) {
@@ -203,7 +234,11 @@ pub fn run(args: WorkerArgs) -> StageResult {
                     pending_answer = Some(answer);
                 }
             }
-            let exit = job.child.wait().context("cannot wait for the job").map_err(Failure::io)?;
+            let exit = match exited {
+                Some((status, _)) => status,
+                None => job.wait().context("cannot wait for the job").map_err(Failure::io)?,
+            };
+            job.finish();
             match ended {
                 // Upstream reports 254 for a job it ended.
                 Some(Ending::Canceled) => (254, "canceled"),
@@ -228,11 +263,10 @@ pub fn run(args: WorkerArgs) -> StageResult {
     let events = filter_api.call_finish(arm(&mut runner.store), filter, &now_iso()).map_err(Failure::trap)?.map_err(Failure::stream)?;
     send(&mut out, &events)?;
 
-    // 3. Final status, artifacts, eof. The key is gone from disk whatever happened.
+    // 3. Final status, artifacts, eof.
     if let Some(fifo) = &plan.ssh_key_fifo {
         let _ = std::fs::remove_file(fifo);
     }
-    let _ = std::fs::remove_file(pdd.join("env/ssh_key"));
     if let Some(run) = &plan.container {
         for file in &run.auth_files {
             let _ = std::fs::remove_file(&file.path);
