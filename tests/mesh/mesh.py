@@ -480,12 +480,12 @@ def runnerwire_transmit(pdd, *args):
     """A transmit callable: `runnerwire transmit <pdd> <args>` writing into the socket."""
 
     def transmit(f):
-        proc = subprocess.Popen([str(RUNNERWIRE), "transmit", str(pdd), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        while chunk := proc.stdout.read(1 << 16):
-            f.write(chunk)
-        f.flush()
-        err = proc.stderr.read()
-        if proc.wait() != 0:
+        with subprocess.Popen([str(RUNNERWIRE), "transmit", str(pdd), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+            while chunk := proc.stdout.read(1 << 16):
+                f.write(chunk)
+            f.flush()
+            err = proc.stderr.read()
+        if proc.returncode != 0:
             raise RuntimeError(f"runnerwire transmit failed: {err.decode(errors='replace')}")
 
     return transmit

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -521,6 +522,46 @@ class CancelAndFaults(MeshTestCase):
             CTL.release(unit)
         self.assertEqual(state["StateName"], "Succeeded", state)
         self.assert_same_outcome(raw, reference, "fault2", pdd_on_node)
+
+
+class ResumeAfterACutConnection(MeshTestCase):
+    def test_process_resume_after_the_results_connection_is_cut_part_way(self):
+        pdd = make_pdd("r")
+        unit = CTL.submit_job("rw1", ours_transmit(pdd, "resume"), node_pdd("rw1", 81))
+        out = ROOT / "out" / f"resume-{unit}"
+        cut_at = 6000
+        try:
+            # The connection drops after `cut_at` bytes, in the middle of a line.
+            sock, f = CTL.results(unit, timeout=60)
+            proc = subprocess.Popen([RUNNERWIRE, "process", str(out / "cut"), "--ident", "r", "-q"], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+            sent = 0
+            while sent < cut_at and (chunk := f.read1(cut_at - sent)):
+                proc.stdin.write(chunk)
+                sent += len(chunk)
+            sock.shutdown(socket.SHUT_RDWR)
+            f.close()
+            sock.close()
+            proc.stdin.close()
+            proc.wait(30)
+            cut_err = proc.stderr.read().decode(errors="replace")
+            proc.stderr.close()
+            CTL.wait_done(unit, 60)
+            full = CTL.read_results(unit, timeout=60)
+        finally:
+            CTL.release(unit)
+        self.assertEqual(sent, cut_at)
+        self.assertGreater(len(full), 2 * cut_at)
+        self.assertNotEqual(proc.returncode, 0, "a cut stream must not end like a whole one")
+        written = len(list((out / "cut/artifacts/r/job_events").iterdir()))
+        self.assertGreater(written, 0, cut_err)
+        # The rerun on the whole results continues the broken run...
+        resumed = subprocess.run([RUNNERWIRE, "process", str(out / "cut"), "--ident", "r", "-q", "--resume"], input=full, capture_output=True)
+        self.assertEqual(resumed.returncode, 0, resumed.stderr)
+        # ...and leaves the tree an unbroken run leaves.
+        whole = subprocess.run([RUNNERWIRE, "process", str(out / "whole"), "--ident", "r", "-q"], input=full, capture_output=True)
+        self.assertEqual(whole.returncode, 0, whole.stderr)
+        self.assertEqual(tree(out / "cut/artifacts/r"), tree(out / "whole/artifacts/r"))
+        self.assertGreater(len(tree(out / "whole/artifacts/r/job_events")), written)
 
 
 class ManyJobsAtOnce(MeshTestCase):
