@@ -126,9 +126,10 @@ impl Resume {
         let Some(first) = left.next() else { return Ok(()) };
         let more = match left.count() {
             0 => String::new(),
-            n => format!(" (and {n} more)"),
+            1 => " (and 1 other file)".to_string(),
+            n => format!(" (and {n} other files)"),
         };
-        Err(mismatch(format!("job_events/{first}{more} is on disk but not in the stream")))
+        Err(mismatch(format!("job_events/{first} is on disk but not in the stream{more}")))
     }
 }
 
@@ -138,4 +139,72 @@ fn differs(name: &str) -> EntryError {
 
 fn mismatch(what: String) -> EntryError {
     EntryError::new(ErrorKind::Malformed, format!("cannot resume: {what}"))
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::fsys::NativeFs;
+    use std::os::unix::fs::PermissionsExt;
+
+    const FS: NativeFs = NativeFs { utc_offset: 0 };
+    const EVENT: &[u8] = b"{\"uuid\": \"a\", \"counter\": 1}";
+
+    /// A `job_events/` holding `files`, and its snapshot.
+    fn on_disk(files: &[(&str, &[u8])]) -> (tempfile::TempDir, Resume) {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, content) in files {
+            std::fs::write(dir.path().join(name), content).unwrap();
+            std::fs::set_permissions(dir.path().join(name), std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let resume = Resume::snapshot(dir.path().to_str().unwrap()).unwrap();
+        (dir, resume)
+    }
+
+    #[test]
+    fn a_complete_file_is_kept_and_a_torn_one_rewritten() {
+        let (_dir, mut resume) = on_disk(&[("1-a.json", EVENT), ("2-b.json", &EVENT[..10]), ("3-c.json", b"")]);
+        assert_eq!(resume.check(&FS, "1-a.json", "1", EVENT).unwrap(), Verdict::AlreadyWritten);
+        assert_eq!(resume.check(&FS, "2-b.json", "2", EVENT).unwrap(), Verdict::Write);
+        assert_eq!(resume.check(&FS, "3-c.json", "3", EVENT).unwrap(), Verdict::Write);
+        assert_eq!(resume.check(&FS, "4-d.json", "4", EVENT).unwrap(), Verdict::Write, "not on disk yet");
+        resume.check_leftovers().unwrap();
+    }
+
+    #[test]
+    fn a_kept_file_gets_the_mode_an_unbroken_run_gives_it() {
+        let (dir, mut resume) = on_disk(&[("1-a.json", EVENT)]);
+        let path = dir.path().join("1-a.json");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(resume.check(&FS, "1-a.json", "1", EVENT).unwrap(), Verdict::AlreadyWritten);
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777, 0o600);
+    }
+
+    #[test]
+    fn another_streams_files_are_refused() {
+        let longer = [EVENT, b" "].concat();
+        let (_dir, mut resume) = on_disk(&[("1-a.json", b"{\"uuid\": \"a\", \"counter\": 2}"), ("2-b.json", &longer), ("3-x.json", EVENT)]);
+        let other = resume.check(&FS, "1-a.json", "1", EVENT).unwrap_err();
+        assert_eq!(other.message, "cannot resume: job_events/1-a.json on disk differs from the stream's event");
+        assert!(resume.check(&FS, "2-b.json", "2", EVENT).is_err(), "longer than the stream's event");
+        let uuid = resume.check(&FS, "3-c.json", "3", EVENT).unwrap_err();
+        assert_eq!(uuid.message, "cannot resume: job_events/3-x.json is on disk for counter 3, but the stream's event is job_events/3-c.json");
+        // Counter 3's prefix is not counter 30's.
+        assert_eq!(resume.check(&FS, "30-c.json", "30", EVENT).unwrap(), Verdict::Write);
+    }
+
+    #[test]
+    fn files_the_stream_lacks_are_named_at_its_end() {
+        let (_dir, mut resume) = on_disk(&[("1-a.json", EVENT), ("7-g.json", EVENT), ("8-h.json", EVENT)]);
+        resume.check(&FS, "1-a.json", "1", EVENT).unwrap();
+        let left = resume.check_leftovers().unwrap_err();
+        assert_eq!(left.message, "cannot resume: job_events/7-g.json is on disk but not in the stream (and 1 other file)");
+    }
+
+    #[test]
+    fn a_name_the_stream_repeats_is_written_again_as_in_an_unbroken_run() {
+        let (_dir, mut resume) = on_disk(&[("1-a.json", EVENT)]);
+        assert_eq!(resume.check(&FS, "1-a.json", "1", EVENT).unwrap(), Verdict::AlreadyWritten);
+        assert_eq!(resume.check(&FS, "1-a.json", "1", b"other").unwrap(), Verdict::Write);
+    }
 }
