@@ -52,6 +52,17 @@ Stages:
             wchar minus the stdout size instead. Both result streams must end with
             `{"eof": true}\\n`, have `{"status": "successful"` as their last status line and
             hold one `runner_on_ok` event per task, or the script exits 1.
+  mesh      Jobs through a real Receptor mesh on loopback (tests/mesh/mesh.py: a controller
+            and two execution nodes, one running runnerwire as `ansible-runner`, one upstream's
+            ansible-runner, AWX's work-command block, signed work), submitted and read as AWX
+            does. One job: a one-task playbook (made once by runnerwire transmit), from
+            submit_work until `work results` has ended, best of --runs per node, next to the
+            same job stream through the same tool's worker run locally (the node's PATH and
+            environment): the difference is the mesh's per-job overhead. Jobs at once:
+            --mesh-jobs (default 8) of them submitted together to one node, wall time until all
+            results are read; jobs per minute. Every result must end with eof and status
+            successful, or the script exits 1. CPU and RSS are the nodes' (not this process's
+            children), so those columns say n/a. Needs `make receptor` (skipped without it).
   decoder   `runnerwire validate` and `runnerwire inspect --json` on a stream built like the
             process stream with --decoder-events events (default 100,000, ~106 MB): MB/s,
             start-up included. Upstream has no such commands (its reading of a stream is the
@@ -68,12 +79,14 @@ of it (for `worker`, TMPDIR=/dev/shm takes it out of the bytes-written figures t
 Run it with `make bench` (builds runnerwire and the pinned venv first), or directly:
 
     python3 bench/bench.py [--runs N] [--events N] [--decoder-events N] [--transmit-mb N] [--tasks N]
-                           [--venv-bin DIR] [--runnerwire PATH] [--tmpfs-dir DIR] [--disk-dir DIR]
-                           [--only start|process|transmit|worker|decoder]
+                           [--mesh-jobs N] [--venv-bin DIR] [--runnerwire PATH] [--tmpfs-dir DIR]
+                           [--disk-dir DIR] [--only start|process|transmit|worker|decoder|mesh]
 
 --venv-bin defaults to $RUNNERWIRE_VENV/bin if that is set, else .venv/bin under the repo
 root; --runnerwire defaults to target/release/runnerwire under the repo root. Sizes are in
-MB = 10^6 bytes. Standard library only; temporary files are removed at the end.
+MB = 10^6 bytes. Standard library only, except the mesh stage (receptorctl and cryptography,
+which `make receptor` and `make venv` put in the venv `make bench` runs this with); temporary
+files are removed at the end.
 """
 
 import argparse
@@ -110,7 +123,7 @@ WORKER_INVENTORY = "localhost ansible_connection=local ansible_python_interprete
 HWM_POLL = 0.005  # seconds between VmHWM samples of the worker process
 
 
-STAGES = ("start", "process", "transmit", "worker", "decoder")
+STAGES = ("start", "process", "transmit", "worker", "decoder", "mesh")
 # Stages whose figures depend on the filesystem: run on tmpfs and on disk.
 BY_FILESYSTEM = ("process", "transmit")
 
@@ -765,6 +778,128 @@ def bench_decoder(args, tmp, place, env, commands, checks):
     return rows
 
 
+MESH_PLAYBOOK = "- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.debug:\n        msg: one task\n"
+
+
+class Timed:
+    """A run measured by wall time only (the mesh's work runs under the nodes' receptors)."""
+
+    def __init__(self, seconds):
+        self.seconds, self.user, self.system, self.maxrss_kib = seconds, None, None, None
+
+
+class WallOnly:
+    """A Measured for Timed runs: best wall time; no CPU or RSS."""
+
+    def __init__(self, seconds):
+        self.best, self.user, self.rss = min(seconds), None, None
+
+
+def bench_mesh(args, tmp, place, env, commands, checks):
+    """Jobs through a real Receptor mesh, runnerwire's node next to upstream's."""
+    receptor = os.path.join(REPO, "target", "receptor", "receptor")
+    if not os.access(receptor, os.X_OK):
+        print("mesh: skipped (no receptor: run `make receptor`)", flush=True)
+        return []
+    os.environ["RUNNERWIRE_BIN"] = args.runnerwire
+    os.environ.setdefault("RUNNERWIRE_VENV", os.path.dirname(args.venv_bin_dir))
+    sys.path.insert(0, os.path.join(REPO, "tests", "mesh"))
+    try:
+        import mesh as meshlib
+    except ImportError as e:
+        raise BenchError(f"the mesh harness needs receptorctl and cryptography ({e}): run `make receptor`")
+    pdd = os.path.join(tmp, "pdd")
+    os.makedirs(os.path.join(pdd, "project"))
+    os.makedirs(os.path.join(pdd, "inventory"))
+    with open(os.path.join(pdd, "project", "site.yml"), "w") as f:
+        f.write(MESH_PLAYBOOK)
+    with open(os.path.join(pdd, "inventory", "hosts"), "w") as f:
+        f.write("localhost ansible_connection=local ansible_python_interpreter='{{ ansible_playbook_python }}'\n")
+    job = subprocess.run([args.runnerwire, "transmit", pdd, "-p", "site.yml", "--ident", IDENT], capture_output=True, check=True).stdout
+
+    def check(data, who):
+        status = [obj for kind, _, obj in parse_stream(data) if kind == "status"]
+        if not data.endswith(b'{"eof": true}\n') or not status or status[-1]["status"] != "successful":
+            raise BenchError(f"{who}: the job's results did not end successfully: {data[-300:]!r}")
+
+    rows = []
+    with meshlib.Mesh(os.path.join(tmp, "mesh"), {"ours": "runnerwire", "theirs": "upstream"}) as mesh:
+        ctl = meshlib.Controller(mesh)
+        counter = iter(range(1, 1_000_000))
+
+        def through_mesh(node):
+            started = time.monotonic()
+            unit = ctl.submit_job(node, meshlib.bytes_transmit(job), os.path.join(mesh[node].work, f"awx_{next(counter)}_bench"))
+            try:
+                data = ctl.read_results(unit, timeout=300)
+            finally:
+                ctl.release(unit)
+            seconds = time.monotonic() - started
+            check(data, f"mesh node {node}")
+            return seconds
+
+        def local(node):
+            n = mesh[node]
+            argv = ["ansible-runner", "worker", "--private-data-dir", os.path.join(n.work, f"local_{next(counter)}"), "--delete"]
+            started = time.monotonic()
+            out = subprocess.run(argv, input=job, capture_output=True, env=n.env(), cwd=n.dir)
+            seconds = time.monotonic() - started
+            check(out.stdout, f"local worker of node {node}")
+            return seconds
+
+        commands.append(f"mesh: work submit ansible-runner to node ours|theirs, params "
+                        f"'--private-data-dir=<dir> --delete', payload: runnerwire transmit {pdd} -p site.yml --ident {IDENT}")
+        runs = max(args.runs, 3)
+        times = {(node, how): [] for node in ("theirs", "ours") for how in ("mesh", "local")}
+        for i in range(runs):
+            for node in ("theirs", "ours"):
+                for how, fn in (("mesh", through_mesh), ("local", local)):
+                    t = fn(node)
+                    times[(node, how)].append(t)
+                    label = "upstream" if node == "theirs" else "runnerwire"
+                    print(f"  {label:<10} {how:<5} run {i + 1}/{runs}: {t:7.2f} s", flush=True)
+        overhead = {node: min(times[(node, "mesh")]) - min(times[(node, "local")]) for node in ("theirs", "ours")}
+        rows.append(Row("mesh: one job", place, "1-task job, submit to results read", WallOnly(times[("theirs", "mesh")]),
+                        WallOnly(times[("ours", "mesh")]),
+                        f"over a local worker run: {overhead['theirs']:+.2f} / {overhead['ours']:+.2f} s"))
+
+        def at_once(node):
+            started = time.monotonic()
+            errors = []
+
+            def one():
+                try:
+                    through_mesh(node)
+                except BaseException as e:
+                    errors.append(e)
+
+            import threading
+            threads = [threading.Thread(target=one) for _ in range(args.mesh_jobs)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            if errors:
+                raise errors[0]
+            return time.monotonic() - started
+
+        walls = {}
+        for node in ("theirs", "ours"):
+            walls[node] = at_once(node)
+            label = "upstream" if node == "theirs" else "runnerwire"
+            print(f"  {label:<10} {args.mesh_jobs} jobs at once: {walls[node]:7.2f} s "
+                  f"({60 * args.mesh_jobs / walls[node]:.0f} jobs/min)", flush=True)
+        rows.append(Row(f"mesh: {args.mesh_jobs} jobs at once", place, f"{args.mesh_jobs} 1-task jobs on one node",
+                        WallOnly([walls["theirs"]]), WallOnly([walls["ours"]]),
+                        f"{60 * args.mesh_jobs / walls['theirs']:.0f} / {60 * args.mesh_jobs / walls['ours']:.0f} jobs/min"))
+        checks.append(f"mesh: every job's results ended with status successful and eof; "
+                      f"{len(mesh.leftovers())} mesh processes before stopping (the receptors)")
+    left = mesh.leftovers()
+    if left:
+        raise BenchError(f"processes left after the mesh stopped: {left}")
+    return rows
+
+
 def ratio_text(up, ours):
     """ " (N.Nx less for runnerwire)" or " (N.Nx more ...)"; empty if either is not positive."""
     if up <= 0 or ours <= 0:
@@ -864,6 +999,7 @@ def main():
                     help="events in the decoder's stream (default 100000, ~106 MB: start-up is a small part)")
     ap.add_argument("--transmit-mb", type=float, default=50, help="size of the transmitted private data dir, MB (default 50)")
     ap.add_argument("--tasks", type=int, default=500, help="debug tasks in the worker playbook (default 500)")
+    ap.add_argument("--mesh-jobs", type=int, default=8, help="jobs submitted at once to one mesh node (default 8)")
     ap.add_argument("--venv-bin", help="bin dir of the venv with upstream ansible-runner "
                     "(default $RUNNERWIRE_VENV/bin, else .venv/bin under the repo root)")
     ap.add_argument("--runnerwire", help="the runnerwire binary (default target/release/runnerwire under the repo root)")
@@ -872,8 +1008,8 @@ def main():
     ap.add_argument("--disk-dir", help="a disk-backed directory for the disk rows (default the temp dir, "
                     "when it is not tmpfs)")
     args = ap.parse_args()
-    if args.runs < 1 or args.events < 1 or args.decoder_events < 1 or args.transmit_mb <= 0 or args.tasks < 1:
-        ap.error("--runs, --events, --decoder-events, --transmit-mb and --tasks must be positive")
+    if args.runs < 1 or args.events < 1 or args.decoder_events < 1 or args.transmit_mb <= 0 or args.tasks < 1 or args.mesh_jobs < 1:
+        ap.error("--runs, --events, --decoder-events, --transmit-mb, --tasks and --mesh-jobs must be positive")
 
     if args.venv_bin is None and os.environ.get("RUNNERWIRE_VENV"):
         args.venv_bin = os.path.join(os.environ["RUNNERWIRE_VENV"], "bin")
@@ -898,7 +1034,8 @@ def main():
         return (st.st_ino, st.st_size, st.st_mtime_ns)
 
     binaries = {path: identity(path) for path in (args.upstream, args.runnerwire)}
-    benches = {"start": bench_start, "process": bench_process, "transmit": bench_transmit, "decoder": bench_decoder}
+    benches = {"start": bench_start, "process": bench_process, "transmit": bench_transmit, "decoder": bench_decoder,
+               "mesh": bench_mesh}
     rows, commands, checks, failures, after = [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="runnerwire-bench-") as tmp:
         floor = rss_floor(tmp, env)
@@ -951,6 +1088,10 @@ def table(rows, runs, floor):
         if up is None:
             lines.append((r.stage, r.place, r.inp, "n/a", f"{ours.best:.3f} s ({r.note})", "", "",
                           f"n/a / {mb(ours.rss * 1024)}"))
+            continue
+        if ours.user is None:  # wall time only (the mesh rows)
+            lines.append((r.stage, r.place, r.inp, f"{up.best:.3f} s", f"{ours.best:.3f} s",
+                          f"{up.best / ours.best:.1f}x", "n/a", f"n/a ({r.note})" if r.note else "n/a"))
             continue
         places = 3 if ours.user < 0.1 else 2
         user = f"{up.user:.{places}f} / {ours.user:.{places}f} s" + (f" ({up.user / ours.user:.0f}x)" if ours.user > 0 else "")

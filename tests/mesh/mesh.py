@@ -27,11 +27,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-RECEPTOR = Path(os.environ.get("RUNNERWIRE_RECEPTOR", REPO / "target/receptor/receptor"))
-RUNNERWIRE = Path(os.environ.get("RUNNERWIRE_BIN", REPO / "target/release/runnerwire"))
-VENV_BIN = Path(os.environ.get("RUNNERWIRE_VENV", REPO / ".venv")) / "bin"
-CORE_VENV_BIN = Path(os.environ.get("RUNNERWIRE_CORE_VENV", REPO / ".venv-core")) / "bin"
-CONTAINERS_CONF = os.environ.get("CONTAINERS_CONF", str(REPO / "tests/container/containers.conf"))
+RECEPTOR = Path(os.environ.get("RUNNERWIRE_RECEPTOR") or REPO / "target/receptor/receptor")
+RUNNERWIRE = Path(os.environ.get("RUNNERWIRE_BIN") or REPO / "target/release/runnerwire")
+VENV_BIN = Path(os.environ.get("RUNNERWIRE_VENV") or REPO / ".venv") / "bin"
+CORE_VENV_BIN = Path(os.environ.get("RUNNERWIRE_CORE_VENV") or REPO / ".venv-core") / "bin"
+CONTAINERS_CONF = os.environ.get("CONTAINERS_CONF") or str(REPO / "tests/container/containers.conf")
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 MARKER = "RUNNERWIRE_MESH"
 
