@@ -396,29 +396,37 @@ class ContainerJob(MeshTestCase):
         pdd = make_pdd("c", files=[("env/settings", '{"suppress_output_file": true, "suppress_ansible_output": true, "job_timeout": 0}')])
         extra = ["--container-image", image, "--container-option=--network=none", "--container-option=--pull=never"]
 
-        def transmit(f):
-            # runnerwire transmit's kwargs plus AWX's process isolation settings.
-            proc = subprocess.run([RUNNERWIRE, "transmit", str(pdd), "-p", "site.yml", "--ident", "ctr", *extra], capture_output=True, check=True)
-            first, rest = proc.stdout.split(b"\n", 1)
-            line = json.loads(first)
-            line["kwargs"].update({"process_isolation": True, "process_isolation_executable": "podman"})
-            f.write(json.dumps(line).encode() + b"\n" + rest)
+        def transmit(ident):
+            def write(f):
+                # runnerwire transmit's kwargs plus AWX's process isolation settings.
+                proc = subprocess.run([RUNNERWIRE, "transmit", str(pdd), "-p", "site.yml", "--ident", ident, *extra], capture_output=True, check=True)
+                first, rest = proc.stdout.split(b"\n", 1)
+                line = json.loads(first)
+                line["kwargs"].update({"process_isolation": True, "process_isolation_executable": "podman"})
+                f.write(json.dumps(line).encode() + b"\n" + rest)
 
-        runs = in_threads([(node, lambda node=node, n=i: run_job(node, transmit, "ctr", 300 + n)) for i, node in enumerate(["rw1", "up"])])
+            return write
+
+        # One ident per node: both nodes share this machine's podman, and the container is
+        # named after the ident.
+        idents = {"rw1": "ctr_rw", "up": "ctr_up"}
+        runs = in_threads([(node, lambda node=node, n=i: run_job(node, transmit(idents[node]), idents[node], 300 + n)) for i, node in enumerate(idents)])
         for node, run in runs.items():
             with self.subTest(node=node):
                 self.assert_complete(run)
                 starting = [l for l in stream_lines(run["raw"]) if l.get("status") == "starting"][0]
                 self.assertEqual(starting["command"][:2], ["podman", "run"])
-                self.assertIn(b'"executable": "/usr/bin/python3"', run["raw"], "the job did not run in the container")
+                # The playbook ran from the container's mount of the private data dir.
+                self.assertTrue(b'"task_path": "/runner/project/site.yml:' in run["raw"], "the job did not run in the container")
                 self.assertEqual(tree(run["ours"]), tree(run["theirs"]))
                 self.assert_node_pdd_removed(run)
         self.assertEqual(
-            normalized_events(runs["rw1"]["ours"] / "job_events", literals_for(runs["rw1"])),
-            normalized_events(runs["up"]["ours"] / "job_events", literals_for(runs["up"])),
+            normalized_events(runs["rw1"]["ours"] / "job_events", literals_for(runs["rw1"]) + [(idents["rw1"], "<ident>")]),
+            normalized_events(runs["up"]["ours"] / "job_events", literals_for(runs["up"]) + [(idents["up"], "<ident>")]),
         )
-        out = subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True, env={**os.environ, "CONTAINERS_CONF": meshlib.CONTAINERS_CONF})
-        self.assertNotIn("ansible_runner_ctr", out.stdout.split())
+        # podman removes a --rm container in its own cleanup process, a moment after the run.
+        ps = lambda: subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True, env={**os.environ, "CONTAINERS_CONF": meshlib.CONTAINERS_CONF}).stdout.split()
+        wait_for("the job's container to be removed", lambda: "ansible_runner_ctr_rw" not in ps(), 15, interval=0.25)
 
 
 class CancelAndFaults(MeshTestCase):
