@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::workers::{artifacts, first_difference, run_both_raw, WorkerRun};
 use common::*;
+use common::processes;
 use serde_json::{json, Value};
 
 /// The container engine configuration for this machine (see tests/container/README.md).
@@ -264,70 +265,49 @@ fn podman_job_timeout_kills_the_container() {
     assert!(container_gone_soon("ansible_runner_ctr4"), "the container outlived the job");
 }
 
-#[test]
-fn sigterm_cancels_a_podman_job_and_kills_the_container() {
-    require_image();
-    let stream = job("ctr5", in_podman(json!({"playbook": "sleep.yml"})), &[SLEEPER]);
-    let tmp = tempfile::tempdir().unwrap();
+/// Our worker on a podman sleeper job named `ident`, its stdout piped, returned once the
+/// job's container has been running for a moment.
+fn worker_with_a_running_container(ident: &str, tmp: &Path) -> std::process::Child {
+    use std::io::Write;
+    let stream = job(ident, in_podman(json!({"playbook": "sleep.yml"})), &[SLEEPER]);
     let mut cmd = runnerwire();
     cmd.env_clear()
-        .env("HOME", tmp.path())
+        .env("HOME", tmp)
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env("CONTAINERS_CONF", containers_conf())
         .args(["worker", "--private-data-dir"])
-        .arg(tmp.path().join("pdd"))
+        .arg(tmp.join("pdd"))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped());
     let mut child = cmd.spawn().unwrap();
-    {
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(&stream).unwrap();
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !container_exists("ansible_runner_ctr5") {
-        assert!(Instant::now() < deadline, "the container never started");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    child.stdin.take().unwrap().write_all(&stream).unwrap();
+    let name = format!("ansible_runner_{ident}");
+    assert!(processes::eventually(Duration::from_secs(60), || container_exists(&name)), "the container never started");
     std::thread::sleep(Duration::from_secs(2));
-    // SAFETY: signalling our own child.
-    unsafe { libc_kill(child.id() as i32, 15) };
+    child
+}
+
+#[test]
+fn sigterm_cancels_a_podman_job_and_kills_the_container() {
+    require_image();
+    let tmp = tempfile::tempdir().unwrap();
+    let child = worker_with_a_running_container("ctr5", tmp.path());
+    processes::signal(child.id() as i32, processes::SIGTERM);
     let out = child.wait_with_output().unwrap();
     assert_eq!(final_status(&out.stdout)["status"], "canceled");
     assert!(out.stdout.ends_with(b"{\"eof\": true}\n"));
     assert!(container_gone_soon("ansible_runner_ctr5"), "the container outlived the cancel");
 }
 
-extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, signal: i32) -> i32;
-}
-
 #[test]
 fn a_killed_worker_leaves_no_container_and_no_engine_process() {
-    use common::processes;
     require_image();
-    let name = "ansible_runner_ctr7";
-    let stream = job("ctr7", in_podman(json!({"playbook": "sleep.yml"})), &[SLEEPER]);
     let tmp = tempfile::tempdir().unwrap();
-    let mut cmd = runnerwire();
-    cmd.env_clear()
-        .env("HOME", tmp.path())
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .env("CONTAINERS_CONF", containers_conf())
-        .args(["worker", "--private-data-dir"])
-        .arg(tmp.path().join("pdd"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null());
-    let mut child = cmd.spawn().unwrap();
-    {
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(&stream).unwrap();
-    }
-    assert!(processes::eventually(Duration::from_secs(60), || container_exists(name)), "the container never started");
-    std::thread::sleep(Duration::from_secs(2));
+    let mut child = worker_with_a_running_container("ctr7", tmp.path());
     processes::signal(child.id() as i32, processes::SIGKILL);
     child.wait().unwrap();
     // podman's client, conmon and the container's own processes all name the container.
+    let name = "ansible_runner_ctr7";
     assert!(container_gone_soon(name), "the container outlived the worker");
     let left = || processes::processes_mentioning(name);
     assert!(processes::eventually(Duration::from_secs(15), || left().is_empty()), "still running: {:#?}", left());

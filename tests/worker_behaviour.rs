@@ -207,7 +207,7 @@ fn sigterm_cancels_the_job_and_still_streams_artifacts_and_eof() {
     let mut child = cmd.spawn().unwrap();
     child.stdin.take().unwrap().write_all(&job).unwrap();
     std::thread::sleep(Duration::from_secs(4));
-    unsafe_kill(child.id(), 15);
+    processes::signal(child.id() as i32, processes::SIGTERM);
     let started = Instant::now();
     let out = child.wait_with_output().unwrap();
     assert!(started.elapsed() < Duration::from_secs(20));
@@ -216,11 +216,6 @@ fn sigterm_cancels_the_job_and_still_streams_artifacts_and_eof() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("{\"zipfile\": "), "artifacts are streamed");
     assert!(text.ends_with("{\"eof\": true}\n"));
-}
-
-fn unsafe_kill(pid: u32, signal: i32) {
-    let status = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().unwrap();
-    assert!(status.success());
 }
 
 #[test]

@@ -50,3 +50,4 @@ extern "C" {
 }
 
 pub const SIGKILL: i32 = 9;
+pub const SIGTERM: i32 = 15;
