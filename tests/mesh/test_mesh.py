@@ -276,8 +276,9 @@ def processes_matching(text):
 
 
 def receptors_only():
-    """Nothing but the four receptors carries the mesh marker."""
-    return all("receptor" in cmd and "--command-runner" not in cmd for _, cmd in MESH.leftovers())
+    """Nothing but the mesh's receptors carries the mesh marker."""
+    receptors = {node.proc.pid for node in MESH.nodes.values() if node.proc is not None}
+    return all(pid in receptors for pid, _ in MESH.leftovers())
 
 
 class MeshTestCase(unittest.TestCase):
