@@ -335,6 +335,29 @@ class JobsThroughTheMesh(MeshTestCase):
 
 
 class HealthCheckAndCleanup(MeshTestCase):
+    def test_execution_nodes_advertise_ansible_runner_as_awx_looks_for_it(self):
+        # AWX's find_node_in_mesh and get_conn_type read the controller's status.
+        adverts = {a["NodeID"]: a for a in MESH.controller.command("status")["Advertisements"]}
+        for node in ["rw1", "rw2", "up"]:
+            self.assertEqual(adverts[node]["WorkCommands"], [{"WorkType": "ansible-runner", "Secure": True}], node)
+            self.assertEqual(adverts[node]["ConnType"], 1, "STREAM: AWX then submits without a TLS client")
+
+    def test_unsigned_work_is_refused_by_nodes_that_verify_signatures(self):
+        ctl = MESH.controller.ctl()
+        try:
+            with self.assertRaises(RuntimeError) as refused:
+                ctl.submit_work(worktype="ansible-runner", payload="", node="rw1", params={"params": "--worker-info"})
+        finally:
+            ctl.close()
+        self.assertIn("signature", str(refused.exception).lower())
+        # The controller keeps the refused unit, Failed, until it is released (AWX's
+        # administrative reaper would).
+        refused_units = {u: w for u, w in CTL.work_list().items() if w.get("ExtraData", {}).get("SignWork") is False}
+        self.assertEqual(len(refused_units), 1, refused_units)
+        (unit, work), = refused_units.items()
+        self.assertEqual(work["StateName"], "Failed", work)
+        self.assertEqual(CTL.release(unit), {"released": unit})
+
     def test_worker_info_health_check_reports_what_upstream_reports(self):
         import yaml
 
@@ -389,29 +412,61 @@ class HealthCheckAndCleanup(MeshTestCase):
             self.assertEqual(results[node], results["up"], node)
 
 
+TEST_IMAGE = os.environ.get("RUNNERWIRE_TEST_IMAGE", "localhost/runnerwire-test-ee:1")
+
+
+def podman(*args):
+    return subprocess.run(["podman", *args], capture_output=True, text=True, env={**os.environ, "CONTAINERS_CONF": meshlib.CONTAINERS_CONF})
+
+
+def podman_names():
+    return podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
+
+
+def require_image(test):
+    """Fails (not skips) without podman or the image: `make test` builds the image."""
+    has_image = shutil.which("podman") and podman("image", "exists", TEST_IMAGE).returncode == 0
+    test.assertTrue(has_image, f"podman and the test image {TEST_IMAGE} are needed: run `make test-image`")
+
+
+def podman_transmit(pdd, ident):
+    """runnerwire transmit's job stream with AWX's process isolation settings added."""
+    extra = ["--container-image", TEST_IMAGE, "--container-option=--network=none", "--container-option=--pull=never"]
+
+    def write(f):
+        proc = subprocess.run([RUNNERWIRE, "transmit", str(pdd), "-p", "site.yml", "--ident", ident, *extra], capture_output=True, check=True)
+        first, rest = proc.stdout.split(b"\n", 1)
+        line = json.loads(first)
+        line["kwargs"].update({"process_isolation": True, "process_isolation_executable": "podman"})
+        f.write(json.dumps(line).encode() + b"\n" + rest)
+
+    return write
+
+
+def any_process_matching(text):
+    """Processes whose command line holds `text`, mesh marker or not (a container's are not
+    this mesh's children)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if text in cmd:
+                found.append((int(entry), cmd))
+    return found
+
+
 class ContainerJob(MeshTestCase):
     def test_podman_job_through_the_mesh(self):
-        image = os.environ.get("RUNNERWIRE_TEST_IMAGE", "localhost/runnerwire-test-ee:1")
-        has_image = shutil.which("podman") and subprocess.run(["podman", "image", "exists", image], env={**os.environ, "CONTAINERS_CONF": meshlib.CONTAINERS_CONF}).returncode == 0
-        self.assertTrue(has_image, f"podman and the test image {image} are needed: run `make test-image`")
+        require_image(self)
         pdd = make_pdd("c", files=[("env/settings", '{"suppress_output_file": true, "suppress_ansible_output": true, "job_timeout": 0}')])
-        extra = ["--container-image", image, "--container-option=--network=none", "--container-option=--pull=never"]
-
-        def transmit(ident):
-            def write(f):
-                # runnerwire transmit's kwargs plus AWX's process isolation settings.
-                proc = subprocess.run([RUNNERWIRE, "transmit", str(pdd), "-p", "site.yml", "--ident", ident, *extra], capture_output=True, check=True)
-                first, rest = proc.stdout.split(b"\n", 1)
-                line = json.loads(first)
-                line["kwargs"].update({"process_isolation": True, "process_isolation_executable": "podman"})
-                f.write(json.dumps(line).encode() + b"\n" + rest)
-
-            return write
-
         # One ident per node: both nodes share this machine's podman, and the container is
         # named after the ident.
         idents = {"rw1": "ctr_rw", "up": "ctr_up"}
-        runs = in_threads([(node, lambda node=node, n=i: run_job(node, transmit(idents[node]), idents[node], 300 + n)) for i, node in enumerate(idents)])
+        runs = in_threads([(node, lambda node=node, n=i: run_job(node, podman_transmit(pdd, idents[node]), idents[node], 300 + n)) for i, node in enumerate(idents)])
         for node, run in runs.items():
             with self.subTest(node=node):
                 self.assert_complete(run)
@@ -426,8 +481,7 @@ class ContainerJob(MeshTestCase):
             normalized_events(runs["up"]["ours"] / "job_events", literals_for(runs["up"]) + [(idents["up"], "<ident>")]),
         )
         # podman removes a --rm container in its own cleanup process, a moment after the run.
-        ps = lambda: subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True, env={**os.environ, "CONTAINERS_CONF": meshlib.CONTAINERS_CONF}).stdout.split()
-        wait_for("the job's container to be removed", lambda: "ansible_runner_ctr_rw" not in ps(), 15, interval=0.25)
+        wait_for("the job's container to be removed", lambda: "ansible_runner_ctr_rw" not in podman_names(), 15, interval=0.25)
 
 
 class CancelAndFaults(MeshTestCase):
@@ -463,6 +517,26 @@ class CancelAndFaults(MeshTestCase):
         self.assertEqual((out / "artifacts/cancel/status").read_text(), "canceled")
         # process exits with the job's rc (ansible-playbook's, after the worker's SIGINT).
         self.assertEqual(proc.returncode, int((out / "artifacts/cancel/rc").read_text()), proc.stderr)
+
+    def test_work_cancel_of_a_podman_job_removes_its_container(self):
+        require_image(self)
+        marker = "97.41"
+        pdd = make_pdd("d2", playbook=sleeper(marker))
+        unit = CTL.submit_job("rw2", podman_transmit(pdd, "ctr_cancel"), node_pdd("rw2", 42))
+        try:
+            # The sleep runs inside the container: look for it among all processes.
+            wait_for("the container's sleep", lambda: any_process_matching(f"sleep {marker}"), 60)
+            self.assertIn("ansible_runner_ctr_cancel", podman_names())
+            CTL.cancel(unit)
+            state = CTL.wait_done(unit, 30)
+            raw = CTL.read_results(unit, timeout=30, size=state["StdoutSize"])
+        finally:
+            CTL.release(unit)
+        self.assertEqual(state["StateName"], "Canceled", state)
+        self.assertEqual(validate(raw), (0, ""))
+        self.assertEqual(final_status(raw), "canceled")
+        wait_for("the job's container to be removed", lambda: "ansible_runner_ctr_cancel" not in podman_names(), 15, interval=0.25)
+        wait_for("the container's sleep to end", lambda: not any_process_matching(f"sleep {marker}"), 15)
 
     def undisturbed(self, node, playbook_marker, ident, n):
         pdd = make_pdd("e", playbook=sleeper(playbook_marker))
