@@ -491,7 +491,8 @@ class CancelAndFaults(MeshTestCase):
     def test_work_cancel_mid_job_ends_it_canceled_with_artifacts_and_kills_everything(self):
         marker = "97.31"
         pdd = make_pdd("d", playbook=sleeper(marker))
-        unit = CTL.submit_job("rw1", ours_transmit(pdd, "cancel"), node_pdd("rw1", 41))
+        pdd_on_node = node_pdd("rw1", 41)
+        unit = CTL.submit_job("rw1", ours_transmit(pdd, "cancel"), pdd_on_node)
         try:
             self.wait_for_sleep(marker)
             started = time.monotonic()
@@ -511,6 +512,7 @@ class CancelAndFaults(MeshTestCase):
         # The worker ended on receptor's SIGINT, before the SIGKILL 10 s later.
         self.assertLess(took, 10, "the worker did not end on SIGINT")
         wait_for("the job's processes to end", lambda: not processes_matching(f"sleep {marker}") and not processes_matching("ansible-playbook"), 15)
+        self.assertFalse(pdd_on_node.exists(), "--delete holds for a canceled job too")
         # The canceled run still processes like any other.
         out = ROOT / "out" / f"cancel-{unit}"
         proc = subprocess.run([RUNNERWIRE, "process", str(out), "--ident", "cancel", "-q"], input=raw, capture_output=True)
