@@ -11,7 +11,7 @@ PRECOMPILED := target/wasm32-wasip2/release/runnerwire_codec.cwasm
 BIN         := target/release/runnerwire
 DEMO_OUT    := target/demo
 
-.PHONY: all build component precompiled bindings venv core-venv test-image receptor test test-rust test-js test-python test-mesh demo demo-mesh fixtures hostile-fixtures bench bench-hostile bench-bindings clean
+.PHONY: all build component precompiled bindings venv core-venv test-image receptor test test-rust test-js test-python test-mesh mesh-tests demo demo-mesh fixtures hostile-fixtures bench bench-hostile bench-bindings clean
 
 all: build
 
@@ -93,11 +93,12 @@ bindings: component $(JS_STAMP) $(PY_STAMP)
 	$(PY_VENV)/bin/python -m runnerwire._precompile
 
 ## All tests: codec unit tests (incl. differential tests against CPython's json),
-## snapshots, compatibility tests that run upstream ansible-runner for real, and the
-## bindings (Node, the page in headless Chromium, Python) against native and upstream.
+## snapshots, compatibility tests that run upstream ansible-runner for real, the
+## bindings (Node, the page in headless Chromium, Python) against native and upstream,
+## and runnerwire as the work command of a real Receptor mesh.
 # `-k`: every suite runs and reports even when an earlier one failed.
 test: precompiled venv core-venv test-image bindings receptor
-	$(MAKE) -k test-rust test-js test-python test-mesh
+	$(MAKE) -k test-rust test-js test-python mesh-tests
 
 # Needs the component, not `build`: cargo test builds the binary itself, with the features of
 # the whole workspace and its test dependencies, so wasmtime is compiled once per run.
@@ -113,8 +114,12 @@ test-python:
 	cd bindings/python && RUNNERWIRE_VENV=$(CURDIR)/$(VENV) .venv/bin/python -m unittest discover -s tests -v
 
 # One Receptor mesh on loopback (a controller, two runnerwire nodes, an upstream node),
-# driven as AWX drives it (`build` finds nothing to do after test-rust built the binary).
+# driven as AWX drives it. `make test` runs them (mesh-tests) on the binary test-rust's cargo
+# test just built, without `build`: `cargo build -p runnerwire` may resolve features unlike
+# `cargo test --workspace` and build the host a second time.
 test-mesh: build core-venv receptor
+	@$(MAKE) --no-print-directory mesh-tests
+mesh-tests:
 	TMPDIR=$${TEST_TMPDIR:-$$( [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo $${TMPDIR:-/tmp})} \
 	RUNNERWIRE_VENV=$(CURDIR)/$(VENV) RUNNERWIRE_CORE_VENV=$(CURDIR)/$(CORE_VENV) \
 	  $(VENV)/bin/python -m unittest -v tests/mesh/test_mesh.py
