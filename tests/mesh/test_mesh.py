@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mesh as meshlib  # noqa: E402
-from mesh import Controller, Mesh, bytes_transmit, runnerwire_transmit, upstream_transmit, wait_for  # noqa: E402
+from mesh import Controller, Mesh, runnerwire_transmit, upstream_transmit, wait_for  # noqa: E402
 
 RUNNERWIRE = str(meshlib.RUNNERWIRE)
 MESH = None
