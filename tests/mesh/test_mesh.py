@@ -328,9 +328,10 @@ class JobsThroughTheMesh(MeshTestCase):
                     events = normalized_events(run["ours"] / "job_events", literals_for(run))
                     names = sorted(n for n in ours if not n.startswith("job_events/"))
                     if reference is None:
-                        reference = (events, names)
+                        reference = (events, names, ours["stdout"])
                     else:
                         self.assertEqual(names, reference[1])
+                        self.assertEqual(ours["stdout"], reference[2], "the stdout artifact")
                         self.assertEqual(len(events), len(reference[0]))
                         for a, b in zip(events, reference[0]):
                             self.assertEqual(a, b)
