@@ -894,7 +894,7 @@ def bench_mesh(args, tmp, place, env, commands, checks):
                         f"{60 * args.mesh_jobs / walls['theirs']:.0f} / {60 * args.mesh_jobs / walls['ours']:.0f} jobs/min"))
         checks.append(f"mesh: every job's results ended with status successful and eof; "
                       f"{len(mesh.leftovers())} mesh processes before stopping (the receptors)")
-    left = mesh.leftovers()
+    left = mesh.left_at_stop
     if left:
         raise BenchError(f"processes left after the mesh stopped: {left}")
     return rows

@@ -46,8 +46,8 @@ def main():
     events = len(list((artifacts / "job_events").iterdir()))
     print(f"unit state {state['StateName']} ({state.get('Detail')}); process exit {rc}")
     print(f"artifacts: {artifacts} ({events} job events, status {(artifacts / 'status').read_text()})")
-    print(f"private data dir on the node removed: {not node_pdd.exists()}; mesh stopped, processes left: {len(mesh.leftovers())}")
-    return 0 if state["StateName"] == "Succeeded" and rc == 0 else 1
+    print(f"private data dir on the node removed: {not node_pdd.exists()}; mesh stopped, processes left: {len(mesh.left_at_stop)}")
+    return 0 if state["StateName"] == "Succeeded" and rc == 0 and not mesh.left_at_stop else 1
 
 
 if __name__ == "__main__":

@@ -218,6 +218,7 @@ class Mesh:
         self.log_level = log_level
         self.private_key = self.root / "work-private-key.pem"
         self.public_key = self.root / "work-public-key.pem"
+        self.left_at_stop = []
         self.controller = Node(self, "controller", "controller")
         self.nodes = {"controller": self.controller}
         for name, kind in executors.items():
@@ -239,7 +240,7 @@ class Mesh:
         return self
 
     def __exit__(self, *exc):
-        self.stop()
+        self.left_at_stop = self.stop()
 
     def check_tools(self):
         for tool, hint in ((RECEPTOR, "make receptor"), (RUNNERWIRE, "make build")):
@@ -313,12 +314,16 @@ class Mesh:
         self.wait_converged(timeout, adverts=False)
 
     def stop(self):
+        """Stops every node; returns the processes of this mesh that were still running
+        after that (and had to be killed)."""
         # The controller first (it holds the results connections), then the executors.
         for node in [self.controller] + self.executors():
             node.stop()
         # Command runners outlive a receptor by design (they run detached); once every
         # receptor is down nothing will collect them: end what is left of this mesh.
+        left = self.leftovers()
         self.kill_leftovers()
+        return left
 
     def leftovers(self):
         """(pid, command line) of every process still carrying this mesh's marker."""
@@ -348,6 +353,7 @@ class Mesh:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+        wait_for("this mesh's processes to die", lambda: not self.leftovers(), 10)
 
 
 class Controller:

@@ -79,8 +79,7 @@ def setUpModule():
 def tearDownModule():
     if MESH is None:
         return
-    MESH.stop()
-    left = MESH.leftovers()
+    left = MESH.stop()
     if os.environ.get("RUNNERWIRE_KEEP_MESH"):
         print(f"mesh kept at {ROOT}", file=sys.stderr)
     else:
