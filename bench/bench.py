@@ -1099,7 +1099,7 @@ def table(rows, runs, floor):
         lines.append((r.stage, r.place, r.inp, f"{up.best:.3f} s", f"{ours.best:.3f} s",
                       f"{up.best / ours.best:.1f}x", user, rss))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    out = [f"best of {runs} run(s) (start and decoder: of at least 5); user CPU: the least over the runs; "
+    out = [f"best of {runs} run(s) (start and decoder: of at least 5; mesh: of at least 3); user CPU: the least over the runs; "
            f"peak RSS: the largest (the method's floor, /bin/true: {mb(floor * 1024)})", ""]
     for i, line in enumerate(lines):
         out.append("| " + " | ".join(cell.ljust(w) for cell, w in zip(line, widths)) + " |")
