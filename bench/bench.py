@@ -56,7 +56,7 @@ Stages:
             and two execution nodes, one running runnerwire as `ansible-runner`, one upstream's
             ansible-runner, AWX's work-command block, signed work), submitted and read as AWX
             does. One job: a one-task playbook (made once by runnerwire transmit), from
-            submit_work until `work results` has ended, best of --runs per node, next to the
+            submit_work until `work results` has ended, best of --runs (at least 3) per node, next to the
             same job stream through the same tool's worker run locally (the node's PATH and
             environment): the difference is the mesh's per-job overhead. Jobs at once:
             --mesh-jobs (default 8) of them submitted together to one node, wall time until all
