@@ -612,6 +612,72 @@ class CancelAndFaults(MeshTestCase):
         self.assert_same_outcome(raw, reference, "fault2", pdd_on_node)
 
 
+class WorkerDeathOnANode(MeshTestCase):
+    """The worker killed under Receptor (what the OOM killer and Receptor's own SIGKILL ten
+    seconds after its SIGINT do), and its command runner killed alone."""
+
+    def worker_of(self, pdd_on_node):
+        """The worker process of the job whose private data dir is `pdd_on_node`."""
+        return wait_for(
+            "the job's worker",
+            lambda: [pid for pid, cmd in processes_matching(f"worker --private-data-dir={pdd_on_node}") if "--command-runner" not in cmd],
+            30,
+        )[0]
+
+    def test_a_killed_worker_leaves_nothing_running_where_upstreams_leaves_the_job(self):
+        marker = {"rw1": "5.131", "up": "5.137"}
+        units, pdds = {}, {}
+        for n, node in enumerate(marker):
+            pdds[node] = node_pdd(node, 91 + n)
+            units[node] = CTL.submit_job(node, ours_transmit(make_pdd(f"k{n}", playbook=sleeper(marker[node])), f"kill{n}"), pdds[node])
+        try:
+            for node in marker:
+                wait_for(f"`sleep {marker[node]}` on {node}", lambda node=node: processes_matching(f"sleep {marker[node]}"), 60)
+                os.kill(self.worker_of(pdds[node]), 9)
+            states = {node: CTL.wait_done(unit, 30) for node, unit in units.items()}
+            # runnerwire's keeper ends the job and removes the private data dir (--delete).
+            wait_for("rw1's job to end", lambda: not processes_matching(f"sleep {marker['rw1']}") and not processes_matching(str(pdds["rw1"])), 15)
+            self.assertFalse(pdds["rw1"].exists(), "the keeper did not remove the private data dir")
+            # Upstream's worker leaves ansible-playbook and the task running (known defect);
+            # this test then ends them itself, so the mesh is idle again.
+            time.sleep(2)
+            orphans = processes_matching(f"sleep {marker['up']}")
+            self.assertTrue(orphans, "upstream's worker no longer leaves its job running: update this test")
+            for pid, _ in processes_matching(str(pdds["up"])) + orphans:
+                try:
+                    os.kill(pid, 9)
+                except OSError:
+                    pass
+        finally:
+            for unit in units.values():
+                CTL.release(unit)
+        for node, state in states.items():
+            self.assertEqual(state["StateName"], "Failed", f"{node}: {state}")
+
+    def test_a_command_runner_killed_alone_lets_the_job_finish_with_complete_results(self):
+        marker = "3.149"
+        pdd_on_node = node_pdd("rw2", 95)
+        unit = CTL.submit_job("rw2", ours_transmit(make_pdd("cr", playbook=sleeper(marker)), "runner"), pdd_on_node)
+        try:
+            wait_for(f"`sleep {marker}`", lambda: processes_matching(f"sleep {marker}"), 60)
+            # The node's own unit: the controller's unit is a remote unit with another id.
+            remote = CTL.status(unit)["ExtraData"]["RemoteUnitID"]
+            runner = [pid for pid, cmd in processes_matching("--command-runner") if f"unitdir={MESH['rw2'].datadir}" in cmd and remote in cmd]
+            self.assertEqual(len(runner), 1, processes_matching("--command-runner"))
+            os.kill(runner[0], 9)
+            # The worker finishes the job on its own and exits; nothing of it is left.
+            wait_for("the job to end", lambda: not processes_matching(str(pdd_on_node)), 60)
+            stdout = MESH["rw2"].datadir / "rw2" / remote / "stdout"
+            raw = stdout.read_bytes()
+            self.assertEqual(validate(raw), (0, ""))
+            self.assertEqual(final_status(raw), "successful")
+            self.assertFalse(pdd_on_node.exists())
+            # Receptor learns a unit's end only from its command runner's status file.
+            self.assertEqual(CTL.status(unit)["StateName"], "Running")
+        finally:
+            CTL.release(unit)
+
+
 class ResumeAfterACutConnection(MeshTestCase):
     def test_process_resume_after_the_results_connection_is_cut_part_way(self):
         pdd = make_pdd("r")
