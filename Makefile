@@ -73,24 +73,25 @@ $(MESH_STAMP): tests/mesh/requirements.txt $(VENV_STAMP)
 
 ## The component for Node, the browser and Python: the npm package's generated code
 ## (jco, pinned in bindings/js/package-lock.json), the page's copy of it and of the WASI
-## shims (web/dist), and the Python package in its venv with the component precompiled.
+## shims (web/dist), and the Python package in its venv: its extension module is the host
+## crate (PyO3, built by maturin, pinned in bindings/python/requirements-build.txt) with the
+## precompiled component embedded, as in the CLI.
 JS_STAMP := bindings/js/node_modules/.installed
 PY_VENV  := bindings/python/.venv
 PY_STAMP := $(PY_VENV)/.installed
 $(JS_STAMP): bindings/js/package.json bindings/js/package-lock.json
 	cd bindings/js && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
-$(PY_STAMP): bindings/python/pyproject.toml
+$(PY_STAMP): bindings/python/requirements-build.txt
 	$(PYTHON) -m venv $(PY_VENV)
-	$(PY_VENV)/bin/pip install --quiet --disable-pip-version-check -e bindings/python
+	$(PY_VENV)/bin/pip install --quiet --disable-pip-version-check -r bindings/python/requirements-build.txt
 	@touch $@
-bindings: component $(JS_STAMP) $(PY_STAMP)
+bindings: precompiled $(JS_STAMP) $(PY_STAMP)
 	node bindings/js/build.mjs $(COMPONENT)
 	rm -rf web/dist && mkdir -p web/dist
 	cp -r bindings/js/gen web/dist/codec
 	cp -r bindings/js/node_modules/@bytecodealliance/preview2-shim/dist web/dist/shim
-	cp $(COMPONENT) bindings/python/runnerwire/runnerwire_codec.wasm
-	$(PY_VENV)/bin/python -m runnerwire._precompile
+	cd bindings/python && VIRTUAL_ENV=$(CURDIR)/$(PY_VENV) .venv/bin/maturin develop --release --quiet
 
 ## All tests: codec unit tests (incl. differential tests against CPython's json),
 ## snapshots, compatibility tests that run upstream ansible-runner for real, the

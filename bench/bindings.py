@@ -14,6 +14,9 @@ are printed. Every run gets a fresh directory on /dev/shm (tmpfs) when there is 
   inspect   `inspect --json` of the large stream by the three runtimes (upstream has none);
             their outputs must be byte-identical, or the script exits 1
   decode    the Node package's `frames()` over the stream in memory (no process start)
+  Python API  `runnerwire.streaming.Processor(...).run()` in-process next to upstream's,
+            with AWX's handler (event_handler returns False) and with every file kept
+            (bench/processor_api.py; the handler calls must agree, or the script exits 1)
 """
 
 import argparse
@@ -26,6 +29,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (the sibling script: stream builder and measured runs)
+import processor_api  # noqa: E402  (Processor.run() in-process, next to upstream's)
 
 ROOT = bench.REPO
 
@@ -101,7 +105,14 @@ def main():
         if not outputs["native"] or any(out != outputs["native"] for out in outputs.values()):
             print("inspect --json outputs differ between runtimes", file=sys.stderr)
             return 1
-        return 0
+
+        # The Python API in-process with AWX's handlers, next to upstream's Processor.
+        print()
+        print("| Python API | runnerwire | upstream | speed-up |")
+        print("| --- | --- | --- | --- |")
+        lines, agree = processor_api.rows(args.venv_bin, stream, args.events, work, args.runs)
+        print("\n".join(lines))
+        return 0 if agree else 1
     except bench.BenchError as e:
         print(e, file=sys.stderr)
         return 1

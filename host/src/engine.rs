@@ -21,6 +21,9 @@ pub use exports::runnerwire::codec::{
     frames as wit_frames, process as wit_process, transmit as wit_transmit, types as wit_types, worker as wit_worker,
 };
 
+/// The wasmtime this host is built on, for crates that embed the host (the Python module).
+pub use wasmtime;
+
 /// The component, embedded at build time.
 pub static COMPONENT: &[u8] = include_bytes!(env!("RUNNERWIRE_COMPONENT_PATH"));
 
@@ -153,6 +156,17 @@ impl Runtime {
     /// A fresh store that sees only `grants`, under `budget`.
     pub fn instantiate(&self, grants: &[Grant], budget: Budget) -> Result<Instance> {
         let mut store = self.sandboxed_store(grants, budget, |_| {})?;
+        let codec = Codec::instantiate(&mut store, &self.component, &self.linker)
+            .map_err(|e| anyhow!("cannot instantiate the component: {e}"))?;
+        Ok(Instance { store, codec })
+    }
+
+    /// As [`Runtime::instantiate`], the component's stdin reading `stdin` (the stepper reads
+    /// the result stream there, so the stream never crosses the boundary as `list<u8>`).
+    pub fn instantiate_reading(&self, grants: &[Grant], budget: Budget, stdin: std::fs::File) -> Result<Instance> {
+        let mut store = self.sandboxed_store(grants, budget, |b| {
+            b.stdin(wasmtime_wasi::cli::InputFile::new(stdin));
+        })?;
         let codec = Codec::instantiate(&mut store, &self.component, &self.linker)
             .map_err(|e| anyhow!("cannot instantiate the component: {e}"))?;
         Ok(Instance { store, codec })

@@ -49,7 +49,7 @@ pub fn run_inspector(
     limits: &LimitArgs,
     sandbox: &SandboxArgs,
     json_lines: bool,
-    mut lines: impl FnMut(&[u8]) -> Result<(), Failure>,
+    lines: impl FnMut(&[u8]) -> Result<(), Failure>,
 ) -> Result<Inspection, Failure> {
     let mut input: Box<dyn Read> = match file.as_ref().filter(|f| f.as_os_str() != "-") {
         Some(path) => Box::new(
@@ -58,15 +58,28 @@ pub fn run_inspector(
         None => Box::new(std::io::stdin().lock()),
     };
     let runtime = Runtime::new().map_err(Failure::internal)?;
+    inspect_stream(&runtime, &mut input, limits, sandbox.budget(), json_lines, lines)
+}
+
+/// The inspector on any input, in a runtime the caller keeps (the Python module keeps one
+/// per process).
+pub fn inspect_stream(
+    runtime: &Runtime,
+    input: &mut dyn Read,
+    limits: &LimitArgs,
+    budget: crate::engine::Budget,
+    json_lines: bool,
+    mut lines: impl FnMut(&[u8]) -> Result<(), Failure>,
+) -> Result<Inspection, Failure> {
     let scratch = tempfile::Builder::new().prefix("runnerwire-inspect-").tempdir().context("cannot create a scratch dir").map_err(Failure::io)?;
     let grants = [Grant { host_path: scratch.path().to_path_buf(), guest_path: "/scratch", writable: true }];
-    let mut instance = runtime.instantiate(&grants, sandbox.budget()).map_err(Failure::internal)?;
+    let mut instance = runtime.instantiate(&grants, budget).map_err(Failure::internal)?;
     let defaults = instance.codec.runnerwire_codec_types().call_default_limits(arm(&mut instance.store)).map_err(Failure::trap)?;
     let api = instance.codec.runnerwire_codec_inspect().inspector();
     let limits = wit_limits(limits, defaults);
     let inspector = if json_lines { api.call_constructor(arm(&mut instance.store), limits) } else { api.call_validator(arm(&mut instance.store), limits) }
         .map_err(Failure::trap)?;
-    crate::chunks::each_chunk(&mut input, |chunk| {
+    crate::chunks::each_chunk(input, |chunk| {
         let found = api.call_push(arm(&mut instance.store), inspector, chunk).map_err(Failure::trap)?;
         lines(&found)?;
         Ok(std::ops::ControlFlow::Continue(()))

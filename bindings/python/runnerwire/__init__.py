@@ -1,5 +1,6 @@
-"""runnerwire for Python: ansible-runner's result streams diagnosed and processed by the
-runnerwire WebAssembly component, in wasmtime.
+"""runnerwire for Python: ansible-runner's streams diagnosed and processed by the runnerwire
+WebAssembly component, in the same native wasmtime host as the CLI (the ``_native``
+extension module, built with PyO3 from the host crate).
 
 ``inspect`` and ``validate`` diagnose any stream with byte offsets; ``Processor`` is shaped
 like ansible-runner's ``streaming.Processor`` (same handlers, same ``run()``), so code that
@@ -13,12 +14,10 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Optional
 
-from wasmtime.component import Variant
-
-from . import _component
+from . import _native
 from ._source import stdin_path
 
-__all__ = ["inspect", "validate", "process", "Processor", "StreamError", "CodecError", "Inspection", "Outcome", "EXIT"]
+__all__ = ["inspect", "validate", "process", "Processor", "run", "run_async", "StreamError", "CodecError", "Inspection", "Outcome", "EXIT"]
 
 
 class EXIT:
@@ -78,71 +77,61 @@ class Outcome:
         return EXIT.JOB_FAILED
 
 
-def _enum(value):
-    # Enums come back as their case name (a string), or a tagged Variant.
-    return value.tag if isinstance(value, Variant) else value
-
-
-def _stream_error(record):
-    return StreamError(_enum(record.kind), record.offset, record.message)
-
-
-def _limits(instance, overrides):
-    limits = instance.call("types", "default-limits")
-    for name, value in (overrides or {}).items():
-        if value is not None:
-            setattr(limits, name.replace("_", "-"), int(value))
-    return limits
+def _limits(overrides):
+    return {name: int(value) for name, value in (overrides or {}).items() if value is not None}
 
 
 def _sandbox(sandbox):
     sandbox = sandbox or {}
-    return {
-        "max_memory": int(sandbox.get("max_memory_bytes") or _component.DEFAULT_MAX_MEMORY),
-        "step_timeout": float(sandbox.get("step_timeout") or _component.DEFAULT_STEP_TIMEOUT),
-    }
+    memory, timeout = sandbox.get("max_memory_bytes"), sandbox.get("step_timeout")
+    return {"max_memory_bytes": None if memory is None else int(memory), "step_timeout": None if timeout is None else float(timeout)}
 
 
-def _trap(e):
-    text = str(e)
-    if "interrupt" in text:
-        return CodecError("the sandboxed codec ran past its time budget (--step-timeout)")
-    if "memory" in text and ("grow" in text or "limit" in text):
-        return CodecError("the sandboxed codec ran out of its memory budget (--max-memory-bytes)")
-    return CodecError(f"the sandboxed codec failed: {text.splitlines()[0] if text else 'trap'}")
+def _raise(problem):
+    """A problem tuple from the extension as the exception it stands for."""
+    if problem[0] == "stream":
+        raise StreamError(*problem[1:])
+    if problem[0] == "codec":
+        raise CodecError(problem[1])
+    code, message = problem[1], problem[2]
+    if code == EXIT.IO_ERROR:
+        raise OSError(message)
+    raise CodecError(message)
 
 
 def inspect(source, *, limits=None, json_lines=None, sandbox=None):
     """Diagnoses a stream (path, bytes or binary file object). ``json_lines``: a callable
     that gets the ``inspect --json`` output as it comes; else it is collected."""
-    import wasmtime
-
     collected = []
     sink = json_lines if json_lines is not None else collected.append
-    with tempfile.TemporaryDirectory(prefix="runnerwire-inspect-") as scratch, stdin_path(source) as path:
-        try:
-            instance = _component.Instance([("/scratch", scratch, True)], stdin=path, stdout=sink, **_sandbox(sandbox))
-            result = instance.call("inspect", "inspect-stdin", _limits(instance, limits), True)
-        except wasmtime.WasmtimeError as e:
-            raise _trap(e) from e
-    if isinstance(result, str):
-        raise CodecError(result)
-    lines = b"".join(collected)
+    summary_line = []
+
+    def lines(data):
+        summary_line[:] = [data]
+        sink(data)
+
+    with stdin_path(source) as path:
+        result = _native.inspect(path, json_lines=True, on_lines=lines, limits=_limits(limits), **_sandbox(sandbox))
+    if result[0] != "report":
+        _raise(result)
     summary = {}
-    if lines:
-        summary = json.loads(lines.rstrip(b"\n").rsplit(b"\n", 1)[-1]).get("summary", {})
-    return Inspection(report=result.text, first_problem=getattr(result, "first-problem"), json_lines=lines, summary=summary)
+    if summary_line:
+        summary = json.loads(summary_line[0].rstrip(b"\n").rsplit(b"\n", 1)[-1]).get("summary", {})
+    return Inspection(report=result[1], first_problem=result[2], json_lines=b"".join(collected), summary=summary)
 
 
 def validate(source, *, limits=None, sandbox=None):
     """The first problem as ``validate`` prints it, or None for a complete, valid stream."""
-    return inspect(source, limits=limits, json_lines=lambda _: None, sandbox=sandbox).first_problem
+    with stdin_path(source) as path:
+        result = _native.inspect(path, json_lines=False, limits=_limits(limits), **_sandbox(sandbox))
+    if result[0] != "report":
+        _raise(result)
+    return result[2]
 
 
 def _artifact_dir(private_data_dir, ident, artifact_dir):
-    probe = _component.Instance()
-    return probe.call("process", "artifact-dir", os.getcwd(), os.path.abspath(private_data_dir),
-                      None if ident is None else str(ident), None if artifact_dir is None else os.fspath(artifact_dir))
+    return _native.artifact_dir(os.getcwd(), os.path.abspath(private_data_dir),
+                                None if ident is None else str(ident), None if artifact_dir is None else os.fspath(artifact_dir))
 
 
 def _prepare_private_data_dir(pdd):
@@ -154,30 +143,15 @@ def _prepare_private_data_dir(pdd):
         os.close(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-class _Steps:
-    """The component's stepper over one stream."""
-
-    def __init__(self, source_path, artifact_dir, scratch, quiet, limits, sandbox, resume=False):
-        self.instance = _component.Instance(
-            [("/artifacts", artifact_dir, True), ("/scratch", scratch, True)], stdin=source_path, **_sandbox(sandbox))
-        lim = _limits(self.instance, limits)
-        # Resuming, the component checks the event files already on disk against the stream.
-        make = "[static]stepper.resuming" if resume else "[constructor]stepper"
-        self.stepper = self.instance.call("process", make, lim, bool(quiet))
-
-    def next(self):
-        result = self.instance.call("process", "[method]stepper.next", self.stepper)
-        # result<step, stream-error> comes back untagged: a step is a tagged Variant (its
-        # event and end cases are both records), an error a Record.
-        if not isinstance(result, Variant):
-            raise _stream_error(result)
-        return result
-
-    def skip_event(self):
-        self.instance.call("process", "[method]stepper.skip-event", self.stepper)
-
-    def close(self):
-        self.stepper.drop(self.instance.store)
+def _steps(source_path, artifact_dir, quiet, limits, sandbox, resume=False, **handlers):
+    """The component's stepper over one stream, the handlers called per step (see
+    ``_native.process_steps``); the Outcome, or the stream's error raised."""
+    with tempfile.TemporaryDirectory(prefix="runnerwire-process-") as scratch:
+        result = _native.process_steps(source_path, artifact_dir, scratch, quiet=bool(quiet), resume=bool(resume),
+                                       limits=_limits(limits), **_sandbox(sandbox), **handlers)
+    if result[0] != "end":
+        _raise(result)
+    return Outcome(result[1], result[2], result[3], artifact_dir)
 
 
 def process(source, private_data_dir, *, ident=None, artifact_dir=None, quiet=False, limits=None, output=None, sandbox=None,
@@ -187,28 +161,13 @@ def process(source, private_data_dir, *, ident=None, artifact_dir=None, quiet=Fa
     output of the events before it. ``resume``: continue a run that broke part way, fed the
     same stream from its start (the CLI's ``--resume``): events already written are neither
     written nor output again; another stream's files on disk raise StreamError."""
-    import wasmtime
-
     pdd = os.path.abspath(private_data_dir)
     _prepare_private_data_dir(pdd)
     directory = _artifact_dir(pdd, ident, artifact_dir)
     os.makedirs(directory, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="runnerwire-process-") as scratch, stdin_path(source) as path:
-        try:
-            steps = _Steps(path, directory, scratch, quiet, limits, sandbox, resume)
-            try:
-                while True:
-                    step = steps.next()
-                    if step.tag == "event":
-                        if output is not None and step.payload.printed is not None:
-                            output.write(step.payload.printed.encode())
-                    elif step.tag == "end":
-                        o = step.payload
-                        return Outcome(o.status, o.rc, getattr(o, "events-written"), directory)
-            finally:
-                steps.close()
-        except wasmtime.WasmtimeError as e:
-            raise _trap(e) from e
+    printed = None if output is None else (lambda text: output.write(text.encode()))
+    with stdin_path(source) as path:
+        return _steps(path, directory, quiet or output is None, limits, sandbox, resume, on_printed=printed)
 
 
 class _Config:
@@ -289,41 +248,21 @@ class Processor:
             self.status_handler(status_data, runner_config=self.config)
 
     def run(self):
-        import wasmtime
-
         os.makedirs(self.artifact_dir, exist_ok=True)
+        artifacts = None
+        if self.artifacts_handler is not None:
+            artifacts = lambda: self.artifacts_handler(self.artifact_dir)  # noqa: E731
         try:
-            with tempfile.TemporaryDirectory(prefix="runnerwire-process-") as scratch, stdin_path(self._input) as path:
-                steps = _Steps(path, self.artifact_dir, scratch, self.quiet, self.limits, self.sandbox, self.resume)
-                try:
-                    self._drive(steps)
-                finally:
-                    steps.close()
+            with stdin_path(self._input) as path:
+                self.outcome = _steps(path, self.artifact_dir, self.quiet, self.limits, self.sandbox, self.resume,
+                                      on_status=self.status_callback, on_event=self.event_handler,
+                                      on_printed=None if self.quiet else sys.stdout.write, on_artifacts=artifacts)
         except (StreamError, CodecError) as e:
             self.status_callback({"status": "error", "job_explanation": str(e)})
-        except wasmtime.WasmtimeError as e:
-            self.status_callback({"status": "error", "job_explanation": str(_trap(e))})
         if self.finished_callback is not None:
             self.finished_callback(self)
         return self.status, self.rc
 
-    def _drive(self, steps):
-        while True:
-            step = steps.next()
-            if step.tag == "status":
-                self.status_callback(json.loads(step.payload))
-            elif step.tag == "event":
-                # The event's file is written when the next step is asked for, unless skipped.
-                event = json.loads(step.payload.json)
-                if step.payload.printed is not None:
-                    sys.stdout.write(step.payload.printed)
-                should_write = self.event_handler(event) if self.event_handler is not None else True
-                if not should_write:
-                    steps.skip_event()
-            elif step.tag == "artifacts":
-                if self.artifacts_handler is not None:
-                    self.artifacts_handler(self.artifact_dir)
-            elif step.tag == "end":
-                o = step.payload
-                self.outcome = Outcome(o.status, o.rc, getattr(o, "events-written"), self.artifact_dir)
-                return
+
+# Upstream's top-level names (``ansible_runner.run``), last: they import the Processor above.
+from .interface import run, run_async  # noqa: E402

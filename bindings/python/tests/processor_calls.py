@@ -2,7 +2,11 @@
 JSON: the same script drives upstream's ``ansible_runner.streaming.Processor`` (in the
 upstream venv) and ours, so the two can be compared call for call.
 
-usage: processor_calls.py upstream|runnerwire STREAM PRIVATE_DATA_DIR [--skip-every N] [--quiet]
+usage: processor_calls.py upstream|runnerwire STREAM PRIVATE_DATA_DIR [--skip-every N] [--quiet] [--awx]
+
+``--awx``: as AWX's controller reads a job back: ``interface.run(streamer="process", ...)``
+(upstream's ``ansible_runner.interface.run`` or ``runnerwire.interface.run``), quiet, an
+event handler that records each whole event dict and returns False.
 """
 
 import json
@@ -32,6 +36,24 @@ def main():
 
     def finished_callback(processor):
         calls.append(["finished", processor.status])
+
+    if "--awx" in sys.argv:
+        if which == "upstream":
+            from ansible_runner import interface
+        else:
+            from runnerwire import interface
+
+        def awx_event_handler(event):
+            calls.append(["event", event])
+            return False
+
+        with open(stream, "rb") as f:
+            r = interface.run(streamer="process", _input=f, private_data_dir=pdd, ident="job", quiet=True,
+                              status_handler=status_handler, event_handler=awx_event_handler,
+                              artifacts_handler=artifacts_handler, finished_callback=finished_callback)
+        sys.stdout.flush()
+        print(json.dumps({"calls": calls, "result": [r.status, r.rc]}), file=sys.stderr)
+        return
 
     with open(stream, "rb") as f:
         processor = Processor(_input=f, status_handler=status_handler, event_handler=event_handler,

@@ -10,8 +10,6 @@ import tempfile
 import unittest
 
 import runnerwire
-from runnerwire import _component
-from wasmtime.component import Record, Variant
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 FIXTURES = os.path.join(ROOT, "fixtures")
@@ -91,6 +89,47 @@ class ProcessorAgainstUpstream(unittest.TestCase):
         self.assertRegex(statuses[-1]["job_explanation"], rf"^malformed stream at byte {line_end}: ")
 
 
+class InterfaceRunProcess(unittest.TestCase):
+    """``interface.run(streamer="process", ...)`` as AWX's controller calls it."""
+
+    run_both = ProcessorAgainstUpstream.run_both
+    assert_same = ProcessorAgainstUpstream.assert_same
+
+    def test_awx_handlers_get_the_same_calls_with_the_same_dicts_and_no_event_file_is_written(self):
+        for name in ["simple", "failing", "multi"]:
+            with self.subTest(name):
+                results = self.run_both(recorded(name), "--awx")
+                self.assert_same(results)
+                calls = results["runnerwire"][0]["calls"]
+                self.assertTrue(any(c[0] == "event" for c in calls))
+                self.assertFalse([p for p in results["runnerwire"][2] if "job_events/" in p])
+
+    def test_run_and_run_async_return_the_processor_with_status_and_rc(self):
+        finished = []
+        with open(recorded("failing"), "rb") as f:
+            r = runnerwire.run(streamer="process", _input=f, private_data_dir=tempfile.mkdtemp(), quiet=True,
+                               finished_callback=finished.append)
+        self.assertIsInstance(r, runnerwire.streaming.Processor)
+        self.assertEqual((r.status, r.rc, finished), ("failed", None, [r]))
+        with open(recorded("simple"), "rb") as f:
+            thread, r = runnerwire.interface.run_async(streamer="process", _input=f, private_data_dir=tempfile.mkdtemp(), quiet=True)
+            thread.join(60)
+        self.assertEqual(r.status, "successful")
+
+    def test_a_bad_stream_through_run_ends_with_an_error_status_naming_the_offset(self):
+        statuses = []
+        r = runnerwire.interface.run(streamer="process", _input=io.BytesIO(b'{"status": "running"}\n[1]\n'),
+                                     private_data_dir=tempfile.mkdtemp(), quiet=True,
+                                     status_handler=lambda d, runner_config: statuses.append(d))
+        self.assertEqual((r.status, r.rc), ("error", None))
+        self.assertRegex(statuses[-1]["job_explanation"], r"^malformed stream at byte 22: ")
+
+    def test_transmit_and_worker_say_they_are_not_here_yet(self):
+        for streamer in ["transmit", "worker"]:
+            with self.assertRaisesRegex(NotImplementedError, f"runnerwire {streamer}"):
+                runnerwire.interface.run(streamer=streamer, private_data_dir=tempfile.mkdtemp())
+
+
 class InspectAndValidate(unittest.TestCase):
     def test_each_damaged_case_is_found_where_the_fixtures_say(self):
         with open(os.path.join(FIXTURES, "damaged", "cases.json")) as f:
@@ -120,37 +159,20 @@ class InspectAndValidate(unittest.TestCase):
         self.assertIn("memory", str(caught.exception))
 
 
-class UntaggedValueShapes(unittest.TestCase):
-    """wasmtime-py returns variants untagged when Python types tell the cases apart: the
-    package relies on these shapes, so they are pinned here."""
+class NativeHost(unittest.TestCase):
+    """The extension module is the CLI's host crate: the same component, sandbox and errors."""
 
-    def test_export_shapes(self):
-        with tempfile.TemporaryDirectory() as scratch, tempfile.TemporaryDirectory() as artifacts:
-            instance = _component.Instance([("/artifacts", artifacts, True), ("/scratch", scratch, True)], stdin=recorded("simple"))
-            limits = instance.call("types", "default-limits")
-            self.assertIsInstance(limits, Record)
-            self.assertEqual(getattr(limits, "max-json-depth"), 1000)
-            stepper = instance.call("process", "[constructor]stepper", limits, True)
-            first = instance.call("process", "[method]stepper.next", stepper)
-            # result<step, stream-error>: ok is the step itself, a tagged Variant (two
-            # cases are records); the status payload is a str.
-            self.assertIsInstance(first, Variant)
-            self.assertEqual((first.tag, json.loads(first.payload)["status"]), ("status", "starting"))
-            # A function with no result returns None.
-            self.assertIsNone(instance.call("process", "[method]stepper.skip-event", stepper))
-            stepper.drop(instance.store)
+    def test_a_stream_error_names_its_kind_and_byte_offset(self):
+        with tempfile.TemporaryDirectory() as pdd:
+            with self.assertRaises(runnerwire.StreamError) as caught:
+                runnerwire.process(b"{\"status\": \"running\"}\n[1]\n", pdd, ident="job")
+            self.assertEqual((caught.exception.kind, caught.exception.offset), ("malformed", 22))
 
-    def test_a_stream_error_comes_back_as_a_record(self):
-        with tempfile.TemporaryDirectory() as scratch, tempfile.TemporaryDirectory() as artifacts, tempfile.NamedTemporaryFile() as bad:
-            bad.write(b"{\"status\": \"running\"}\n[1]\n")
-            bad.flush()
-            instance = _component.Instance([("/artifacts", artifacts, True), ("/scratch", scratch, True)], stdin=bad.name)
-            stepper = instance.call("process", "[constructor]stepper", instance.call("types", "default-limits"), True)
-            self.assertEqual(instance.call("process", "[method]stepper.next", stepper).tag, "status")
-            error = instance.call("process", "[method]stepper.next", stepper)
-            self.assertIsInstance(error, Record)
-            self.assertEqual((error.kind, error.offset), ("malformed", 22))
-            stepper.drop(instance.store)
+    def test_the_package_carries_no_component_file_and_no_wasmtime_py(self):
+        here = os.path.dirname(runnerwire.__file__)
+        self.assertFalse([n for n in os.listdir(here) if n.endswith((".wasm", ".cwasm"))])
+        import importlib.util
+        self.assertIsNone(importlib.util.find_spec("wasmtime"))
 
     def test_host_fs_results_lower_as_the_guest_expects(self):
         # A stream whose archive holds a link (kept as data): make-symlink, read-link and

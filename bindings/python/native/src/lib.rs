@@ -1,0 +1,248 @@
+//! `runnerwire._native`: the host crate the CLI is built from, exposed to Python. The same
+//! wasmtime engine, the same embedded precompiled component, the same sandbox (grants,
+//! memory, time budget); the Python package (`runnerwire/__init__.py`) names things as
+//! ansible-runner's users expect.
+//!
+//! Errors cross as plain values, not exceptions, so the Python layer decides what each one
+//! becomes (upstream's Processor turns a bad stream into an `error` status):
+//! `("stream", kind, offset, message)` for a bad stream, `("codec", message)` for a trap.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyTuple};
+
+use runnerwire::cli::LimitArgs;
+use runnerwire::engine::{arm, wit_limits, wit_process, wit_types, Budget, Grant, Runtime};
+use runnerwire::failure::Failure;
+use runnerwire::stage_inspect;
+
+/// One runtime per process: the engine, the component (deserialized once) and the linker.
+static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+
+fn runtime() -> PyResult<&'static Runtime> {
+    RUNTIME
+        .get_or_init(|| Runtime::new().map_err(|e| format!("{e:#}")))
+        .as_ref()
+        .map_err(|e| PyRuntimeError::new_err(e.clone()))
+}
+
+/// What went wrong, as the Python layer receives it.
+enum Problem {
+    Stream(wit_types::StreamError),
+    Codec(String),
+    Python(PyErr),
+}
+
+impl From<PyErr> for Problem {
+    fn from(e: PyErr) -> Self {
+        Problem::Python(e)
+    }
+}
+
+fn trap(e: runnerwire::engine::wasmtime::Error) -> Problem {
+    Problem::Codec(Failure::trap(e).message)
+}
+
+fn kind_name(kind: wit_types::ErrorKind) -> &'static str {
+    match kind {
+        wit_types::ErrorKind::Malformed => "malformed",
+        wit_types::ErrorKind::Truncated => "truncated",
+        wit_types::ErrorKind::Unsafe => "unsafe",
+        wit_types::ErrorKind::Limit => "limit",
+        wit_types::ErrorKind::Io => "io",
+    }
+}
+
+fn problem_value<'py>(py: Python<'py>, problem: Problem) -> PyResult<Bound<'py, PyTuple>> {
+    match problem {
+        Problem::Stream(e) => ("stream", kind_name(e.kind), e.offset, e.message).into_pyobject(py),
+        Problem::Codec(message) => ("codec", message).into_pyobject(py),
+        Problem::Python(e) => Err(e),
+    }
+}
+
+/// The sandbox budget from the Python package's `sandbox` dict.
+fn budget(max_memory_bytes: Option<usize>, step_timeout: Option<f64>) -> Budget {
+    let default = Budget::default();
+    Budget {
+        max_memory_bytes: max_memory_bytes.unwrap_or(default.max_memory_bytes),
+        call_timeout: step_timeout.filter(|t| *t > 0.0).map(Duration::from_secs_f64).unwrap_or(default.call_timeout),
+    }
+}
+
+/// The caller's limits (names as the CLI's options, with underscores; None: the codec's
+/// default).
+fn limit_args(overrides: Option<&Bound<'_, PyDict>>) -> PyResult<LimitArgs> {
+    let mut l = LimitArgs::default();
+    if let Some(d) = overrides {
+        for (key, value) in d.iter() {
+            let key: String = key.extract()?;
+            match key.as_str() {
+                "max_line_bytes" => l.max_line_bytes = value.extract()?,
+                "max_archive_bytes" => l.max_archive_bytes = value.extract()?,
+                "max_entries" => l.max_entries = value.extract()?,
+                "max_unpacked_bytes" => l.max_unpacked_bytes = value.extract()?,
+                "max_compression_ratio" => l.max_compression_ratio = value.extract()?,
+                "max_json_depth" => l.max_json_depth = value.extract()?,
+                other => return Err(pyo3::exceptions::PyValueError::new_err(format!("no such limit: {other}"))),
+            }
+        }
+    }
+    Ok(l)
+}
+
+/// A failure of the host (not of the stream's format), as `("failure", exit code, message)`.
+fn failure_value(py: Python<'_>, f: Failure) -> PyResult<Bound<'_, PyTuple>> {
+    ("failure", f.code, f.message).into_pyobject(py)
+}
+
+/// The inspector over the file at `path`: `on_lines(bytes)` gets the `inspect --json` lines
+/// as they come (only the summary line unless `json_lines`). Returns
+/// `("report", text, first_problem)` or `("failure", code, message)`.
+#[pyfunction]
+#[pyo3(signature = (path, *, json_lines=true, on_lines=None, limits=None, max_memory_bytes=None, step_timeout=None))]
+fn inspect<'py>(
+    py: Python<'py>,
+    path: &str,
+    json_lines: bool,
+    on_lines: Option<Bound<'py, PyAny>>,
+    limits: Option<&Bound<'py, PyDict>>,
+    max_memory_bytes: Option<usize>,
+    step_timeout: Option<f64>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let runtime = runtime()?;
+    let limits = limit_args(limits)?;
+    let mut input = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => return failure_value(py, Failure { code: runnerwire::exit::IO_ERROR, message: format!("cannot open {path}: {e}") }),
+    };
+    let mut raised: Option<PyErr> = None;
+    let on_lines = on_lines.map(Bound::unbind);
+    let budget = budget(max_memory_bytes, step_timeout);
+    // Without the GIL (the input may be a pipe a Python thread feeds); back with it per batch
+    // of lines.
+    let result = py.detach(|| {
+        stage_inspect::inspect_stream(runtime, &mut input, &limits, budget, json_lines, |lines| {
+            if let (Some(f), false) = (&on_lines, lines.is_empty()) {
+                if let Err(e) = Python::attach(|py| f.call1(py, (PyBytes::new(py, lines),)).map(drop)) {
+                    raised = Some(e);
+                    return Err(Failure { code: runnerwire::exit::INTERNAL, message: String::new() });
+                }
+            }
+            Ok(())
+        })
+    });
+    if let Some(e) = raised {
+        return Err(e);
+    }
+    match result {
+        Ok(found) => ("report", found.text, found.first_problem).into_pyobject(py),
+        Err(f) => failure_value(py, f),
+    }
+}
+
+/// Upstream's rule for the artifact directory, from the component.
+#[pyfunction]
+#[pyo3(signature = (cwd, private_data_dir, ident=None, artifact_dir=None))]
+fn artifact_dir(cwd: &str, private_data_dir: &str, ident: Option<&str>, artifact_dir: Option<&str>) -> PyResult<String> {
+    let runtime = runtime()?;
+    let mut probe = runtime.instantiate(&[], Budget::default()).map_err(|e| PyRuntimeError::new_err(format!("{e:#}")))?;
+    probe
+        .codec
+        .runnerwire_codec_process()
+        .call_artifact_dir(arm(&mut probe.store), cwd, private_data_dir, ident, artifact_dir)
+        .map_err(|e| PyRuntimeError::new_err(Failure::trap(e).message))
+}
+
+/// The `process` stage one step at a time over the component's stepper, the stream read
+/// from `path` as the component's stdin (it never crosses the boundary). Per step:
+/// `on_status(dict)`; `on_event(dict)` (the event as `json.loads` gives it; a false result
+/// keeps its file from being written), after `on_printed(text)` with its stdout unless
+/// `quiet`; `on_artifacts()`. Any of them may be None. Returns
+/// `("end", status, rc, events_written)` or a problem tuple (see the module doc); an
+/// exception raised by a callback propagates.
+#[pyfunction]
+#[pyo3(signature = (path, artifact_dir, scratch, *, quiet=false, resume=false, limits=None, max_memory_bytes=None, step_timeout=None,
+                    on_status=None, on_event=None, on_printed=None, on_artifacts=None))]
+#[allow(clippy::too_many_arguments)]
+fn process_steps<'py>(
+    py: Python<'py>,
+    path: &str,
+    artifact_dir: &str,
+    scratch: &str,
+    quiet: bool,
+    resume: bool,
+    limits: Option<&Bound<'py, PyDict>>,
+    max_memory_bytes: Option<usize>,
+    step_timeout: Option<f64>,
+    on_status: Option<Bound<'py, PyAny>>,
+    on_event: Option<Bound<'py, PyAny>>,
+    on_printed: Option<Bound<'py, PyAny>>,
+    on_artifacts: Option<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let runtime = runtime()?;
+    let input = std::fs::File::open(path).map_err(|e| PyRuntimeError::new_err(format!("cannot open {path}: {e}")))?;
+    let grants = Grant::with_scratch(std::path::Path::new(artifact_dir), "/artifacts", true, std::path::Path::new(scratch));
+    let mut instance = runtime
+        .instantiate_reading(&grants, budget(max_memory_bytes, step_timeout), input)
+        .map_err(|e| PyRuntimeError::new_err(format!("{e:#}")))?;
+    let loads = py.import("json")?.getattr("loads")?;
+    let result = (|| -> Result<(Option<String>, Option<i32>, u64), Problem> {
+        let defaults = instance.codec.runnerwire_codec_types().call_default_limits(arm(&mut instance.store)).map_err(trap)?;
+        let limits = wit_limits(&limit_args(limits)?, defaults);
+        let api = instance.codec.runnerwire_codec_process().stepper();
+        let stepper = if resume {
+            api.call_resuming(arm(&mut instance.store), limits, quiet)
+        } else {
+            api.call_constructor(arm(&mut instance.store), limits, quiet)
+        }
+        .map_err(trap)?;
+        let outcome = loop {
+            // Without the GIL: the component may block reading the stream from a pipe that a
+            // Python thread feeds (a file object as `_input`).
+            let store = &mut instance.store;
+            let step = py.detach(|| api.call_next(arm(store), stepper)).map_err(trap)?.map_err(Problem::Stream)?;
+            match step {
+                wit_process::Step::Status(json) => {
+                    if let Some(f) = &on_status {
+                        f.call1((loads.call1((json,))?,))?;
+                    }
+                }
+                wit_process::Step::Event(event) => {
+                    if let (Some(f), Some(text)) = (&on_printed, event.printed) {
+                        f.call1((text,))?;
+                    }
+                    if let Some(f) = &on_event {
+                        let keep = f.call1((loads.call1((event.json,))?,))?;
+                        if !keep.is_truthy()? {
+                            api.call_skip_event(arm(&mut instance.store), stepper).map_err(trap)?;
+                        }
+                    }
+                }
+                wit_process::Step::Artifacts => {
+                    if let Some(f) = &on_artifacts {
+                        f.call0()?;
+                    }
+                }
+                wit_process::Step::End(outcome) => break outcome,
+            }
+        };
+        let _ = stepper.resource_drop(&mut instance.store);
+        Ok((outcome.status, outcome.rc, outcome.events_written))
+    })();
+    match result {
+        Ok((status, rc, written)) => ("end", status, rc, written).into_pyobject(py),
+        Err(problem) => problem_value(py, problem),
+    }
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(artifact_dir, m)?)?;
+    m.add_function(wrap_pyfunction!(process_steps, m)?)?;
+    m.add_function(wrap_pyfunction!(inspect, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,49 @@
+"""A drop-in for ``ansible_runner.interface.run(streamer=...)``, ``init_runner`` and
+``run_async``: upstream 2.4.3's parameter names and behaviour for the streaming stages.
+
+``streamer="process"`` runs ``runnerwire.streaming.Processor`` (upstream's handlers,
+``finished_callback``, ``.status``/``.rc``; a bad stream ends with status ``error`` and a
+``job_explanation`` naming the byte offset). ``transmit`` and ``worker`` are not in the
+Python API yet: they raise NotImplementedError naming the CLI command that does them.
+"""
+
+import threading
+
+from .streaming import Processor
+
+__all__ = ["run", "run_async", "init_runner"]
+
+_CLI = {"transmit": "runnerwire transmit", "worker": "runnerwire worker"}
+
+
+def init_runner(**kwargs):
+    """The stage object ``run`` would run (upstream's ``init_runner`` for a streamer)."""
+    # Upstream's logging options; runnerwire logs nothing of its own here.
+    for name in ("debug", "logfile", "ignore_logging"):
+        kwargs.pop(name, None)
+    streamer = kwargs.get("streamer")
+    if streamer in _CLI:
+        raise NotImplementedError(f"runnerwire.interface.run(streamer={streamer!r}) is not available from Python yet; use `{_CLI[streamer]}`")
+    if streamer != "process":
+        raise NotImplementedError(f"runnerwire.interface.run runs the streaming stages only (streamer='process'), not streamer={streamer!r}")
+    # As upstream: a streamer needs private_data_dir (it raises KeyError without one).
+    kwargs["private_data_dir"]
+    handlers = {name: kwargs.pop(name, None) for name in
+                ("event_handler", "status_handler", "artifacts_handler", "cancel_callback", "finished_callback")}
+    kwargs.pop("streamer")
+    return Processor(**handlers, **kwargs)
+
+
+def run(**kwargs):
+    """Runs the stage in the foreground and returns its object when done."""
+    r = init_runner(**kwargs)
+    r.run()
+    return r
+
+
+def run_async(**kwargs):
+    """Runs the stage in a thread, started at once; returns the thread and the stage object."""
+    r = init_runner(**kwargs)
+    thread = threading.Thread(target=r.run)
+    thread.start()
+    return thread, r
