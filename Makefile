@@ -11,7 +11,7 @@ PRECOMPILED := target/wasm32-wasip2/release/runnerwire_codec.cwasm
 BIN         := target/release/runnerwire
 DEMO_OUT    := target/demo
 
-.PHONY: all build component precompiled bindings venv core-venv test-image receptor test test-rust test-js test-python test-mesh mesh-tests demo demo-mesh fixtures hostile-fixtures bench bench-hostile bench-bindings clean
+.PHONY: all build component precompiled bindings venv core-venv test-image receptor test test-rust test-js test-python test-mesh mesh-tests demo demo-mesh fixtures hostile-fixtures bench bench-hostile bench-bindings dist test-dist clean
 
 all: build
 
@@ -96,10 +96,11 @@ bindings: precompiled $(JS_STAMP) $(PY_STAMP)
 ## All tests: codec unit tests (incl. differential tests against CPython's json),
 ## snapshots, compatibility tests that run upstream ansible-runner for real, the
 ## bindings (Node, the page in headless Chromium, Python) against native and upstream,
-## and runnerwire as the work command of a real Receptor mesh.
+## runnerwire as the work command of a real Receptor mesh, and the release artifacts of
+## `make dist` installed fresh (test-dist).
 # `-k`: every suite runs and reports even when an earlier one failed.
 test: precompiled venv core-venv test-image bindings receptor
-	$(MAKE) -k test-rust test-js test-python mesh-tests
+	$(MAKE) -k test-rust test-js test-python mesh-tests test-dist
 
 # Needs the component, not `build`: cargo test builds the binary itself, with the features of
 # the whole workspace and its test dependencies, so wasmtime is compiled once per run.
@@ -159,6 +160,21 @@ bench: build venv core-venv receptor
 ## The component in Node and Python next to the native CLI (MB/s on one large stream).
 bench-bindings: build bindings
 	$(PYTHON) bench/bindings.py --venv-bin $(CURDIR)/$(VENV)/bin
+
+## Release artifacts in target/dist/: the Python wheel (abi3, the component inside, no other
+## package needed), the npm package tarball and the CLI as a tarball (the binary, with the
+## component embedded). `make test-dist` installs each fresh and runs a job.
+DIST      := target/dist
+CLI_TAR   := $(DIST)/runnerwire-0.1.0-$(shell uname -m)-linux.tar.gz
+dist: build bindings
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	cd bindings/python && VIRTUAL_ENV=$(CURDIR)/$(PY_VENV) .venv/bin/maturin build --release --quiet --out $(CURDIR)/$(DIST)
+	cd bindings/js && npm pack --silent --pack-destination $(CURDIR)/$(DIST) >/dev/null
+	tar -czf $(CLI_TAR) -C target/release runnerwire
+	@ls -l $(DIST)
+
+test-dist: dist core-venv
+	RUNNERWIRE_CORE_VENV=$(CURDIR)/$(CORE_VENV) $(PYTHON) -m unittest -v tests/dist/test_dist.py
 
 clean:
 	$(CARGO) clean

@@ -1,0 +1,141 @@
+"""`make test-dist`: each artifact of `make dist` installed fresh, away from the checkout,
+then a job run through it.
+
+- the wheel, into a new venv with nothing else (pip --no-index: it needs no other
+  package): `runnerwire.interface.run(streamer="process")` and `python -m runnerwire process`
+  read a recorded job's results and write what upstream wrote;
+- the npm tarball, into an empty npm project: `import("runnerwire")` and its CLI process the
+  same results;
+- the CLI tarball, unpacked: `transmit | worker | process` runs the demo job (ansible-core
+  from RUNNERWIRE_CORE_VENV), and the wheel's Processor reads that worker's results too.
+
+RUNNERWIRE_DIST names the directory (default target/dist).
+"""
+
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import unittest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DIST = os.environ.get("RUNNERWIRE_DIST", os.path.join(ROOT, "target", "dist"))
+CORE_VENV = os.environ.get("RUNNERWIRE_CORE_VENV", os.path.join(ROOT, ".venv-core"))
+SIMPLE = os.path.join(ROOT, "fixtures", "simple")
+
+
+def one(pattern):
+    found = glob.glob(os.path.join(DIST, pattern))
+    if len(found) != 1:
+        raise AssertionError(f"expected one {pattern} in {DIST}, found {found}")
+    return found[0]
+
+
+def upstream_event_files():
+    """The event files upstream's process wrote for fixtures/simple (name -> bytes)."""
+    with tarfile.open(os.path.join(SIMPLE, "process.tar")) as t:
+        return {os.path.basename(m.name): t.extractfile(m).read() for m in t.getmembers()
+                if m.isfile() and "/job_events/" in "/" + m.name}
+
+
+def event_files(artifact_dir):
+    d = os.path.join(artifact_dir, "job_events")
+    out = {}
+    for name in os.listdir(d):
+        with open(os.path.join(d, name), "rb") as f:
+            out[name] = f.read()
+    return out
+
+
+class Dist(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.work = tempfile.mkdtemp(prefix="runnerwire-dist-")
+        # Nothing from the checkout on the way: a clean environment, cwd outside it.
+        cls.env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": cls.work, "LANG": "C.UTF-8"}
+        for name in ("npm_config_cache",):
+            if name in os.environ:
+                cls.env[name] = os.environ[name]
+        cls.env.setdefault("npm_config_cache", os.path.join(os.path.expanduser("~"), ".npm"))
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.work, ignore_errors=True)
+
+    def run_in(self, argv, cwd, stdin=None, env=None):
+        return subprocess.run(argv, cwd=cwd, env=env or self.env, stdin=stdin, capture_output=True, check=True)
+
+    def fresh_wheel_venv(self):
+        venv = os.path.join(self.work, "wheel-venv")
+        if not os.path.isdir(venv):
+            self.run_in([sys.executable, "-m", "venv", venv], self.work)
+            self.run_in([os.path.join(venv, "bin", "pip"), "install", "--quiet", "--no-index", "--disable-pip-version-check",
+                         one("runnerwire-*.whl")], self.work)
+        return os.path.join(venv, "bin", "python")
+
+    def test_the_wheel_installs_alone_and_processes_a_job(self):
+        python = self.fresh_wheel_venv()
+        listed = json.loads(self.run_in([python, "-m", "pip", "list", "--format", "json", "--disable-pip-version-check"], self.work).stdout)
+        self.assertEqual(sorted(p["name"] for p in listed if p["name"] not in ("pip", "setuptools")), ["runnerwire"])
+        pdd = os.path.join(self.work, "wheel-pdd")
+        script = ("import json, sys, runnerwire\n"
+                  "events = []\n"
+                  "with open(sys.argv[1], 'rb') as f:\n"
+                  "    r = runnerwire.interface.run(streamer='process', _input=f, private_data_dir=sys.argv[2], ident='job', quiet=True,\n"
+                  "                                 event_handler=lambda e: events.append(e['uuid']) or True)\n"
+                  "print(json.dumps([r.status, len(events), runnerwire.__file__]))\n")
+        out = json.loads(self.run_in([python, "-c", script, os.path.join(SIMPLE, "result.stream"), pdd], self.work).stdout)
+        self.assertEqual(out[0], "successful")
+        self.assertFalse(out[2].startswith(ROOT), out[2])
+        self.assertEqual(event_files(os.path.join(pdd, "artifacts", "job")), upstream_event_files())
+        # The module's CLI prints what upstream's process printed.
+        with open(os.path.join(SIMPLE, "result.stream"), "rb") as f:
+            cli = self.run_in([python, "-m", "runnerwire", "process", os.path.join(self.work, "wheel-cli"), "--ident", "job"], self.work, stdin=f)
+        with open(os.path.join(SIMPLE, "process.stdout"), "rb") as f:
+            self.assertEqual(cli.stdout, f.read())
+
+    def test_the_npm_tarball_installs_into_an_empty_project_and_processes_a_job(self):
+        project = os.path.join(self.work, "npm-project")
+        os.makedirs(project)
+        with open(os.path.join(project, "package.json"), "w") as f:
+            json.dump({"name": "empty", "version": "1.0.0", "private": True}, f)
+        self.run_in(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", one("runnerwire-*.tgz")], project)
+        imported = self.run_in(["node", "--input-type=module", "-e", "const m = await import('runnerwire'); console.log(typeof m.process)"], project)
+        self.assertEqual(imported.stdout.strip(), b"function")
+        with open(os.path.join(SIMPLE, "result.stream"), "rb") as f:
+            cli = self.run_in([os.path.join(project, "node_modules", ".bin", "runnerwire"), "process", os.path.join(project, "out"), "--ident", "job"],
+                              project, stdin=f)
+        with open(os.path.join(SIMPLE, "process.stdout"), "rb") as f:
+            self.assertEqual(cli.stdout, f.read())
+        self.assertEqual(event_files(os.path.join(project, "out", "artifacts", "job")), upstream_event_files())
+
+    def test_the_cli_tarball_runs_the_demo_job_and_the_wheel_reads_its_results(self):
+        unpacked = os.path.join(self.work, "cli")
+        with tarfile.open(one("runnerwire-*-linux.tar.gz")) as t:
+            t.extractall(unpacked, filter="data")
+        binary = os.path.join(unpacked, "runnerwire")
+        env = dict(self.env, PATH=os.path.join(CORE_VENV, "bin") + ":" + self.env["PATH"])
+        job = self.run_in([binary, "transmit", os.path.join(ROOT, "demo", "private_data_dir"), "-p", "site.yml", "--ident", "demo"], self.work, env=env).stdout
+        results = subprocess.run([binary, "worker"], input=job, env=env, cwd=self.work, capture_output=True, check=True).stdout
+        processed = subprocess.run([binary, "process", os.path.join(self.work, "cli-out"), "--ident", "demo"], input=results, env=env,
+                                   cwd=self.work, capture_output=True)
+        self.assertEqual(processed.returncode, 0, processed.stderr)
+        with open(os.path.join(self.work, "cli-out", "artifacts", "demo", "status")) as f:
+            self.assertEqual(f.read(), "successful")
+        python = self.fresh_wheel_venv()
+        script = ("import sys, runnerwire\n"
+                  "r = runnerwire.streaming.Processor(_input=sys.stdin.buffer, private_data_dir=sys.argv[1], ident='demo', quiet=True)\n"
+                  "print(r.run()[0])\n")
+        out = subprocess.run([python, "-c", script, os.path.join(self.work, "wheel-out")], input=results, env=self.env, cwd=self.work,
+                             capture_output=True, check=True)
+        self.assertEqual(out.stdout.strip(), b"successful")
+        self.assertEqual(event_files(os.path.join(self.work, "wheel-out", "artifacts", "demo")),
+                         event_files(os.path.join(self.work, "cli-out", "artifacts", "demo")))
+
+
+if __name__ == "__main__":
+    unittest.main()
