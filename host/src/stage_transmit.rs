@@ -76,21 +76,25 @@ pub fn run(args: TransmitArgs) -> StageResult {
             .unwrap_or(0),
     };
 
-    let scratch = tempfile::Builder::new().prefix("runnerwire-transmit-").tempdir().context("cannot create a scratch dir").map_err(Failure::io)?;
     let runtime = Runtime::new().map_err(Failure::internal)?;
-    let grants = Grant::with_scratch(&pdd, "/pdd", false, scratch.path());
-    let budget = args.sandbox.budget();
+    let stdout = std::io::stdout();
+    transmit(&runtime, &pdd, &request, args.sandbox.budget(), &mut stdout.lock())
+}
+
+/// The stage for a validated request, in a runtime the caller keeps, on any output (the
+/// Python module's Transmitter uses it).
+pub fn transmit(runtime: &Runtime, pdd: &Path, request: &wit_transmit::TransmitRequest, budget: Budget, out: &mut dyn Write) -> StageResult {
+    let scratch = tempfile::Builder::new().prefix("runnerwire-transmit-").tempdir().context("cannot create a scratch dir").map_err(Failure::io)?;
+    let grants = Grant::with_scratch(pdd, "/pdd", false, scratch.path());
     let mut instance = runtime.instantiate(&grants, budget).map_err(Failure::internal)?;
     if !request.only_transmit_kwargs {
-        pack_parts_in_parallel(&runtime, &mut instance, &pdd, scratch.path(), budget);
+        pack_parts_in_parallel(runtime, &mut instance, pdd, scratch.path(), budget);
     }
     let api = instance.codec.runnerwire_codec_transmit().transmitter();
     let transmitter = api
-        .call_start(arm(&mut instance.store), &request)
+        .call_start(arm(&mut instance.store), request)
         .map_err(Failure::trap)?
         .map_err(Failure::stream)?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
     loop {
         let chunk = api.call_next_chunk(arm(&mut instance.store), transmitter).map_err(Failure::trap)?.map_err(Failure::stream)?;
         let Some(chunk) = chunk else { break };

@@ -1,19 +1,22 @@
 """A drop-in for ``ansible_runner.interface.run(streamer=...)``, ``init_runner`` and
 ``run_async``: upstream 2.4.3's parameter names and behaviour for the streaming stages.
 
+``streamer="transmit"`` writes objects given in place of files into the private data dir
+as upstream does and runs ``runnerwire.streaming.Transmitter`` (the same kwargs line).
 ``streamer="process"`` runs ``runnerwire.streaming.Processor`` (upstream's handlers,
 ``finished_callback``, ``.status``/``.rc``; a bad stream ends with status ``error`` and a
-``job_explanation`` naming the byte offset). ``transmit`` and ``worker`` are not in the
-Python API yet: they raise NotImplementedError naming the CLI command that does them.
+``job_explanation`` naming the byte offset). ``worker`` is not in the Python API yet: it
+raises NotImplementedError naming the CLI command that does it.
 """
 
 import threading
 
-from .streaming import Processor
+from . import _artifacts
+from .streaming import Processor, Transmitter
 
 __all__ = ["run", "run_async", "init_runner"]
 
-_CLI = {"transmit": "runnerwire transmit", "worker": "runnerwire worker"}
+_CLI = {"worker": "runnerwire worker"}
 
 
 def init_runner(**kwargs):
@@ -24,13 +27,17 @@ def init_runner(**kwargs):
     streamer = kwargs.get("streamer")
     if streamer in _CLI:
         raise NotImplementedError(f"runnerwire.interface.run(streamer={streamer!r}) is not available from Python yet; use `{_CLI[streamer]}`")
-    if streamer != "process":
-        raise NotImplementedError(f"runnerwire.interface.run runs the streaming stages only (streamer='process'), not streamer={streamer!r}")
+    if streamer not in ("transmit", "process"):
+        raise NotImplementedError(f"runnerwire.interface.run runs the streaming stages only (streamer='transmit' or 'process'), not streamer={streamer!r}")
+    if streamer == "transmit":
+        _artifacts.dump(kwargs)
     # As upstream: a streamer needs private_data_dir (it raises KeyError without one).
-    kwargs["private_data_dir"]
+    _artifacts.relative_paths(kwargs)
     handlers = {name: kwargs.pop(name, None) for name in
                 ("event_handler", "status_handler", "artifacts_handler", "cancel_callback", "finished_callback")}
     kwargs.pop("streamer")
+    if streamer == "transmit":
+        return Transmitter(**kwargs)
     return Processor(**handlers, **kwargs)
 
 

@@ -15,7 +15,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
 use runnerwire::cli::LimitArgs;
-use runnerwire::engine::{arm, wit_limits, wit_process, wit_types, Budget, Grant, Runtime};
+use runnerwire::engine::{arm, wit_limits, wit_process, wit_transmit, wit_types, Budget, Grant, Runtime};
+use runnerwire::paths_host::random_hex_ident;
+use runnerwire::stage_transmit;
 use runnerwire::failure::Failure;
 use runnerwire::stage_inspect;
 
@@ -239,10 +241,100 @@ fn process_steps<'py>(
     }
 }
 
+/// A `Write` that hands what follows the stream's first line to a Python callable: the
+/// kwargs line is the Python layer's (upstream's Python API dumps the caller's own kwargs).
+struct AfterFirstLine<'py> {
+    write: Bound<'py, PyAny>,
+    in_first_line: bool,
+    raised: Option<PyErr>,
+}
+
+impl std::io::Write for AfterFirstLine<'_> {
+    fn write(&mut self, mut buf: &[u8]) -> std::io::Result<usize> {
+        let n = buf.len();
+        if self.in_first_line {
+            match buf.iter().position(|&b| b == b'\n') {
+                Some(end) => {
+                    self.in_first_line = false;
+                    buf = &buf[end + 1..];
+                }
+                None => return Ok(n),
+            }
+        }
+        if !buf.is_empty() {
+            if let Err(e) = self.write.call1((PyBytes::new(self.write.py(), buf),)) {
+                self.raised = Some(e);
+                return Err(std::io::Error::other("the output's write raised"));
+            }
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The job stream's private data dir archive and eof line for `private_data_dir` (absolute),
+/// as upstream's `stream_dir` sends it, to `write(bytes)`; large files packed on all cores.
+/// Returns None, or `("failure", code, message)`.
+#[pyfunction]
+#[pyo3(signature = (private_data_dir, write, *, max_memory_bytes=None, step_timeout=None))]
+fn transmit_archive<'py>(
+    py: Python<'py>,
+    private_data_dir: &str,
+    write: Bound<'py, PyAny>,
+    max_memory_bytes: Option<usize>,
+    step_timeout: Option<f64>,
+) -> PyResult<Option<Bound<'py, PyTuple>>> {
+    let runtime = runtime()?;
+    let request = wit_transmit::TransmitRequest {
+        private_data_dir: private_data_dir.to_string(),
+        ident: random_hex_ident(),
+        binary: None,
+        playbook: None,
+        module: None,
+        module_args: None,
+        host_pattern: None,
+        verbosity: None,
+        quiet: false,
+        rotate_artifacts: 0,
+        json_mode: false,
+        omit_event_data: false,
+        only_failed_event_data: false,
+        inventory: None,
+        forks: None,
+        project_dir: None,
+        artifact_dir: None,
+        roles_path: None,
+        container_image: None,
+        container_volume_mounts: None,
+        container_options: None,
+        cmdline: None,
+        limit: None,
+        suppress_env_files: false,
+        role: None,
+        role_vars: None,
+        role_skip_facts: false,
+        generated_name: random_hex_ident(),
+        only_transmit_kwargs: false,
+        now: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0),
+    };
+    let mut out = AfterFirstLine { write, in_first_line: true, raised: None };
+    let result = stage_transmit::transmit(runtime, std::path::Path::new(private_data_dir), &request, budget(max_memory_bytes, step_timeout), &mut out);
+    if let Some(e) = out.raised {
+        return Err(e);
+    }
+    match result {
+        Ok(_) => Ok(None),
+        Err(f) => failure_value(py, f).map(Some),
+    }
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(artifact_dir, m)?)?;
     m.add_function(wrap_pyfunction!(process_steps, m)?)?;
     m.add_function(wrap_pyfunction!(inspect, m)?)?;
+    m.add_function(wrap_pyfunction!(transmit_archive, m)?)?;
     Ok(())
 }

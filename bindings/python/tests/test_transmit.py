@@ -1,0 +1,105 @@
+"""``interface.run(streamer="transmit")`` against upstream's, as AWX's controller calls it
+(tests/transmit_calls.py run once with each package, on the same absolute private data dir):
+the kwargs line byte for byte, the archive's entries (name, mode, content), the files
+written into the private data dir; then the stages crossed: upstream's worker runs our job
+stream and both processes read its results with the same handler calls, and upstream's
+process reads the results of our worker (the CLI's, target/release/runnerwire)."""
+
+import base64
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+import zipfile
+
+import test_runnerwire
+from test_runnerwire import ROOT, UPSTREAM_VENV
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEMO = os.path.join(ROOT, "demo", "private_data_dir")
+NATIVE = os.path.join(ROOT, "target", "release", "runnerwire")
+UPSTREAM_PYTHON = os.path.join(UPSTREAM_VENV, "bin", "python")
+
+
+def split(stream):
+    """The kwargs line, the archive's entries {name: (mode, bytes)} (None without one), the
+    last line."""
+    lines = stream.split(b"\n")
+    if not lines[1].startswith(b'{"zipfile"'):
+        return lines[0], None, lines[1]
+    size = json.loads(lines[1])["zipfile"]
+    rest = stream[len(lines[0]) + len(lines[1]) + 2:]
+    # The base64 runs up to the eof line, with no newline between.
+    end = rest.index(b'{"eof"')
+    data = base64.b64decode(rest[:end])
+    assert len(data) == size, (len(data), size)
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    entries = {i.filename: (i.external_attr >> 16, archive.read(i)) for i in archive.infolist()}
+    return lines[0], entries, rest[end:].rstrip(b"\n")
+
+
+class TransmitAgainstUpstream(unittest.TestCase):
+    run_both = test_runnerwire.ProcessorAgainstUpstream.run_both
+    assert_same = test_runnerwire.ProcessorAgainstUpstream.assert_same
+
+    def setUp(self):
+        self.work = tempfile.mkdtemp(prefix="runnerwire-transmit-")
+        self.addCleanup(shutil.rmtree, self.work, True)
+
+    def transmit(self, which, case):
+        """The stream and the private data dir's files after the call; the dir is the same
+        absolute path for both packages."""
+        pdd = os.path.join(self.work, "pdd")
+        shutil.rmtree(pdd, ignore_errors=True)
+        shutil.copytree(DEMO, pdd)
+        out = os.path.join(self.work, f"{which}.stream")
+        python = UPSTREAM_PYTHON if which == "upstream" else sys.executable
+        run = subprocess.run([python, os.path.join(HERE, "transmit_calls.py"), which, pdd, out, case], capture_output=True)
+        self.assertEqual(run.returncode, 0, run.stderr.decode()[-2000:])
+        self.assertEqual(run.stdout.strip(), b"unstarted None")
+        files = sorted(os.path.relpath(os.path.join(d, f), pdd) for d, _, fs in os.walk(pdd) for f in fs)
+        with open(out, "rb") as f:
+            return f.read(), files
+
+    def test_the_stream_is_upstreams_for_each_call(self):
+        for case in ["awx", "awx-key", "role", "kwargs-only"]:
+            with self.subTest(case):
+                up, up_files = self.transmit("upstream", case)
+                ours, our_files = self.transmit("runnerwire", case)
+                (up_kwargs, up_entries, up_end), (our_kwargs, our_entries, our_end) = split(up), split(ours)
+                self.assertEqual(our_kwargs, up_kwargs)
+                self.assertEqual(our_entries, up_entries)
+                self.assertEqual((our_end, up_end), (b'{"eof": true}', b'{"eof": true}'))
+                self.assertEqual(our_files, up_files)
+                if case == "awx-key":
+                    self.assertIn(b'"fact_cache_type": "jsonfile"', our_kwargs)
+                    self.assertIn("env/envvars", our_entries)
+                    self.assertIn("env/ssh_key", our_entries)
+
+    def test_upstreams_worker_runs_our_job_and_upstreams_process_reads_our_workers_results(self):
+        stream, _ = self.transmit("runnerwire", "awx")
+        env = dict(os.environ, PATH=os.path.join(UPSTREAM_VENV, "bin") + ":" + os.environ.get("PATH", ""))
+        upstream_results = subprocess.run([os.path.join(UPSTREAM_VENV, "bin", "ansible-runner"), "worker"], input=stream,
+                                          capture_output=True, env=env, check=True).stdout
+        path = os.path.join(self.work, "upstream-worker.results")
+        with open(path, "wb") as f:
+            f.write(upstream_results)
+        results = self.run_both(path, "--awx")
+        self.assert_same(results)
+        self.assertEqual(results["runnerwire"][0]["result"][0], "successful")
+        if os.path.exists(NATIVE):
+            ours = subprocess.run([NATIVE, "worker"], input=stream, capture_output=True, env=env, check=True).stdout
+            path = os.path.join(self.work, "our-worker.results")
+            with open(path, "wb") as f:
+                f.write(ours)
+            results = self.run_both(path, "--awx")
+            self.assert_same(results)
+            self.assertEqual(results["upstream"][0]["result"][0], "successful")
+
+
+if __name__ == "__main__":
+    unittest.main()
