@@ -75,7 +75,8 @@ $(MESH_STAMP): tests/mesh/requirements.txt $(VENV_STAMP)
 ## (jco, pinned in bindings/js/package-lock.json), the page's copy of it and of the WASI
 ## shims (web/dist), and the Python package in its venv: its extension module is the host
 ## crate (PyO3, built by maturin, pinned in bindings/python/requirements-build.txt) with the
-## precompiled component embedded, as in the CLI.
+## precompiled component embedded, as in the CLI; the package carries the CLI binary too
+## (runnerwire/_bin/), which its Worker runs.
 JS_STAMP := bindings/js/node_modules/.installed
 PY_VENV  := bindings/python/.venv
 PY_STAMP := $(PY_VENV)/.installed
@@ -86,11 +87,12 @@ $(PY_STAMP): bindings/python/requirements-build.txt
 	$(PYTHON) -m venv $(PY_VENV)
 	$(PY_VENV)/bin/pip install --quiet --disable-pip-version-check -r bindings/python/requirements-build.txt
 	@touch $@
-bindings: precompiled $(JS_STAMP) $(PY_STAMP)
+bindings: build $(JS_STAMP) $(PY_STAMP)
 	node bindings/js/build.mjs $(COMPONENT)
 	rm -rf web/dist && mkdir -p web/dist
 	cp -r bindings/js/gen web/dist/codec
 	cp -r bindings/js/node_modules/@bytecodealliance/preview2-shim/dist web/dist/shim
+	mkdir -p bindings/python/runnerwire/_bin && cp $(BIN) bindings/python/runnerwire/_bin/runnerwire
 	cd bindings/python && VIRTUAL_ENV=$(CURDIR)/$(PY_VENV) .venv/bin/maturin develop --release --quiet
 
 ## All tests: codec unit tests (incl. differential tests against CPython's json),

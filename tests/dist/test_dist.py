@@ -3,7 +3,8 @@ then a job run through it.
 
 - the wheel, into a new venv with nothing else (pip --no-index: it needs no other
   package): `runnerwire.interface.run(streamer="process")` and `python -m runnerwire process`
-  read a recorded job's results and write what upstream wrote;
+  read a recorded job's results and write what upstream wrote, and the demo job runs through
+  `run(streamer="transmit")`, `"worker"` and `"process"`;
 - the npm tarball, into an empty npm project: `import("runnerwire")` and its CLI process the
   same results;
 - the CLI tarball, unpacked: `transmit | worker | process` runs the demo job (ansible-core
@@ -67,7 +68,9 @@ class Dist(unittest.TestCase):
         shutil.rmtree(cls.work, ignore_errors=True)
 
     def run_in(self, argv, cwd, stdin=None, env=None):
-        return subprocess.run(argv, cwd=cwd, env=env or self.env, stdin=stdin, capture_output=True, check=True)
+        run = subprocess.run(argv, cwd=cwd, env=env or self.env, stdin=stdin, capture_output=True)
+        self.assertEqual(run.returncode, 0, f"{argv[:3]}: {run.stderr.decode(errors='replace')[-3000:]}")
+        return run
 
     def fresh_wheel_venv(self):
         venv = os.path.join(self.work, "wheel-venv")
@@ -97,6 +100,24 @@ class Dist(unittest.TestCase):
             cli = self.run_in([python, "-m", "runnerwire", "process", os.path.join(self.work, "wheel-cli"), "--ident", "job"], self.work, stdin=f)
         with open(os.path.join(SIMPLE, "process.stdout"), "rb") as f:
             self.assertEqual(cli.stdout, f.read())
+
+    def test_the_wheel_runs_a_whole_job_transmit_worker_process(self):
+        python = self.fresh_wheel_venv()
+        env = dict(self.env, PATH=os.path.join(CORE_VENV, "bin") + ":" + self.env["PATH"])
+        pdd = os.path.join(self.work, "wheel-job")
+        shutil.copytree(os.path.join(ROOT, "demo", "private_data_dir"), pdd)
+        script = ("import io, json, sys, runnerwire\n"
+                  "job, results = io.BytesIO(), io.BytesIO()\n"
+                  "runnerwire.run(streamer='transmit', _output=job, private_data_dir=sys.argv[1], playbook='site.yml', ident='w',\n"
+                  "               envvars={'GREETING': 'hi'})\n"
+                  "w = runnerwire.run(streamer='worker', _input=io.BytesIO(job.getvalue()), _output=results)\n"
+                  "events = []\n"
+                  "p = runnerwire.run(streamer='process', _input=io.BytesIO(results.getvalue()), private_data_dir=sys.argv[2], ident='w',\n"
+                  "                   quiet=True, event_handler=lambda e: events.append(e['event']) or False)\n"
+                  "print(json.dumps([w.status, w.rc, p.status, events]))\n")
+        out = json.loads(self.run_in([python, "-c", script, pdd, os.path.join(self.work, "wheel-job-out")], self.work, env=env).stdout)
+        self.assertEqual(out[:3], ["successful", 0, "successful"])
+        self.assertEqual((out[3][0], out[3][-1]), ("playbook_on_start", "playbook_on_stats"))
 
     def test_the_npm_tarball_installs_into_an_empty_project_and_processes_a_job(self):
         project = os.path.join(self.work, "npm-project")

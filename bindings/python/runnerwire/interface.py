@@ -5,18 +5,16 @@
 as upstream does and runs ``runnerwire.streaming.Transmitter`` (the same kwargs line).
 ``streamer="process"`` runs ``runnerwire.streaming.Processor`` (upstream's handlers,
 ``finished_callback``, ``.status``/``.rc``; a bad stream ends with status ``error`` and a
-``job_explanation`` naming the byte offset). ``worker`` is not in the Python API yet: it
-raises NotImplementedError naming the CLI command that does it.
+``job_explanation`` naming the byte offset). ``streamer="worker"`` runs
+``runnerwire.streaming.Worker`` (the job as ``runnerwire worker`` runs it).
 """
 
 import threading
 
 from . import _artifacts
-from .streaming import Processor, Transmitter
+from .streaming import Processor, Transmitter, Worker
 
 __all__ = ["run", "run_async", "init_runner"]
-
-_CLI = {"worker": "runnerwire worker"}
 
 
 def init_runner(**kwargs):
@@ -25,19 +23,21 @@ def init_runner(**kwargs):
     for name in ("debug", "logfile", "ignore_logging"):
         kwargs.pop(name, None)
     streamer = kwargs.get("streamer")
-    if streamer in _CLI:
-        raise NotImplementedError(f"runnerwire.interface.run(streamer={streamer!r}) is not available from Python yet; use `{_CLI[streamer]}`")
-    if streamer not in ("transmit", "process"):
-        raise NotImplementedError(f"runnerwire.interface.run runs the streaming stages only (streamer='transmit' or 'process'), not streamer={streamer!r}")
+    if streamer not in ("transmit", "worker", "process"):
+        raise NotImplementedError(f"runnerwire.interface.run runs the streaming stages only (streamer='transmit', 'worker' or 'process'), not streamer={streamer!r}")
     if streamer == "transmit":
         _artifacts.dump(kwargs)
-    # As upstream: a streamer needs private_data_dir (it raises KeyError without one).
-    _artifacts.relative_paths(kwargs)
+    # As upstream: a streamer needs private_data_dir (it raises KeyError without one), except
+    # that our worker, like the CLI's, takes a temp dir (removed afterwards) without one.
+    if streamer != "worker" or "private_data_dir" in kwargs:
+        _artifacts.relative_paths(kwargs)
     handlers = {name: kwargs.pop(name, None) for name in
                 ("event_handler", "status_handler", "artifacts_handler", "cancel_callback", "finished_callback")}
     kwargs.pop("streamer")
     if streamer == "transmit":
         return Transmitter(**kwargs)
+    if streamer == "worker":
+        return Worker(**kwargs)
     return Processor(**handlers, **kwargs)
 
 

@@ -1,6 +1,7 @@
 """Drop-ins for ``ansible_runner.streaming``: the same class names, constructors and
 ``run()``. ``Transmitter`` sends the caller's kwargs and the private data dir archived by the
-native host; ``Processor`` reads a result stream in the native host (see ``runnerwire``)."""
+native host; ``Worker`` runs the job as ``runnerwire worker`` (the binary the wheel carries);
+``Processor`` reads a result stream in the native host (see ``runnerwire``)."""
 
 import json
 import os
@@ -9,7 +10,7 @@ import uuid
 
 from . import Processor, _native, _raise
 
-__all__ = ["Transmitter", "Processor"]
+__all__ = ["Transmitter", "Worker", "Processor"]
 
 
 class _UUIDEncoder(json.JSONEncoder):
@@ -49,3 +50,84 @@ class Transmitter:
         self._output.flush()
         return self.status, self.rc
 
+
+
+def _cli():
+    """The runnerwire binary the wheel carries (``_bin/runnerwire``), else RUNNERWIRE_BIN,
+    else one on PATH: the worker runs its job under it (see ``Worker``)."""
+    import shutil
+
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bin", "runnerwire")
+    for candidate in (os.environ.get("RUNNERWIRE_BIN"), here, shutil.which("runnerwire")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise FileNotFoundError("no runnerwire binary for the worker: the wheel carries one; else set RUNNERWIRE_BIN")
+
+
+class Worker:
+    """A drop-in for ``ansible_runner.streaming.Worker``: reads a job stream from ``_input``
+    and writes the results to ``_output``. The job runs exactly as ``runnerwire worker`` runs
+    it (pty, containers, keepalives, cancel, the job keeper), because it is that program:
+    the keeper that outlives nothing must re-execute a real binary, which a Python process
+    is not, so the worker is the binary the wheel carries, fed and read by this object.
+
+    ``delete=True`` (the CLI's ``--delete``) removes the private data dir before and after.
+    ``run()`` returns ``(status, rc)``: ``successful``/``failed`` and the worker's exit code
+    (the job's rc), or ``error`` when the job stream was refused."""
+
+    def __init__(self, _input=None, _output=None, keepalive_seconds=None, **kwargs):
+        self._input = _input if _input is not None else sys.stdin.buffer
+        self._output = _output if _output is not None else sys.stdout.buffer
+        self.keepalive_seconds = keepalive_seconds
+        self.kwargs = kwargs
+        self.private_data_dir = kwargs.get("private_data_dir")
+        self.delete = bool(kwargs.get("delete"))
+        self.status = "unstarted"
+        self.rc = None
+
+    def run(self):
+        import subprocess
+        import threading
+
+        argv = [_cli(), "worker"]
+        if self.private_data_dir is not None:
+            argv += ["--private-data-dir", os.fspath(self.private_data_dir)]
+        if self.delete:
+            argv.append("--delete")
+        if self.keepalive_seconds is not None:
+            argv += ["--keepalive-seconds", str(int(self.keepalive_seconds))]
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+        def feed():
+            try:
+                while True:
+                    chunk = self._input.read(1 << 16) if not hasattr(self._input, "read1") else self._input.read1(1 << 16)
+                    if not chunk:
+                        break
+                    proc.stdin.write(chunk)
+                    proc.stdin.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                pass
+            finally:
+                try:
+                    proc.stdin.close()
+                except OSError:
+                    pass
+
+        errors = []
+        feeder = threading.Thread(target=feed, name="runnerwire-worker-input", daemon=True)
+        drain = threading.Thread(target=lambda: errors.append(proc.stderr.read()), name="runnerwire-worker-stderr", daemon=True)
+        feeder.start()
+        drain.start()
+        while True:
+            chunk = proc.stdout.read1(1 << 16)
+            if not chunk:
+                break
+            self._output.write(chunk)
+            self._output.flush()
+        code = proc.wait()
+        drain.join()
+        self.rc = code
+        self.stderr = b"".join(errors).decode("utf-8", "replace")
+        self.status = "successful" if code == 0 else ("error" if code in (2, 65, 70, 74) else "failed")
+        return self.status, self.rc

@@ -124,9 +124,9 @@ class InterfaceRunProcess(unittest.TestCase):
         self.assertEqual((r.status, r.rc), ("error", None))
         self.assertRegex(statuses[-1]["job_explanation"], r"^malformed stream at byte 22: ")
 
-    def test_the_worker_says_it_is_not_here_yet(self):
-        with self.assertRaisesRegex(NotImplementedError, "use `runnerwire worker`"):
-            runnerwire.interface.run(streamer="worker", private_data_dir=tempfile.mkdtemp())
+    def test_a_streamer_that_is_not_a_stage_is_refused(self):
+        with self.assertRaisesRegex(NotImplementedError, "streaming stages only"):
+            runnerwire.interface.run(streamer="bogus", private_data_dir=tempfile.mkdtemp())
 
 
 class InspectAndValidate(unittest.TestCase):

@@ -3,7 +3,8 @@
 the kwargs line byte for byte, the archive's entries (name, mode, content), the files
 written into the private data dir; then the stages crossed: upstream's worker runs our job
 stream and both processes read its results with the same handler calls, and upstream's
-process reads the results of our worker (the CLI's, target/release/runnerwire)."""
+process reads the results of our worker (the CLI's, target/release/runnerwire, and
+``interface.run(streamer="worker")``'s)."""
 
 import base64
 import io
@@ -99,6 +100,27 @@ class TransmitAgainstUpstream(unittest.TestCase):
             results = self.run_both(path, "--awx")
             self.assert_same(results)
             self.assertEqual(results["upstream"][0]["result"][0], "successful")
+
+    def test_our_python_worker_runs_the_job_as_the_cli_does_and_upstreams_process_reads_it(self):
+        import runnerwire
+
+        stream, _ = self.transmit("runnerwire", "awx")
+        path = os.environ.get("PATH", "")
+        os.environ["PATH"] = os.path.join(UPSTREAM_VENV, "bin") + ":" + path
+        try:
+            pdd = os.path.join(self.work, "worker-pdd")
+            results = os.path.join(self.work, "python-worker.results")
+            with open(results, "wb") as out:
+                r = runnerwire.interface.run(streamer="worker", _input=io.BytesIO(stream), _output=out, private_data_dir=pdd,
+                                             delete=True)
+        finally:
+            os.environ["PATH"] = path
+        self.assertEqual((r.status, r.rc), ("successful", 0), getattr(r, "stderr", ""))
+        self.assertFalse(os.path.exists(pdd), "delete=True left the private data dir")
+        both = self.run_both(results, "--awx")
+        self.assert_same(both)
+        self.assertEqual(both["upstream"][0]["result"][0], "successful")
+        self.assertTrue(any(c[0] == "event" for c in both["upstream"][0]["calls"]))
 
 
 if __name__ == "__main__":
