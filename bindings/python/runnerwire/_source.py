@@ -9,7 +9,9 @@ import threading
 
 @contextlib.contextmanager
 def stdin_path(source):
-    """``source``: a path, bytes, or a binary file object (read from where it is)."""
+    """``source``: a path, bytes, or a binary file object (read from where it is). A file
+    object over a regular file gives ``/proc/self/fd/N#OFFSET``: the extension opens it and
+    starts at OFFSET (no copy, no thread); any other is pumped through a pipe by a thread."""
     if isinstance(source, (str, os.PathLike)):
         yield os.fspath(source)
     elif isinstance(source, (bytes, bytearray, memoryview)):
@@ -17,11 +19,26 @@ def stdin_path(source):
             f.write(source)
             f.flush()
             yield f.name
+    elif _regular_file_at(source) is not None:
+        # A file on disk read from where it is: opened anew, and the host seeks there.
+        yield f"/proc/self/fd/{source.fileno()}#{_regular_file_at(source)}"
     elif hasattr(source, "read"):
         with _pumped(source) as path:
             yield path
     else:
         raise TypeError("a stream source is a path, bytes or a binary file object")
+
+
+def _regular_file_at(source):
+    """The logical position of a file object over a regular file, else None."""
+    try:
+        import stat
+
+        if stat.S_ISREG(os.fstat(source.fileno()).st_mode) and source.seekable():
+            return source.tell()
+    except (AttributeError, OSError, ValueError, TypeError):
+        pass
+    return None
 
 
 @contextlib.contextmanager

@@ -117,7 +117,7 @@ fn inspect<'py>(
 ) -> PyResult<Bound<'py, PyTuple>> {
     let runtime = runtime()?;
     let limits = limit_args(limits)?;
-    let mut input = match std::fs::File::open(path) {
+    let mut input = match open_source(path) {
         Ok(f) => f,
         Err(e) => return failure_value(py, Failure { code: runnerwire::exit::IO_ERROR, message: format!("cannot open {path}: {e}") }),
     };
@@ -144,6 +144,19 @@ fn inspect<'py>(
         Ok(found) => ("report", found.text, found.first_problem).into_pyobject(py),
         Err(f) => failure_value(py, f),
     }
+}
+
+/// Opens a source the Python layer named: a path, or `/proc/self/fd/N#OFFSET` for a file
+/// object over a regular file, read from OFFSET (where the Python object stands).
+fn open_source(path: &str) -> std::io::Result<std::fs::File> {
+    use std::io::Seek;
+    if let Some((file, offset)) = path.strip_prefix("/proc/self/fd/").and_then(|rest| rest.split_once('#')) {
+        let offset: u64 = offset.parse().map_err(|_| std::io::Error::other("bad offset"))?;
+        let mut f = std::fs::File::open(format!("/proc/self/fd/{file}"))?;
+        f.seek(std::io::SeekFrom::Start(offset))?;
+        return Ok(f);
+    }
+    std::fs::File::open(path)
 }
 
 /// Upstream's rule for the artifact directory, from the component.
@@ -186,7 +199,7 @@ fn process_steps<'py>(
     on_artifacts: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let runtime = runtime()?;
-    let input = std::fs::File::open(path).map_err(|e| PyRuntimeError::new_err(format!("cannot open {path}: {e}")))?;
+    let input = open_source(path).map_err(|e| PyRuntimeError::new_err(format!("cannot open {path}: {e}")))?;
     let grants = Grant::with_scratch(std::path::Path::new(artifact_dir), "/artifacts", true, std::path::Path::new(scratch));
     let mut instance = runtime
         .instantiate_reading(&grants, budget(max_memory_bytes, step_timeout), input)
