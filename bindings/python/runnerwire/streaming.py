@@ -127,6 +127,9 @@ class Worker:
             self._output.flush()
         code = proc.wait()
         drain.join()
+        feeder.join(1)
+        proc.stdout.close()
+        proc.stderr.close()
         self.rc = code
         self.stderr = b"".join(errors).decode("utf-8", "replace")
         self.status = "successful" if code == 0 else ("error" if code in (2, 65, 70, 74) else "failed")

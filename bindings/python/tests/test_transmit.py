@@ -67,7 +67,7 @@ class TransmitAgainstUpstream(unittest.TestCase):
             return f.read(), files
 
     def test_the_stream_is_upstreams_for_each_call(self):
-        for case in ["awx", "awx-key", "role", "kwargs-only"]:
+        for case in ["awx", "awx-key", "podman", "role", "kwargs-only"]:
             with self.subTest(case):
                 up, up_files = self.transmit("upstream", case)
                 ours, our_files = self.transmit("runnerwire", case)
@@ -121,6 +121,32 @@ class TransmitAgainstUpstream(unittest.TestCase):
         self.assert_same(both)
         self.assertEqual(both["upstream"][0]["result"][0], "successful")
         self.assertTrue(any(c[0] == "event" for c in both["upstream"][0]["calls"]))
+
+    def test_our_python_worker_runs_a_containerized_job_and_upstreams_process_reads_it(self):
+        import runnerwire
+
+        conf = os.environ.get("CONTAINERS_CONF") or os.path.join(ROOT, "tests", "container", "containers.conf")
+        image = os.environ.get("RUNNERWIRE_TEST_IMAGE", "localhost/runnerwire-test-ee:1")
+        present = subprocess.run(["podman", "image", "exists", image], env=dict(os.environ, CONTAINERS_CONF=conf), capture_output=True)
+        self.assertEqual(present.returncode, 0, f"podman and {image} are needed: run `make test-image`")
+        stream, _ = self.transmit("runnerwire", "podman")
+        saved = os.environ.get("CONTAINERS_CONF")
+        os.environ["CONTAINERS_CONF"] = conf
+        try:
+            results = os.path.join(self.work, "podman.results")
+            with open(results, "wb") as out:
+                r = runnerwire.interface.run(streamer="worker", _input=io.BytesIO(stream), _output=out)
+        finally:
+            if saved is None:
+                del os.environ["CONTAINERS_CONF"]
+            else:
+                os.environ["CONTAINERS_CONF"] = saved
+        self.assertEqual((r.status, r.rc), ("successful", 0), getattr(r, "stderr", ""))
+        both = self.run_both(results, "--awx")
+        self.assert_same(both)
+        starting = [c[1] for c in both["upstream"][0]["calls"] if c[0] == "status" and c[1]["status"] == "starting"]
+        self.assertEqual(starting[0]["command"][0], "podman")
+        self.assertEqual(both["upstream"][0]["result"][0], "successful")
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@ upstream's ``ansible_runner`` (in the upstream venv) or ``runnerwire``, to a fil
 usage: transmit_calls.py upstream|runnerwire PRIVATE_DATA_DIR OUTPUT CASE
 CASE: ``awx`` (absolute private data dir, envvars, settings, extravars, passwords,
 cmdline, fact cache, a dict inventory, container options), ``awx-key`` (the same and an ssh
-key), ``role``, ``kwargs-only``.
+key), ``podman`` (process isolation in the test image), ``role``, ``kwargs-only``.
 """
 
+import os
 import sys
 import uuid
 
@@ -35,6 +36,11 @@ def main():
             call["ssh_key"] = "-----BEGIN KEY-----\nabc\n-----END KEY-----\n"
             call["verbosity"] = 1
             call["only_failed_event_data"] = True
+    elif case == "podman":
+        call = dict(common, playbook="site.yml", process_isolation=True, process_isolation_executable="podman",
+                    container_image=os.environ.get("RUNNERWIRE_TEST_IMAGE", "localhost/runnerwire-test-ee:1"),
+                    container_options=["--network=none", "--pull=never"], envvars={"JOB_ID": "7"},
+                    settings={"job_timeout": 0, "suppress_ansible_output": True, "suppress_output_file": True})
     elif case == "role":
         call = dict(common, role="greet", role_vars={"who": "world"}, roles_path="/opt/roles", role_skip_facts=True, hosts="localhost")
     else:
