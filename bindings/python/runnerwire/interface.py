@@ -37,7 +37,7 @@ def init_runner(**kwargs):
     if streamer == "transmit":
         return Transmitter(**kwargs)
     if streamer == "worker":
-        return Worker(**kwargs)
+        return Worker(cancel_callback=handlers["cancel_callback"], **kwargs)
     return Processor(**handlers, **kwargs)
 
 

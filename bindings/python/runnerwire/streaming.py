@@ -72,18 +72,32 @@ class Worker:
     is not, so the worker is the binary the wheel carries, fed and read by this object.
 
     ``delete=True`` (the CLI's ``--delete``) removes the private data dir before and after.
+    Cancel as the CLI is canceled (SIGTERM: the job is ended and its results say
+    ``canceled``): call ``cancel()`` from another thread, or pass ``cancel_callback``, polled
+    every 0.2 s while the job runs, as upstream's runner polls it.
     ``run()`` returns ``(status, rc)``: ``successful``/``failed`` and the worker's exit code
-    (the job's rc), or ``error`` when the job stream was refused."""
+    (the job's rc), ``canceled``, or ``error`` when the job stream was refused."""
 
-    def __init__(self, _input=None, _output=None, keepalive_seconds=None, **kwargs):
+    def __init__(self, _input=None, _output=None, keepalive_seconds=None, cancel_callback=None, **kwargs):
         self._input = _input if _input is not None else sys.stdin.buffer
         self._output = _output if _output is not None else sys.stdout.buffer
         self.keepalive_seconds = keepalive_seconds
         self.kwargs = kwargs
         self.private_data_dir = kwargs.get("private_data_dir")
         self.delete = bool(kwargs.get("delete"))
+        self.cancel_callback = cancel_callback
         self.status = "unstarted"
         self.rc = None
+        self._proc = None
+        self._canceled = False
+
+    def cancel(self):
+        """Ends the job as SIGTERM ends ``runnerwire worker``'s; its results still stream."""
+        import signal
+
+        self._canceled = True
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGTERM)
 
     def run(self):
         import subprocess
@@ -96,7 +110,17 @@ class Worker:
             argv.append("--delete")
         if self.keepalive_seconds is not None:
             argv += ["--keepalive-seconds", str(int(self.keepalive_seconds))]
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if self._canceled:
+            self.cancel()
+        if self.cancel_callback is not None:
+            def watch():
+                while proc.poll() is None:
+                    if self.cancel_callback():
+                        self.cancel()
+                        return
+                    threading.Event().wait(0.2)
+            threading.Thread(target=watch, name="runnerwire-worker-cancel", daemon=True).start()
 
         def feed():
             try:
@@ -132,5 +156,8 @@ class Worker:
         proc.stderr.close()
         self.rc = code
         self.stderr = b"".join(errors).decode("utf-8", "replace")
-        self.status = "successful" if code == 0 else ("error" if code in (2, 65, 70, 74) else "failed")
+        if self._canceled:
+            self.status = "canceled"
+        else:
+            self.status = "successful" if code == 0 else ("error" if code in (2, 65, 69, 70, 74) else "failed")
         return self.status, self.rc

@@ -148,6 +148,39 @@ class TransmitAgainstUpstream(unittest.TestCase):
         self.assertEqual(starting[0]["command"][0], "podman")
         self.assertEqual(both["upstream"][0]["result"][0], "successful")
 
+    def test_our_python_worker_is_canceled_by_its_cancel_callback(self):
+        import threading
+        import time
+
+        import runnerwire
+
+        pdd = os.path.join(self.work, "slow")
+        os.makedirs(os.path.join(pdd, "project"))
+        with open(os.path.join(pdd, "project", "slow.yml"), "w") as f:
+            f.write("- hosts: localhost\n  gather_facts: false\n  tasks:\n    - command: sleep 60\n")
+        job = io.BytesIO()
+        runnerwire.run(streamer="transmit", _output=job, private_data_dir=pdd, playbook="slow.yml",
+                       inventory="localhost ansible_connection=local ansible_python_interpreter='{{ ansible_playbook_python }}'")
+        started = time.monotonic()
+        asked = threading.Event()
+        threading.Timer(3.0, asked.set).start()
+        path = os.environ.get("PATH", "")
+        os.environ["PATH"] = os.path.join(UPSTREAM_VENV, "bin") + ":" + path
+        try:
+            results = os.path.join(self.work, "canceled.results")
+            with open(results, "wb") as out:
+                r = runnerwire.interface.run(streamer="worker", _input=io.BytesIO(job.getvalue()), _output=out,
+                                             cancel_callback=asked.is_set)
+        finally:
+            os.environ["PATH"] = path
+        self.assertLess(time.monotonic() - started, 30, "the job was not canceled")
+        self.assertEqual(r.status, "canceled")
+        statuses = []
+        p = runnerwire.interface.run(streamer="process", _input=open(results, "rb"), private_data_dir=os.path.join(self.work, "canceled-out"),
+                                     quiet=True, status_handler=lambda d, runner_config: statuses.append(d["status"]))
+        p._input.close()
+        self.assertEqual(statuses[-1], "canceled")
+
 
 if __name__ == "__main__":
     unittest.main()
