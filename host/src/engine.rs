@@ -155,18 +155,19 @@ impl Runtime {
 
     /// A fresh store that sees only `grants`, under `budget`.
     pub fn instantiate(&self, grants: &[Grant], budget: Budget) -> Result<Instance> {
-        let mut store = self.sandboxed_store(grants, budget, |_| {})?;
-        let codec = Codec::instantiate(&mut store, &self.component, &self.linker)
-            .map_err(|e| anyhow!("cannot instantiate the component: {e}"))?;
-        Ok(Instance { store, codec })
+        self.instantiate_with(grants, budget, |_| {})
     }
 
     /// As [`Runtime::instantiate`], the component's stdin reading `stdin` (the stepper reads
     /// the result stream there, so the stream never crosses the boundary as `list<u8>`).
     pub fn instantiate_reading(&self, grants: &[Grant], budget: Budget, stdin: std::fs::File) -> Result<Instance> {
-        let mut store = self.sandboxed_store(grants, budget, |b| {
+        self.instantiate_with(grants, budget, |b| {
             b.stdin(wasmtime_wasi::cli::InputFile::new(stdin));
-        })?;
+        })
+    }
+
+    fn instantiate_with(&self, grants: &[Grant], budget: Budget, extra: impl FnOnce(&mut WasiCtxBuilder)) -> Result<Instance> {
+        let mut store = self.sandboxed_store(grants, budget, extra)?;
         let codec = Codec::instantiate(&mut store, &self.component, &self.linker)
             .map_err(|e| anyhow!("cannot instantiate the component: {e}"))?;
         Ok(Instance { store, codec })
