@@ -84,22 +84,17 @@ class TransmitAgainstUpstream(unittest.TestCase):
     def test_upstreams_worker_runs_our_job_and_upstreams_process_reads_our_workers_results(self):
         stream, _ = self.transmit("runnerwire", "awx")
         env = dict(os.environ, PATH=os.path.join(UPSTREAM_VENV, "bin") + ":" + os.environ.get("PATH", ""))
-        upstream_results = subprocess.run([os.path.join(UPSTREAM_VENV, "bin", "ansible-runner"), "worker"], input=stream,
-                                          capture_output=True, env=env, check=True).stdout
-        path = os.path.join(self.work, "upstream-worker.results")
-        with open(path, "wb") as f:
-            f.write(upstream_results)
-        results = self.run_both(path, "--awx")
-        self.assert_same(results)
-        self.assertEqual(results["runnerwire"][0]["result"][0], "successful")
-        if os.path.exists(NATIVE):
-            ours = subprocess.run([NATIVE, "worker"], input=stream, capture_output=True, env=env, check=True).stdout
-            path = os.path.join(self.work, "our-worker.results")
-            with open(path, "wb") as f:
-                f.write(ours)
-            results = self.run_both(path, "--awx")
-            self.assert_same(results)
-            self.assertEqual(results["upstream"][0]["result"][0], "successful")
+        self.assertTrue(os.path.exists(NATIVE), f"{NATIVE} is missing: run `make build`")
+        workers = {"upstream-worker": os.path.join(UPSTREAM_VENV, "bin", "ansible-runner"), "our-worker": NATIVE}
+        for name, worker in workers.items():
+            with self.subTest(worker=name):
+                results = subprocess.run([worker, "worker"], input=stream, capture_output=True, env=env, check=True).stdout
+                path = os.path.join(self.work, f"{name}.results")
+                with open(path, "wb") as f:
+                    f.write(results)
+                calls = self.run_both(path, "--awx")
+                self.assert_same(calls)
+                self.assertEqual(calls["upstream"][0]["result"][0], "successful")
 
     def test_our_python_worker_runs_the_job_as_the_cli_does_and_upstreams_process_reads_it(self):
         import runnerwire
