@@ -543,9 +543,13 @@ class CancelAndFaults(MeshTestCase):
         wait_for("the job's container to be removed", lambda: "ansible_runner_ctr_cancel" not in podman_names(), 15, interval=0.25)
         wait_for("the container's sleep to end", lambda: not any_process_matching(f"sleep {marker}"), 15)
 
-    def undisturbed(self, node, playbook_marker, ident, n):
-        pdd = make_pdd("e", playbook=sleeper(playbook_marker))
-        return run_job(node, ours_transmit(pdd, ident), ident, n)
+    def undisturbed_then_submitted(self, node, marker, ident, n):
+        """The sleeper job run once undisturbed (the reference), then submitted again for the
+        fault: (reference run, the second job's private data dir on the node, its unit)."""
+        pdd = make_pdd(ident, playbook=sleeper(marker))
+        reference = run_job(node, ours_transmit(pdd, ident), ident, n)
+        pdd_on_node = node_pdd(node, n + 1)
+        return reference, pdd_on_node, CTL.submit_job(node, ours_transmit(pdd, ident), pdd_on_node)
 
     def assert_same_outcome(self, raw, run, ident, pdd_on_node):
         code, err = validate(raw)
@@ -566,10 +570,7 @@ class CancelAndFaults(MeshTestCase):
 
     def test_execution_nodes_receptor_killed_and_restarted_mid_job(self):
         marker = "4.113"
-        reference = self.undisturbed("rw1", marker, "fault1", 51)
-        pdd = make_pdd("e1", playbook=sleeper(marker))
-        pdd_on_node = node_pdd("rw1", 52)
-        unit = CTL.submit_job("rw1", ours_transmit(pdd, "fault1"), pdd_on_node)
+        reference, pdd_on_node, unit = self.undisturbed_then_submitted("rw1", marker, "fault1", 51)
         try:
             self.wait_for_sleep(marker)
             MESH["rw1"].kill()
@@ -586,10 +587,7 @@ class CancelAndFaults(MeshTestCase):
 
     def test_controllers_receptor_killed_and_restarted_while_results_are_read(self):
         marker = "4.127"
-        reference = self.undisturbed("rw2", marker, "fault2", 61)
-        pdd = make_pdd("e2", playbook=sleeper(marker))
-        pdd_on_node = node_pdd("rw2", 62)
-        unit = CTL.submit_job("rw2", ours_transmit(pdd, "fault2"), pdd_on_node)
+        reference, pdd_on_node, unit = self.undisturbed_then_submitted("rw2", marker, "fault2", 61)
         try:
             sock, f = CTL.results(unit, timeout=60)
             first = f.readline()
