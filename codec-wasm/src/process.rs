@@ -190,13 +190,26 @@ impl<F: HostFs> Processor<F> {
         self.sticky(|p| p.step())
     }
 
-    /// Writes the file of an event that [`Processor::next_step`] returned.
-    pub fn write_event(&mut self, event: &PendingEvent) -> Result<(), StreamError> {
+    /// Queues the file of an event that [`Processor::next_step`] returned (the host may
+    /// write it while the next steps are read); [`Processor::settle_writes`] waits for it.
+    /// A failed write is reported by a later call, at its event's offset.
+    pub fn queue_event(&mut self, event: &PendingEvent) -> Result<(), StreamError> {
         self.sticky(|p| {
-            p.write_private_file(&event.path, &event.json).map_err(|e| e.at(event.offset))?;
+            p.fs.queue_write(&event.path, &event.json, 0o600, event.offset).map_err(write_failure_error)?;
             p.events_written += 1;
             Ok(())
         })
+    }
+
+    /// Waits for every queued event file: the first failure, if any, fails the stream.
+    pub fn settle_writes(&mut self) -> Result<(), StreamError> {
+        self.sticky(|p| p.fs.flush_writes(None).map_err(write_failure_error))
+    }
+
+    /// Waits for the queued event files of a stream that already failed (nothing is
+    /// left being written when the host reports the failure).
+    pub fn abandon_writes(&mut self) {
+        let _ = self.fs.flush_writes(None);
     }
 
     fn sticky<T>(&mut self, work: impl FnOnce(&mut Self) -> Result<T, StreamError>) -> Result<T, StreamError> {
@@ -352,11 +365,6 @@ impl<F: HostFs> Processor<F> {
         };
         let path = format!("{}/job_events/{name}", self.dirs.artifact_dir);
         Ok(Some(PendingEvent { path, json, printed, offset }))
-    }
-
-    /// Writes a 0600 file, replacing (never following) whatever link or file is there.
-    fn write_private_file(&self, path: &str, content: &[u8]) -> Result<(), EntryError> {
-        self.fs.write_file(path, content, 0o600).map_err(|e| EntryError::io("cannot write", path, e))
     }
 
     fn unpack_spool(&mut self) -> Result<(), StreamError> {

@@ -89,6 +89,38 @@ class ProcessorAgainstUpstream(unittest.TestCase):
         self.assertRegex(statuses[-1]["job_explanation"], rf"^malformed stream at byte {line_end}: ")
 
 
+class EventDicts(unittest.TestCase):
+    """The extension builds each event's dict itself (not with json.loads): it must be the
+    very value json.loads gives, types, key order and oddities included."""
+
+    LINES = [
+        '{"uuid": "u1", "counter": 1, "stdout": "plain", "a": NaN, "b": Infinity, "c": -Infinity, "d": -0.0}',
+        '{"uuid": "u2", "counter": 2, "big": 1180591620717411303424, "neg": -1180591620717411303424, "i64": 9223372036854775807,'
+        ' "floats": [0.1, 1e-07, 1e+22, 2.5e-308, 1.7976931348623157e+308, 3.0, -1.5], "bools": [true, false, null, 0, 1]}',
+        '{"uuid": "u3", "counter": 3, "stdout": "\\u001b[0;32mok: [web1]\\u001b[0m\\r\\n\\ttab \\"q\\" \\\\ \\/ \\b\\f",'
+        ' "text": "caf\\u00e9 \\u4e2d \\ud83d\\ude00", "raw": "caf\u00e9 \U0001f600"}',
+        '{"uuid": "u4", "counter": 4, "lone": "a\\ud800b", "deep": {"x": [[], {}, [{"y": {"z": [1, [2, [3]]]}}]]}}',
+        '{"uuid": "u5", "counter": 5, "dup": 1, "k": "first", "dup": 2}',
+        '{"uuid":"u6","counter":6,"event_data":{"host":"db1","res":{"msg":"spaced \\u0000 nul"}},"x" : [ 1 , 2 ] }',
+    ]
+
+    def test_each_event_dict_is_what_json_loads_gives(self):
+        lines = ['{"status": "starting", "runner_ident": "job"}', *self.LINES, '{"eof": true}']
+        stream = ("\n".join(lines) + "\n").encode("utf-8")
+        seen = []
+        processor = runnerwire.Processor(_input=io.BytesIO(stream), private_data_dir=tempfile.mkdtemp(), quiet=True,
+                                         event_handler=lambda event: seen.append(event) or False)
+        self.assertEqual(processor.run()[0], "starting")
+        self.assertEqual(len(seen), len(self.LINES))
+        for line, event in zip(self.LINES, seen):
+            expected = json.loads(line)
+            # repr tells NaN, -0.0, int from float and bool from int, and shows key order.
+            self.assertEqual(repr(event), repr(expected), line)
+            self.assertEqual([type(v) for v in event.values()], [type(v) for v in expected.values()], line)
+        self.assertEqual(seen[1]["big"], 2**70)
+        self.assertEqual(seen[3]["lone"], "a\ud800b")
+
+
 class InterfaceRunProcess(unittest.TestCase):
     """``interface.run(streamer="process", ...)`` as AWX's controller calls it."""
 

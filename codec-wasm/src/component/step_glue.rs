@@ -9,61 +9,16 @@ use super::exports::runnerwire::codec::process as wit_process;
 use super::exports::runnerwire::codec::types as wit_types;
 use super::{error_to_wit, limits_from, WasiHostFs, ARTIFACTS, SCRATCH};
 use crate::error::{ErrorKind, StreamError};
-use crate::fsys::{HostFs, Meta};
 use crate::inspect::{Inspector, Scratch};
 use crate::process::{PendingEvent, ProcessDirs, Processor, Step};
 use crate::pyjson;
 
 const READ_SIZE: usize = 256 << 10;
 
-/// [`HostFs`] that writes file contents through WASI: only the path and mode cross the
-/// boundary. The file briefly has WASI's default mode before `set-mode`, as upstream's
-/// files do between open and chmod.
-struct WasiWrites;
-
-impl HostFs for WasiWrites {
-    fn lstat(&self, path: &str) -> io::Result<Option<Meta>> {
-        WasiHostFs.lstat(path)
-    }
-    fn set_mode(&self, path: &str, mode: u32) -> io::Result<()> {
-        WasiHostFs.set_mode(path, mode)
-    }
-    fn set_mtime(&self, path: &str, mtime: i64) -> io::Result<()> {
-        WasiHostFs.set_mtime(path, mtime)
-    }
-    fn read_link(&self, path: &str) -> io::Result<String> {
-        WasiHostFs.read_link(path)
-    }
-    fn symlink(&self, target: &str, path: &str) -> io::Result<()> {
-        WasiHostFs.symlink(target, path)
-    }
-    fn utc_offset(&self, unix_seconds: i64) -> i32 {
-        WasiHostFs.utc_offset(unix_seconds)
-    }
-    fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> io::Result<()> {
-        WasiHostFs.write_at(path, offset, data)
-    }
-    fn write_file(&self, path: &str, data: &[u8], mode: u32) -> io::Result<()> {
-        // Whatever is there (a link included) is replaced, never written through:
-        // create_new never follows a final symlink. WASI's own lstat tells the file type
-        // without a call out to the host.
-        match std::fs::symlink_metadata(path) {
-            Ok(m) if !m.is_dir() => std::fs::remove_file(path)?,
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
-        file.write_all(data)?;
-        drop(file);
-        self.set_mode(path, mode)
-    }
-}
-
 pub struct StepperResource(RefCell<Stepper>);
 
 struct Stepper {
-    processor: Result<Processor<WasiWrites>, StreamError>,
+    processor: Result<Processor<WasiHostFs>, StreamError>,
     pending: Option<PendingEvent>,
     /// Bytes read from stdin so far (where a read error happened).
     read: u64,
@@ -76,7 +31,7 @@ impl Stepper {
     fn next(&mut self) -> Result<wit_process::Step, StreamError> {
         let processor = self.processor.as_mut().map_err(|e| e.clone())?;
         if let Some(event) = self.pending.take() {
-            processor.write_event(&event)?;
+            processor.queue_event(&event)?;
         }
         loop {
             if let Some(step) = processor.next_step()? {
@@ -87,12 +42,14 @@ impl Stepper {
                         self.pending = Some(event);
                         wit_process::Step::Event(step)
                     }
+                    // Unpacking waited for the queued event files.
                     Step::Artifacts => wit_process::Step::Artifacts,
                 });
             }
             if processor.complete() || self.input_ended {
                 // Past eof nothing is read (the writer may keep the pipe open); an input
                 // that ended early already failed in next_step.
+                processor.settle_writes()?;
                 let o = processor.outcome();
                 return Ok(wit_process::Step::End(wit_process::Outcome { status: o.status, rc: o.rc, events_written: o.events_written }));
             }
@@ -109,14 +66,14 @@ impl Stepper {
 }
 
 impl StepperResource {
-    fn over(processor: Result<Processor<WasiWrites>, StreamError>) -> Self {
+    fn over(processor: Result<Processor<WasiHostFs>, StreamError>) -> Self {
         StepperResource(RefCell::new(Stepper { processor, pending: None, read: 0, input_ended: false, buf: vec![0; READ_SIZE] }))
     }
 }
 
-fn stepper_processor(limits: wit_types::Limits, quiet: bool) -> Result<Processor<WasiWrites>, StreamError> {
+fn stepper_processor(limits: wit_types::Limits, quiet: bool) -> Result<Processor<WasiHostFs>, StreamError> {
     let dirs = ProcessDirs { artifact_dir: ARTIFACTS.into(), scratch_dir: SCRATCH.into() };
-    Processor::new(WasiWrites, dirs, limits_from(limits), quiet)
+    Processor::new(WasiHostFs, dirs, limits_from(limits), quiet)
 }
 
 impl wit_process::GuestStepper for StepperResource {
@@ -127,7 +84,14 @@ impl wit_process::GuestStepper for StepperResource {
         wit_process::Stepper::new(StepperResource::over(stepper_processor(limits, quiet).and_then(Processor::resuming)))
     }
     fn next(&self) -> Result<wit_process::Step, wit_types::StreamError> {
-        self.0.borrow_mut().next().map_err(error_to_wit)
+        let mut stepper = self.0.borrow_mut();
+        let step = stepper.next();
+        if step.is_err() {
+            if let Ok(processor) = &mut stepper.processor {
+                processor.abandon_writes();
+            }
+        }
+        step.map_err(error_to_wit)
     }
     fn skip_event(&self) {
         self.0.borrow_mut().pending = None;
