@@ -12,12 +12,8 @@ import sys
 import uuid
 
 
-def main():
-    which, pdd, output, case = sys.argv[1:5]
-    if which == "upstream":
-        import ansible_runner as api
-    else:
-        import runnerwire as api
+def job_kwargs(case, pdd):
+    """AWX's ``interface.run`` keyword arguments for CASE, sending PDD."""
     common = {"private_data_dir": pdd, "ident": "awx-42", "quiet": True}
     if case in ("awx", "awx-key"):
         call = dict(common, playbook="site.yml", inventory={"all": {"hosts": {"localhost": {"ansible_connection": "local",
@@ -46,6 +42,16 @@ def main():
     else:
         # A UUID goes as its hex (upstream's encoder); only the kwargs travel.
         call = dict(common, playbook="site.yml", only_transmit_kwargs=True, keepalive_seconds=30, job_uuid=uuid.UUID(int=42))
+    return call
+
+
+def main():
+    which, pdd, output, case = sys.argv[1:5]
+    if which == "upstream":
+        import ansible_runner as api
+    else:
+        import runnerwire as api
+    call = job_kwargs(case, pdd)
     with open(output, "wb") as f:
         r = api.run(streamer="transmit", _output=f, **call)
     print(r.status, r.rc)
