@@ -11,7 +11,7 @@ PRECOMPILED := target/wasm32-wasip2/release/runnerwire_codec.cwasm
 BIN         := target/release/runnerwire
 DEMO_OUT    := target/demo
 
-.PHONY: all build component precompiled bindings venv core-venv test-image receptor test test-rust test-js test-python test-mesh mesh-tests demo demo-mesh fixtures hostile-fixtures bench bench-hostile bench-bindings dist test-dist clean
+.PHONY: all build component precompiled bindings venv core-venv test-image receptor test test-rust test-js test-python test-docs test-mesh mesh-tests demo demo-mesh fixtures hostile-fixtures bench bench-hostile bench-bindings dist test-dist clean
 
 all: build
 
@@ -116,6 +116,11 @@ test-js:
 
 test-python:
 	cd bindings/python && RUNNERWIRE_VENV=$(CURDIR)/$(VENV) .venv/bin/python -m unittest discover -s tests -v
+
+# The runnable examples of README.md and docs/*.md against target/release/runnerwire, their
+# relative links and the make targets they name (tests/docs/check_docs.py says how).
+test-docs:
+	$(PYTHON) tests/docs/check_docs.py
 
 # One Receptor mesh on loopback (a controller, two runnerwire nodes, an upstream node),
 # driven as AWX drives it. `make test` runs them (mesh-tests) on the binary test-rust's cargo
