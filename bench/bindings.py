@@ -16,7 +16,9 @@ are printed. Every run gets a fresh directory on /dev/shm (tmpfs) when there is 
   decode    the Node package's `frames()` over the stream in memory (no process start)
   Python API  `runnerwire.streaming.Processor(...).run()` in-process next to upstream's,
             with AWX's handler (event_handler returns False) and with every file kept
-            (bench/processor_api.py; the handler calls must agree, or the script exits 1)
+            (bench/processor_api.py; the handler calls must agree, or the script exits 1);
+            and transmit and worker through `interface.run` next to the CLI and upstream's
+            package (bench/python_stages.py)
 """
 
 import argparse
@@ -30,6 +32,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (the sibling script: stream builder and measured runs)
 import processor_api  # noqa: E402  (Processor.run() in-process, next to upstream's)
+import python_stages  # noqa: E402  (transmit and worker through the Python API)
 
 ROOT = bench.REPO
 
@@ -53,6 +56,8 @@ def main():
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--venv-bin", default=os.path.join(ROOT, ".venv", "bin"), help="bin dir of upstream ansible-runner's venv")
+    parser.add_argument("--transmit-mb", type=float, default=50, help="size of the private data dir the Python transmit rows send")
+    parser.add_argument("--tasks", type=int, default=50, help="tasks of the job the Python worker rows run")
     args = parser.parse_args()
 
     native = [os.path.join(ROOT, "target/release/runnerwire")]
@@ -112,7 +117,11 @@ def main():
         print("| --- | --- | --- | --- |")
         lines, agree = processor_api.rows(args.venv_bin, stream, args.events, work, args.runs)
         print("\n".join(lines))
-        return 0 if agree else 1
+        print()
+        print("\n".join(python_stages.HEADER))
+        stage_lines, stages_ok = python_stages.rows(args.venv_bin, work, args.runs, args.transmit_mb, args.tasks)
+        print("\n".join(stage_lines))
+        return 0 if agree and stages_ok else 1
     except bench.BenchError as e:
         print(e, file=sys.stderr)
         return 1

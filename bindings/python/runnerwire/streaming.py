@@ -44,12 +44,21 @@ class Transmitter:
         if self.only_transmit_kwargs:
             self._output.write(b'{"eof": true}\n')
         else:
-            problem = _native.transmit_archive(self.private_data_dir, self._output.write)
+            problem = _native.transmit_archive(self.private_data_dir, self._output.write, fd=_fileno(self._output))
             if problem is not None:
                 _raise(problem)
         self._output.flush()
         return self.status, self.rc
 
+
+
+def _fileno(output):
+    """The descriptor under a binary file object that has one (a file, a socket's file),
+    which the archive is then written to directly; None for anything else (BytesIO)."""
+    try:
+        return output.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def _cli():

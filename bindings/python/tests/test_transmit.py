@@ -81,6 +81,27 @@ class TransmitAgainstUpstream(unittest.TestCase):
                     self.assertIn("env/envvars", our_entries)
                     self.assertIn("env/ssh_key", our_entries)
 
+    def test_a_file_object_without_a_descriptor_gets_the_same_stream(self):
+        # A real file is written through its descriptor, a BytesIO through its write().
+        import runnerwire
+        import transmit_calls
+
+        # The same fresh private data dir for each (transmit writes env files into it).
+        pdd = os.path.join(self.work, "pdd")
+        path = os.path.join(self.work, "to-file.stream")
+        shutil.copytree(DEMO, pdd)
+        with open(path, "wb") as f:
+            runnerwire.interface.run(streamer="transmit", _output=f, **transmit_calls.job_kwargs("awx-key", pdd))
+        shutil.rmtree(pdd)
+        shutil.copytree(DEMO, pdd)
+        memory = io.BytesIO()
+        runnerwire.interface.run(streamer="transmit", _output=memory, **transmit_calls.job_kwargs("awx-key", pdd))
+        with open(path, "rb") as f:
+            written = f.read()
+        self.assertGreater(len(written), 1000)
+        # Names, modes and contents (the env files' times are when each call wrote them).
+        self.assertEqual(split(memory.getvalue()), split(written))
+
     def test_upstreams_worker_runs_our_job_and_upstreams_process_reads_our_workers_results(self):
         stream, _ = self.transmit("runnerwire", "awx")
         env = dict(os.environ, PATH=os.path.join(UPSTREAM_VENV, "bin") + ":" + os.environ.get("PATH", ""))

@@ -298,15 +298,45 @@ impl std::io::Write for AfterFirstLine<'_> {
     }
 }
 
+/// The same for a file descriptor's writer (no Python on the way).
+struct SkipFirstLine<W> {
+    inner: W,
+    in_first_line: bool,
+}
+
+impl<W: std::io::Write> std::io::Write for SkipFirstLine<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = buf.len();
+        let rest = if self.in_first_line {
+            match buf.iter().position(|&b| b == b'\n') {
+                Some(end) => {
+                    self.in_first_line = false;
+                    &buf[end + 1..]
+                }
+                None => return Ok(n),
+            }
+        } else {
+            buf
+        };
+        self.inner.write_all(rest)?;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// The job stream's private data dir archive and eof line for `private_data_dir` (absolute),
-/// as upstream's `stream_dir` sends it, to `write(bytes)`; large files packed on all cores.
-/// Returns None, or `("failure", code, message)`.
+/// as upstream's `stream_dir` sends it, to `write(bytes)`, or straight to the file
+/// descriptor `fd` when the output has one (a file, AWX's socket), without the GIL; large
+/// files packed on all cores. Returns None, or `("failure", code, message)`.
 #[pyfunction]
-#[pyo3(signature = (private_data_dir, write, *, max_memory_bytes=None, step_timeout=None))]
+#[pyo3(signature = (private_data_dir, write, *, fd=None, max_memory_bytes=None, step_timeout=None))]
 fn transmit_archive<'py>(
     py: Python<'py>,
     private_data_dir: &str,
     write: Bound<'py, PyAny>,
+    fd: Option<i32>,
     max_memory_bytes: Option<usize>,
     step_timeout: Option<f64>,
 ) -> PyResult<Option<Bound<'py, PyTuple>>> {
@@ -343,11 +373,24 @@ fn transmit_archive<'py>(
         only_transmit_kwargs: false,
         now: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0),
     };
-    let mut out = AfterFirstLine { write, in_first_line: true, raised: None };
-    let result = stage_transmit::transmit(runtime, std::path::Path::new(private_data_dir), &request, budget(max_memory_bytes, step_timeout), &mut out);
-    if let Some(e) = out.raised {
-        return Err(e);
-    }
+    let budget = budget(max_memory_bytes, step_timeout);
+    let pdd = std::path::Path::new(private_data_dir);
+    let result = if let Some(fd) = fd {
+        // Borrowed: the caller's file object still owns (and closes) the descriptor.
+        use std::os::fd::FromRawFd;
+        let file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+        let mut out = SkipFirstLine { inner: std::io::BufWriter::with_capacity(1 << 20, &*file), in_first_line: true };
+        py.detach(|| stage_transmit::transmit(runtime, pdd, &request, budget, &mut out).and_then(|_| {
+            std::io::Write::flush(&mut out).map_err(|e| Failure { code: runnerwire::exit::IO_ERROR, message: format!("cannot write the output: {e}") })
+        }))
+    } else {
+        let mut out = AfterFirstLine { write, in_first_line: true, raised: None };
+        let result = stage_transmit::transmit(runtime, pdd, &request, budget, &mut out);
+        if let Some(e) = out.raised {
+            return Err(e);
+        }
+        result.map(drop)
+    };
     match result {
         Ok(_) => Ok(None),
         Err(f) => failure_value(py, f).map(Some),
