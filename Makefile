@@ -11,7 +11,7 @@ PRECOMPILED := target/wasm32-wasip2/release/runnerwire_codec.cwasm
 BIN         := target/release/runnerwire
 DEMO_OUT    := target/demo
 
-.PHONY: all build component precompiled bindings venv core-venv test-image receptor test test-rust test-js test-python test-docs test-mesh mesh-tests demo demo-mesh fixtures hostile-fixtures bench bench-hostile bench-bindings dist test-dist clean
+.PHONY: all build component precompiled bindings venv core-venv test-image receptor system check test test-rust test-js test-python test-docs test-mesh mesh-tests demo demo-mesh fixtures hostile-fixtures bench bench-hostile bench-bindings dist test-dist clean
 
 all: build
 
@@ -100,9 +100,25 @@ bindings: build $(JS_STAMP) $(PY_STAMP)
 ## bindings (Node, the page in headless Chromium, Python) against native and upstream,
 ## runnerwire as the work command of a real Receptor mesh, and the release artifacts of
 ## `make dist` installed fresh (test-dist).
-# `-k`: every suite runs and reports even when an earlier one failed.
-test: precompiled venv core-venv test-image bindings receptor
-	$(MAKE) -k test-rust test-js test-python mesh-tests test-dist
+# `-k`: every suite runs and reports even when an earlier one failed. On a fresh machine
+# `system` installs the Debian packages the suites need first (tests/setup-system.sh).
+test: system precompiled venv core-venv test-image bindings receptor
+	$(MAKE) -k test-rust test-js test-python mesh-tests test-dist test-docs
+
+## The system packages the full suite needs (podman, debootstrap, Chromium, ...): installed
+## when run as root, else named with the command that installs them.
+system:
+	bash tests/setup-system.sh
+
+## The quick tier: the codec's and host's unit tests, the integration tests that need no
+## upstream venv, no podman, no browser and no network (snapshots, limits, sandbox escapes,
+## truncation, resume, process against upstream's recordings), and the docs' examples.
+## A few minutes after a build; `make test` is the full suite.
+QUICK_TESTS := frames_snapshot inspect limits process_compat process_resume sandbox_escape truncation
+check: precompiled
+	TMPDIR=$${TEST_TMPDIR:-$$( [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo $${TMPDIR:-/tmp})} \
+	$(CARGO) test --locked --release --workspace --lib --bins $(addprefix --test ,$(QUICK_TESTS))
+	@$(MAKE) --no-print-directory test-docs
 
 # Needs the component, not `build`: cargo test builds the binary itself, with the features of
 # the whole workspace and its test dependencies, so wasmtime is compiled once per run.

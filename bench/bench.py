@@ -2,7 +2,7 @@
 """Speed and memory of runnerwire next to upstream ansible-runner, in one run: `make bench`.
 
 What it measures, for each stage, upstream `ansible-runner` (from a venv) and `runnerwire`
-on the same input, and prints as one Markdown table (the one the README quotes):
+on the same input, and prints as one Markdown table (the one docs/benchmarks.md quotes):
 
   * wall time: best of N runs (--runs, default 3), each run in a fresh empty directory;
   * the speed-up, upstream time / runnerwire time;
@@ -1079,7 +1079,7 @@ def main():
 
 
 def table(rows, runs, floor):
-    """The Markdown table the README quotes."""
+    """The Markdown table docs/benchmarks.md quotes."""
     header = ("stage", "on", "input", "upstream", "runnerwire", "speed-up", "user CPU up / ours",
               "peak RSS up / ours")
     lines = [header]

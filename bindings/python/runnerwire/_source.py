@@ -1,5 +1,6 @@
-"""Stream sources as a path the component reads as its stdin: the stream never crosses
-the boundary as ``list<u8>`` (element by element in wasmtime-py)."""
+"""Stream sources as a path the native host opens and the component reads as its stdin:
+a file object over a regular file is read from where it stands, anything else through a
+pipe a thread feeds, so the stream never crosses into Python bytes."""
 
 import contextlib
 import os
