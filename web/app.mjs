@@ -133,6 +133,7 @@ function onWorker(job, data, part) {
   } else if (data.type === 'inspect') {
     s.inspect = data;
     renderInspect();
+    if (s.pendingTarget) applyTarget();
     finishIfDone();
   } else if (data.type === 'search') {
     if (data.id === s.searchId) mergeDataMatches(data.offsets);
@@ -911,7 +912,20 @@ function linkFor(target) {
 function applyTarget() {
   const s = S;
   const target = s.pendingTarget;
-  if (!target || s.events.length === 0) return;
+  if (!target) return;
+  if (s.events.length === 0) {
+    // No event to show it at (a job stream, or nothing decodable): the problem's own entry.
+    if (!s.eventsDone || !s.inspect) return;
+    s.pendingTarget = null;
+    showTab('inspect');
+    const li = target.offset !== undefined && document.querySelector(`#problems li[data-offset="${target.offset}"]`);
+    if (li) {
+      li.classList.add('target');
+      li.scrollIntoView({ block: 'center' });
+      li.querySelector('a').focus();
+    }
+    return;
+  }
   if (target.event !== undefined) {
     const i = s.byCounter.get(target.event);
     if (i === undefined) {

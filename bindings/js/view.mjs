@@ -82,7 +82,7 @@ async function main(argv) {
   const noOpen = args.includes('--no-open');
   const portAt = args.indexOf('--port');
   const port = portAt >= 0 ? Number(args[portAt + 1]) : 0;
-  const files = args.filter((a, i) => !a.startsWith('--') && i !== portAt + 1);
+  const files = args.filter((a, i) => !a.startsWith('--') && (portAt < 0 || i !== portAt + 1));
   if (files.length !== 1 || args.includes('--help') || !Number.isInteger(port)) {
     console.error(usage);
     process.exit(args.includes('--help') ? 0 : 2);
