@@ -5,7 +5,7 @@
 
 import {
   closeSync, constants, lstatSync, lutimesSync, openSync, readlinkSync, realpathSync,
-  symlinkSync, unlinkSync, writeSync, chmodSync,
+  symlinkSync, unlinkSync, writeSync, chmodSync, fchmodSync,
 } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 
@@ -129,22 +129,42 @@ export function makeHostFs(grants) {
     utcOffset: (unixSeconds) => -new Date(Number(unixSeconds) * 1000).getTimezoneOffset() * 60,
   };
 
-  // Creates or replaces the file, never writing through a link.
+  // Creates or replaces the regular file with exactly `mode`'s permission bits, as the
+  // native host does: a new file is created exclusively (O_EXCL never follows a link); a
+  // link where the file goes is removed and the file created in its place; an existing
+  // file is truncated without following a link (O_NOFOLLOW). Each step fails rather than
+  // writes through a link that appears meanwhile. The mode is then set with fchmod, so
+  // neither the umask nor an existing file's old mode survives.
   function writeFile(path, data, mode) {
     const host = resolve(path, true);
-    // A link where the file goes is replaced, never written through.
+    const perms = mode & 0o777;
+    const base = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW;
+    let fd;
     try {
-      if (lstatSync(host).isSymbolicLink()) unlinkSync(host);
+      fd = openSync(host, base | constants.O_EXCL, perms & 0o700);
     } catch (e) {
-      if (e.code !== 'ENOENT') throw e;
+      if (e.code !== 'EEXIST' && e.code !== 'ELOOP') throw e;
+      if (lstatSync(host).isSymbolicLink()) {
+        unlinkSync(host);
+        fd = openSync(host, base | constants.O_EXCL, perms & 0o700);
+      } else {
+        fd = openSync(host, base | constants.O_TRUNC, perms & 0o700);
+      }
     }
-    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
-    const fd = openSync(host, flags, mode & 0o777);
     try {
+      fchmodSync(fd, perms);
       let done = 0;
       while (done < data.length) done += writeSync(fd, data, done, data.length - done);
-    } finally {
+    } catch (e) {
       closeSync(fd);
+      fd = undefined;
+      // No half-written file stays behind (a full disk, a quota).
+      try {
+        unlinkSync(host);
+      } catch {}
+      throw e;
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
   }
 }
