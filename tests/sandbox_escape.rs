@@ -7,7 +7,7 @@ mod common;
 
 use common::sandbox::Sandbox;
 use common::*;
-use runnerwire::engine::{Budget, Grant, Runtime};
+use runnerwire::sandbox::{Budget, Grant, Runtime};
 
 fn probe() -> Vec<u8> {
     let path = repo_root().join("target/wasm32-wasip2/release/escape-probe.wasm");

@@ -11,7 +11,7 @@ use clap::Parser;
 use common::sandbox::Sandbox;
 use common::*;
 use runnerwire::cli::{Cli, Command};
-use runnerwire::engine::{arm, wit_worker, Grant, Runtime};
+use runnerwire::sandbox::{arm, wit_worker, Grant, Runtime};
 
 /// Streams up to this size are cut at every offset.
 const EVERY_OFFSET_UP_TO: usize = 16 << 10;
@@ -95,7 +95,7 @@ fn every_cut_of_every_job_stream_is_refused_by_the_job_reader() {
             }
             let wit_worker::JobInput::Refused((reply, error)) = state else { panic!("{what}: not refused") };
             assert!(error.offset <= cut as u64, "{what}: offset {} past the cut: {}", error.offset, error.message);
-            assert!(!matches!(error.kind, runnerwire::engine::wit_types::ErrorKind::Io), "{what}: {}", error.message);
+            assert!(!matches!(error.kind, runnerwire::sandbox::wit_types::ErrorKind::Io), "{what}: {}", error.message);
             assert!(reply.ends_with(b"{\"eof\": true}\n"), "{what}");
             drop(instance);
             sandbox.assert_outside_untouched(&what);

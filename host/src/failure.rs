@@ -1,6 +1,6 @@
 //! How a stage fails: an exit code and one line for stderr.
 
-use crate::engine::wit_types::{ErrorKind, StreamError};
+use crate::sandbox::wit_types::{ErrorKind, StreamError};
 use crate::exit;
 
 #[derive(Debug)]

@@ -4,14 +4,13 @@
 pub mod chunks;
 pub mod cli;
 pub mod conformance;
-pub mod engine;
 pub mod exit;
 pub mod failure;
-pub mod host_fs;
 pub mod isolation;
 pub mod keeper;
 pub mod paths_host;
 pub mod pty;
+pub mod sandbox;
 pub mod signals;
 pub mod stage_inspect;
 pub mod stage_process;
@@ -19,7 +18,6 @@ pub mod stage_transmit;
 pub mod stage_worker;
 pub mod worker_cleanup;
 pub mod worker_info;
-pub mod write_queue;
 
 use failure::StageResult;
 

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::cli::{InspectArgs, LimitArgs, SandboxArgs};
-use crate::engine::{arm, wit_limits, Grant, Runtime};
+use crate::cli::{InspectArgs, SandboxArgs};
+use crate::sandbox::{arm, wit_limits, Grant, LimitArgs, Runtime};
 use crate::exit;
 use crate::failure::{Failure, StageResult};
 
@@ -67,7 +67,7 @@ pub fn inspect_stream(
     runtime: &Runtime,
     input: &mut dyn Read,
     limits: &LimitArgs,
-    budget: crate::engine::Budget,
+    budget: crate::sandbox::Budget,
     json_lines: bool,
     mut lines: impl FnMut(&[u8]) -> Result<(), Failure>,
 ) -> Result<Inspection, Failure> {

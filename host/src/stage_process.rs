@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use anyhow::Context;
 
 use crate::cli::ProcessArgs;
-use crate::engine::{arm, wit_limits, wit_process, Grant, Runtime};
+use crate::sandbox::{arm, wit_limits, wit_process, Grant, Runtime};
 use crate::exit;
 use crate::failure::{Failure, StageResult};
 use crate::paths_host::absolute;

@@ -8,7 +8,7 @@ use anyhow::Context;
 use crate::cli::TransmitArgs;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::engine::{arm, wit_transmit, Budget, Grant, Instance, Runtime};
+use crate::sandbox::{arm, wit_transmit, Budget, Grant, Instance, Runtime};
 use crate::failure::{Failure, StageResult};
 use crate::paths_host::{absolute, random_hex_ident};
 

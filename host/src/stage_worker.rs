@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::cli::WorkerArgs;
-use crate::engine::{arm, wit_limits, wit_types, wit_worker, Grant, Instance, Runtime};
+use crate::sandbox::{arm, wit_limits, wit_types, wit_worker, Grant, Instance, Runtime};
 use crate::failure::{Failure, StageResult};
 use crate::keeper::{self, Aftercare};
 use crate::{isolation, pty, signals};
@@ -340,7 +340,7 @@ fn rotate_artifacts(artifact_dir: &Path, keep: u32) {
 fn read_job(
     reader: &mut Instance,
     pdd: &str,
-    limits: &crate::cli::LimitArgs,
+    limits: &crate::sandbox::LimitArgs,
     keepalive: Option<f64>,
     out: &mut std::io::StdoutLock,
 ) -> Result<Result<String, (Vec<u8>, wit_types::StreamError)>, Failure> {

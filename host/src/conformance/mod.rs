@@ -15,7 +15,7 @@ use std::io::Write;
 use anyhow::Context;
 
 use crate::cli::ConformanceArgs;
-use crate::engine::{arm, Grant, Runtime};
+use crate::sandbox::{arm, Grant, Runtime};
 use crate::failure::{Failure, StageResult};
 
 pub fn run(args: ConformanceArgs) -> StageResult {

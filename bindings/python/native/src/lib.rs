@@ -16,12 +16,11 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
-use runnerwire::cli::LimitArgs;
-use runnerwire::engine::{arm, wit_limits, wit_process, wit_transmit, wit_types, Budget, Grant, Runtime};
-use runnerwire::paths_host::random_hex_ident;
-use runnerwire::stage_transmit;
 use runnerwire::failure::Failure;
+use runnerwire::paths_host::random_hex_ident;
+use runnerwire::sandbox::{arm, wit_limits, wit_process, wit_transmit, wit_types, Budget, Grant, LimitArgs, Runtime};
 use runnerwire::stage_inspect;
+use runnerwire::stage_transmit;
 
 /// One runtime per process: the engine, the component (deserialized once) and the linker.
 static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
@@ -46,7 +45,7 @@ impl From<PyErr> for Problem {
     }
 }
 
-fn trap(e: runnerwire::engine::wasmtime::Error) -> Problem {
+fn trap(e: runnerwire::sandbox::wasmtime::Error) -> Problem {
     Problem::Codec(Failure::trap(e).message)
 }
 
