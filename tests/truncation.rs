@@ -55,7 +55,7 @@ fn every_cut_of_every_result_stream_is_refused_by_process() {
             let cli = Cli::try_parse_from(["runnerwire", "process", "work", "--ident", "job"]).unwrap();
             let Command::Process(args) = cli.command else { unreachable!() };
             let mut out = Vec::new();
-            let result = runnerwire::stage_process::process(&runtime, &args, sandbox.root.path(), &mut &stream[..cut], &mut out);
+            let result = runnerwire::stages::process::process(&runtime, &args, sandbox.root.path(), &mut &stream[..cut], &mut out);
             let what = format!("{} cut at {cut}", fixture.name);
             let failure = result.expect_err(&what);
             assert_eq!(failure.code, 65, "{what}: {}", failure.message);

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use crate::cli::{InspectArgs, SandboxArgs};
-use crate::sandbox::{arm, wit_limits, Grant, LimitArgs, Runtime};
 use crate::exit;
 use crate::failure::{Failure, StageResult};
+use crate::sandbox::{arm, wit_limits, Grant, LimitArgs, Runtime};
 
 /// What one inspection produced.
 pub struct Inspection {
@@ -79,7 +79,7 @@ pub fn inspect_stream(
     let limits = wit_limits(limits, defaults);
     let inspector = if json_lines { api.call_constructor(arm(&mut instance.store), limits) } else { api.call_validator(arm(&mut instance.store), limits) }
         .map_err(Failure::trap)?;
-    crate::chunks::each_chunk(input, |chunk| {
+    super::chunks::each_chunk(input, |chunk| {
         let found = api.call_push(arm(&mut instance.store), inspector, chunk).map_err(Failure::trap)?;
         lines(&found)?;
         Ok(std::ops::ControlFlow::Continue(()))
