@@ -30,7 +30,7 @@ component: target/.wasm-target
 ## crate makes `runnerwire-precompile`, which writes it; the second build embeds it.
 precompiled: component
 	@$(MAKE) --no-print-directory $(PRECOMPILED)
-$(PRECOMPILED): $(COMPONENT) Cargo.lock host/src/engine.rs host/Cargo.toml
+$(PRECOMPILED): $(COMPONENT) Cargo.lock host/src/sandbox/runtime.rs host/Cargo.toml
 	$(CARGO) build --locked --release -p runnerwire --bin runnerwire-precompile
 	target/release/runnerwire-precompile $@
 

@@ -15,7 +15,8 @@ use common::*;
 use common::processes;
 use serde_json::{json, Value};
 
-/// The container engine configuration for this machine (see tests/container/README.md).
+/// The container engine configuration for this machine (why: the header of
+/// tests/container/containers.conf; the container tests' setup: docs/testing.md).
 fn containers_conf() -> String {
     std::env::var("CONTAINERS_CONF").unwrap_or_else(|_| repo_root().join("tests/container/containers.conf").display().to_string())
 }

@@ -1,7 +1,7 @@
 //! Snapshots of every fixture stream as the component decodes it, through the WIT
 //! `frames` interface, with run-specific values (uuids, times, pids, temp paths) redacted.
 
-use runnerwire::engine::{arm, wit_frames, wit_types, Budget, Runtime};
+use runnerwire::sandbox::{arm, wit_frames, wit_types, Budget, Runtime};
 
 fn decode(runtime: &Runtime, kind: wit_types::StreamKind, stream: &[u8]) -> String {
     let mut instance = runtime.instantiate(&[], Budget::default()).unwrap();

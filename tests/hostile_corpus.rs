@@ -136,7 +136,7 @@ fn accepted_hostile_looking_streams_leave_what_upstream_leaves() {
 #[test]
 fn upstream_still_writes_outside_where_the_corpus_says_it_does() {
     // The corpus's "upstream" column is a recording; re-check the escapes it claims, so
-    // the defects the README says we close are real.
+    // the defects SECURITY.md says we close are real.
     let mut checked = 0;
     for case in cases().iter().filter(|c| c.spec["upstream"].get("wrote_outside").is_some()) {
         let sandbox = Sandbox::new();

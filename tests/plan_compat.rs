@@ -11,7 +11,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use runnerwire::engine::{arm, wit_worker, Grant, Runtime};
+use runnerwire::sandbox::{arm, wit_worker, Grant, Runtime};
 use serde_json::{json, Value};
 
 /// One job: kwargs as the worker has them, files to put in the private data dir.

@@ -1,13 +1,14 @@
 //! The second layer: even if the codec had a bug, the WASI sandbox it runs in cannot reach
 //! outside its grants. `tests/escape-probe` (a WASI command built by `make component`) tries
 //! every way out from inside, under the same store configuration the codec gets; the
-//! host-fs layer (our own code) is attacked directly in `host/src/host_fs.rs`'s tests.
+//! host-fs layer (our own code) is attacked directly in the tests of
+//! `host/src/sandbox/host_fs.rs`.
 
 mod common;
 
 use common::sandbox::Sandbox;
 use common::*;
-use runnerwire::engine::{Budget, Grant, Runtime};
+use runnerwire::sandbox::{Budget, Grant, Runtime};
 
 fn probe() -> Vec<u8> {
     let path = repo_root().join("target/wasm32-wasip2/release/escape-probe.wasm");

@@ -11,7 +11,7 @@ use clap::Parser;
 use common::sandbox::Sandbox;
 use common::*;
 use runnerwire::cli::{Cli, Command};
-use runnerwire::engine::{arm, wit_worker, Grant, Runtime};
+use runnerwire::sandbox::{arm, wit_worker, Grant, Runtime};
 
 /// Streams up to this size are cut at every offset.
 const EVERY_OFFSET_UP_TO: usize = 16 << 10;
@@ -55,7 +55,7 @@ fn every_cut_of_every_result_stream_is_refused_by_process() {
             let cli = Cli::try_parse_from(["runnerwire", "process", "work", "--ident", "job"]).unwrap();
             let Command::Process(args) = cli.command else { unreachable!() };
             let mut out = Vec::new();
-            let result = runnerwire::stage_process::process(&runtime, &args, sandbox.root.path(), &mut &stream[..cut], &mut out);
+            let result = runnerwire::stages::process::process(&runtime, &args, sandbox.root.path(), &mut &stream[..cut], &mut out);
             let what = format!("{} cut at {cut}", fixture.name);
             let failure = result.expect_err(&what);
             assert_eq!(failure.code, 65, "{what}: {}", failure.message);
@@ -95,7 +95,7 @@ fn every_cut_of_every_job_stream_is_refused_by_the_job_reader() {
             }
             let wit_worker::JobInput::Refused((reply, error)) = state else { panic!("{what}: not refused") };
             assert!(error.offset <= cut as u64, "{what}: offset {} past the cut: {}", error.offset, error.message);
-            assert!(!matches!(error.kind, runnerwire::engine::wit_types::ErrorKind::Io), "{what}: {}", error.message);
+            assert!(!matches!(error.kind, runnerwire::sandbox::wit_types::ErrorKind::Io), "{what}: {}", error.message);
             assert!(reply.ends_with(b"{\"eof\": true}\n"), "{what}");
             drop(instance);
             sandbox.assert_outside_untouched(&what);

@@ -1,5 +1,5 @@
 //! `runnerwire worker` against upstream's `ansible-runner worker` on the same job streams:
-//! the result streams must be equal after normalizing (see `common/normalize.rs`).
+//! the result streams must be equal after normalizing (see `host/src/conformance/normalize.rs`).
 
 mod common;
 

@@ -25,6 +25,10 @@ const ARTIFACTS: &str = "/artifacts";
 const SCRATCH: &str = "/scratch";
 const PDD: &str = "/pdd";
 
+/// Bytes read from stdin at a time by the entry points that read the stream themselves
+/// (`process.stepper`, `inspect.inspect-stdin`).
+const STDIN_READ_SIZE: usize = 256 << 10;
+
 struct Component;
 
 /// [`HostFs`] through the host's `host-fs` import.

@@ -185,7 +185,7 @@ impl<F: HostFs> Processor<F> {
 
     /// The next thing the stream did, for hosts that act per frame (upstream's Processor
     /// handlers): none means "push more" (or, after `end_input`, the stream is complete).
-    /// An event's file is written only when the host passes it to [`Processor::write_event`].
+    /// An event's file is written only when the host passes it to [`Processor::queue_event`].
     pub fn next_step(&mut self) -> Result<Option<Step>, StreamError> {
         self.sticky(|p| p.step())
     }

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::sandbox::{Budget, LimitArgs};
+
 #[derive(Parser, Debug)]
 #[command(name = "runnerwire", version, about = "ansible-runner's remote job streams, sandboxed in WebAssembly")]
 pub struct Cli {
@@ -54,7 +56,8 @@ pub struct ConformanceArgs {
 pub struct InspectArgs {
     /// The stream to read; `-` or none: stdin.
     pub file: Option<PathBuf>,
-    /// JSON lines: one object per frame, one per problem, then the summary (see README).
+    /// JSON lines: one object per frame, one per problem, then the summary (see
+    /// docs/inspect-json.md).
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -73,31 +76,6 @@ pub struct ValidateArgs {
     pub sandbox: SandboxArgs,
 }
 
-/// Bounds on what a stream may make runnerwire hold or write. Unset ones take the codec's
-/// documented defaults (see README, "Limits").
-#[derive(Args, Debug, Clone, Default)]
-pub struct LimitArgs {
-    /// Longest JSON line accepted, in bytes [default: 16 MiB].
-    #[arg(long, value_name = "BYTES")]
-    pub max_line_bytes: Option<u64>,
-    /// Largest zipfile archive accepted, in bytes [default: 4 GiB].
-    #[arg(long, value_name = "BYTES")]
-    pub max_archive_bytes: Option<u64>,
-    /// Most entries in one archive [default: 100000].
-    #[arg(long, value_name = "N")]
-    pub max_entries: Option<u64>,
-    /// Most bytes unpacked from the archives of one stream [default: 8 GiB].
-    #[arg(long, value_name = "BYTES")]
-    pub max_unpacked_bytes: Option<u64>,
-    /// Most bytes an archive entry may inflate to per compressed byte, checked once it passes
-    /// 1 MiB [default: 250].
-    #[arg(long, value_name = "RATIO")]
-    pub max_compression_ratio: Option<u32>,
-    /// Deepest JSON nesting accepted [default: 1000].
-    #[arg(long, value_name = "N")]
-    pub max_json_depth: Option<u32>,
-}
-
 /// The sandbox the codec component runs in.
 #[derive(Args, Debug, Clone)]
 pub struct SandboxArgs {
@@ -110,8 +88,8 @@ pub struct SandboxArgs {
 }
 
 impl SandboxArgs {
-    pub fn budget(&self) -> crate::engine::Budget {
-        crate::engine::Budget {
+    pub fn budget(&self) -> Budget {
+        Budget {
             max_memory_bytes: self.max_memory_bytes,
             call_timeout: std::time::Duration::from_secs_f64(self.step_timeout),
         }

@@ -1,7 +1,7 @@
 //! How a stage fails: an exit code and one line for stderr.
 
-use crate::engine::wit_types::{ErrorKind, StreamError};
 use crate::exit;
+use crate::sandbox::wit_types::{ErrorKind, StreamError};
 
 #[derive(Debug)]
 pub struct Failure {

@@ -1,36 +1,27 @@
 //! runnerwire's native host: loads the codec component into wasmtime with only the
 //! directories each stage needs, and runs the `transmit` and `process` stages.
+//!
+//! `sandbox/` is the embedding the rest stands on; `stages/` and `worker/` are the
+//! subcommands, `conformance/` the kit; `cli` only parses, and [`run`] dispatches.
 
-pub mod chunks;
 pub mod cli;
 pub mod conformance;
-pub mod engine;
 pub mod exit;
 pub mod failure;
-pub mod host_fs;
-pub mod isolation;
-pub mod keeper;
-pub mod paths_host;
-pub mod pty;
-pub mod signals;
-pub mod stage_inspect;
-pub mod stage_process;
-pub mod stage_transmit;
-pub mod stage_worker;
-pub mod worker_cleanup;
-pub mod worker_info;
-pub mod write_queue;
+pub mod sandbox;
+pub mod stages;
+pub mod worker;
 
 use failure::StageResult;
 
 /// Runs one parsed command; the exit code, or the failure to report.
 pub fn run(cli: cli::Cli) -> StageResult {
     match cli.command {
-        cli::Command::Transmit(args) => stage_transmit::run(args),
-        cli::Command::Process(args) => stage_process::run(args),
-        cli::Command::Worker(args) => stage_worker::run(args),
-        cli::Command::Inspect(args) => stage_inspect::inspect(args),
-        cli::Command::Validate(args) => stage_inspect::validate(args),
+        cli::Command::Transmit(args) => stages::transmit::run(args),
+        cli::Command::Process(args) => stages::process::run(args),
+        cli::Command::Worker(args) => worker::run(args),
+        cli::Command::Inspect(args) => stages::inspect::inspect(args),
+        cli::Command::Validate(args) => stages::inspect::validate(args),
         cli::Command::Conformance(args) => conformance::run(args),
     }
 }

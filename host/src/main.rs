@@ -3,8 +3,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    if runnerwire::keeper::invoked() {
-        return runnerwire::keeper::main();
+    if runnerwire::worker::keeper::invoked() {
+        return runnerwire::worker::keeper::main();
     }
     let cli = runnerwire::cli::Cli::parse();
     match runnerwire::run(cli) {

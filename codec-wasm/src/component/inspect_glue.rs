@@ -1,10 +1,11 @@
 //! The `inspect` interface over the inspector.
 
 use std::cell::RefCell;
+use std::io::{self, Read, Write};
 
 use super::exports::runnerwire::codec::inspect as wit;
 use super::exports::runnerwire::codec::types as wit_types;
-use super::{limits_from, Component, SCRATCH};
+use super::{limits_from, Component, SCRATCH, STDIN_READ_SIZE};
 use crate::inspect::{Inspector, Scratch};
 
 pub struct InspectorResource(RefCell<Inspector>);
@@ -35,7 +36,7 @@ fn scratch() -> Scratch {
 }
 
 /// `<kind> at byte N, line L: message`, the line `validate` prints.
-pub fn first_problem(inspector: &Inspector) -> Option<String> {
+fn first_problem(inspector: &Inspector) -> Option<String> {
     let summary = inspector.summary();
     summary.problem_list.first().map(|p| format!("{} at byte {}, line {}: {}", p.kind, p.offset, p.line, p.message))
 }
@@ -43,7 +44,27 @@ pub fn first_problem(inspector: &Inspector) -> Option<String> {
 impl wit::Guest for Component {
     type Inspector = InspectorResource;
 
+    /// The inspector over stdin, its JSON lines to stdout.
     fn inspect_stdin(limits: wit_types::Limits, json_lines: bool) -> Result<wit::Report, String> {
-        super::step_glue::inspect_stdin(limits, json_lines)
+        let mut inspector = Inspector::new(limits_from(limits), scratch());
+        let mut stdin = io::stdin().lock();
+        let mut stdout = io::stdout().lock();
+        let mut buf = vec![0; STDIN_READ_SIZE];
+        let mut emit = |lines: Vec<u8>| -> Result<(), String> {
+            if json_lines && !lines.is_empty() {
+                stdout.write_all(&lines).map_err(|e| format!("cannot write stdout: {e}"))?;
+            }
+            Ok(())
+        };
+        loop {
+            let n = stdin.read(&mut buf).map_err(|e| format!("cannot read stdin: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            emit(inspector.push(&buf[..n]))?;
+        }
+        emit(inspector.finish())?;
+        stdout.flush().map_err(|e| format!("cannot write stdout: {e}"))?;
+        Ok(wit::Report { text: inspector.text_report(), first_problem: first_problem(&inspector) })
     }
 }

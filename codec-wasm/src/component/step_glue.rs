@@ -1,19 +1,15 @@
-//! The stdin-reading entry points (`process.stepper`, `inspect.inspect-stdin`): for hosts
-//! that cross `list<u8>` slowly, the component reads the stream itself.
+//! The stdin-reading entry point `process.stepper`: for hosts that cross `list<u8>`
+//! slowly, the component reads the stream itself (as `inspect.inspect-stdin` does).
 
 use std::cell::RefCell;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
-use super::exports::runnerwire::codec::inspect as wit_inspect;
 use super::exports::runnerwire::codec::process as wit_process;
 use super::exports::runnerwire::codec::types as wit_types;
-use super::{error_to_wit, limits_from, WasiHostFs, ARTIFACTS, SCRATCH};
+use super::{error_to_wit, limits_from, WasiHostFs, ARTIFACTS, SCRATCH, STDIN_READ_SIZE};
 use crate::error::{ErrorKind, StreamError};
-use crate::inspect::{Inspector, Scratch};
 use crate::process::{PendingEvent, ProcessDirs, Processor, Step};
 use crate::pyjson;
-
-const READ_SIZE: usize = 256 << 10;
 
 pub struct StepperResource(RefCell<Stepper>);
 
@@ -67,7 +63,7 @@ impl Stepper {
 
 impl StepperResource {
     fn over(processor: Result<Processor<WasiHostFs>, StreamError>) -> Self {
-        StepperResource(RefCell::new(Stepper { processor, pending: None, read: 0, input_ended: false, buf: vec![0; READ_SIZE] }))
+        StepperResource(RefCell::new(Stepper { processor, pending: None, read: 0, input_ended: false, buf: vec![0; STDIN_READ_SIZE] }))
     }
 }
 
@@ -96,29 +92,4 @@ impl wit_process::GuestStepper for StepperResource {
     fn skip_event(&self) {
         self.0.borrow_mut().pending = None;
     }
-}
-
-/// `inspect-stdin`: the inspector over stdin, its JSON lines to stdout.
-pub fn inspect_stdin(limits: wit_types::Limits, json_lines: bool) -> Result<wit_inspect::Report, String> {
-    let scratch = Scratch { path: format!("{SCRATCH}/inspect.zip") };
-    let mut inspector = Inspector::new(limits_from(limits), scratch);
-    let mut stdin = io::stdin().lock();
-    let mut stdout = io::stdout().lock();
-    let mut buf = vec![0; READ_SIZE];
-    let mut emit = |lines: Vec<u8>| -> Result<(), String> {
-        if json_lines && !lines.is_empty() {
-            stdout.write_all(&lines).map_err(|e| format!("cannot write stdout: {e}"))?;
-        }
-        Ok(())
-    };
-    loop {
-        let n = stdin.read(&mut buf).map_err(|e| format!("cannot read stdin: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        emit(inspector.push(&buf[..n]))?;
-    }
-    emit(inspector.finish())?;
-    stdout.flush().map_err(|e| format!("cannot write stdout: {e}"))?;
-    Ok(wit_inspect::Report { text: inspector.text_report(), first_problem: super::inspect_glue::first_problem(&inspector) })
 }

@@ -2,9 +2,10 @@
 //! stream line by line, reports every frame, and where the stream is damaged names the
 //! damage and the byte where it starts, then resynchronizes at the next line, so one bad
 //! line does not hide the rest. Sans-IO like the decoder: bytes are pushed in any chunking,
-//! and what it found comes back as JSON lines (`inspect --json`, documented in the README)
-//! plus a summary and a text report. Memory is bounded by the stream limits: a line is held
-//! whole only up to `max_line_bytes`, archives are spooled to a scratch file.
+//! and what it found comes back as JSON lines (`inspect --json`, documented in
+//! docs/inspect-json.md) plus a summary and a text report. Memory is bounded by the stream
+//! limits: a line is held whole only up to `max_line_bytes`, archives are spooled to a
+//! scratch file.
 
 mod archive;
 mod report;

@@ -8,7 +8,7 @@ fn main() -> ExitCode {
         eprintln!("usage: runnerwire-precompile OUT");
         return ExitCode::from(runnerwire::exit::USAGE);
     };
-    let written = runnerwire::engine::precompile().and_then(|bytes| {
+    let written = runnerwire::sandbox::precompile().and_then(|bytes| {
         let tmp = std::path::PathBuf::from(format!("{}.tmp", out.to_string_lossy()));
         std::fs::write(&tmp, bytes)?;
         std::fs::rename(&tmp, &out)?;

@@ -15,8 +15,8 @@ use std::io::Write;
 use anyhow::Context;
 
 use crate::cli::ConformanceArgs;
-use crate::engine::{arm, Grant, Runtime};
 use crate::failure::{Failure, StageResult};
+use crate::sandbox::{arm, Grant, Runtime};
 
 pub fn run(args: ConformanceArgs) -> StageResult {
     if args.transmit.is_none() && args.worker.is_none() && args.process.is_none() {

@@ -10,7 +10,7 @@ use super::corpus::Scenario;
 use super::exec;
 use super::normalize::{per_host, Normalizer};
 use super::tree::{self, Kind, Node};
-use crate::engine::{arm, wit_worker, Grant, Runtime};
+use crate::sandbox::{arm, wit_worker, Grant, Runtime};
 
 /// How long one stage may take (a worker runs a real playbook).
 const STAGE_TIMEOUT: Duration = Duration::from_secs(300);

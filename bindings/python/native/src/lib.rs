@@ -16,12 +16,10 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
-use runnerwire::cli::LimitArgs;
-use runnerwire::engine::{arm, wit_limits, wit_process, wit_transmit, wit_types, Budget, Grant, Runtime};
-use runnerwire::paths_host::random_hex_ident;
-use runnerwire::stage_transmit;
 use runnerwire::failure::Failure;
-use runnerwire::stage_inspect;
+use runnerwire::sandbox::{arm, wit_limits, wit_process, wit_transmit, wit_types, Budget, Grant, LimitArgs, Runtime};
+use runnerwire::stages;
+use runnerwire::stages::paths::random_hex_ident;
 
 /// One runtime per process: the engine, the component (deserialized once) and the linker.
 static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
@@ -46,7 +44,7 @@ impl From<PyErr> for Problem {
     }
 }
 
-fn trap(e: runnerwire::engine::wasmtime::Error) -> Problem {
+fn trap(e: runnerwire::sandbox::wasmtime::Error) -> Problem {
     Problem::Codec(Failure::trap(e).message)
 }
 
@@ -129,7 +127,7 @@ fn inspect<'py>(
     // Without the GIL (the input may be a pipe a Python thread feeds); back with it per batch
     // of lines.
     let result = py.detach(|| {
-        stage_inspect::inspect_stream(runtime, &mut input, &limits, budget, json_lines, |lines| {
+        stages::inspect::inspect_stream(runtime, &mut input, &limits, budget, json_lines, |lines| {
             if let (Some(f), false) = (&on_lines, lines.is_empty()) {
                 if let Err(e) = Python::attach(|py| f.call1(py, (PyBytes::new(py, lines),)).map(drop)) {
                     raised = Some(e);
@@ -380,12 +378,12 @@ fn transmit_archive<'py>(
         use std::os::fd::FromRawFd;
         let file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
         let mut out = SkipFirstLine { inner: std::io::BufWriter::with_capacity(1 << 20, &*file), in_first_line: true };
-        py.detach(|| stage_transmit::transmit(runtime, pdd, &request, budget, &mut out).and_then(|_| {
+        py.detach(|| stages::transmit::transmit(runtime, pdd, &request, budget, &mut out).and_then(|_| {
             std::io::Write::flush(&mut out).map_err(|e| Failure { code: runnerwire::exit::IO_ERROR, message: format!("cannot write the output: {e}") })
         }))
     } else {
         let mut out = AfterFirstLine { write, in_first_line: true, raised: None };
-        let result = stage_transmit::transmit(runtime, pdd, &request, budget, &mut out);
+        let result = stages::transmit::transmit(runtime, pdd, &request, budget, &mut out);
         if let Some(e) = out.raised {
             return Err(e);
         }

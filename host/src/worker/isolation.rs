@@ -7,7 +7,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::engine::wit_worker::{ContainerRun, PrivateFile};
+use crate::sandbox::wit_worker::{ContainerRun, PrivateFile};
 
 /// Why the job cannot run in the container it asked for, as the `job_explanation` the
 /// controller sees. `None`: the engine is there and so is the image (or it may be pulled).

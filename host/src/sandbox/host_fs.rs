@@ -1,6 +1,7 @@
-//! The `host-fs` import: Unix metadata that WASI lacks, on the same directories WASI was
-//! granted and nowhere else. Paths resolve through cap-std, which refuses to leave a
-//! granted directory (`..`, absolute symlinks, escaping links).
+//! The directories a run is granted, and the operations of the `host-fs` import on them
+//! (`state.rs` hands the import's calls here): Unix metadata that WASI lacks, on the same
+//! directories WASI was granted and nowhere else. Paths resolve through cap-std, which
+//! refuses to leave a granted directory (`..`, absolute symlinks, escaping links).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -9,8 +10,24 @@ use anyhow::{anyhow, Result};
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, MetadataExt, PermissionsExt};
 
-use crate::engine::runnerwire::codec::host_fs::{Host, Meta, WriteFailure};
-use crate::engine::{Grant, HostState};
+use super::bindings::runnerwire::codec::host_fs::Meta;
+
+/// A directory granted to the component for one run.
+pub struct Grant {
+    pub host_path: PathBuf,
+    pub guest_path: &'static str,
+    pub writable: bool,
+}
+
+impl Grant {
+    /// The usual pair: one working directory and a private writable scratch directory.
+    pub fn with_scratch(host_path: &std::path::Path, guest_path: &'static str, writable: bool, scratch: &std::path::Path) -> [Grant; 2] {
+        [
+            Grant { host_path: host_path.to_path_buf(), guest_path, writable },
+            Grant { host_path: scratch.to_path_buf(), guest_path: "/scratch", writable: true },
+        ]
+    }
+}
 
 /// The directories one store was granted, by guest path.
 #[derive(Default)]
@@ -125,44 +142,6 @@ impl Grants {
     pub fn remove_file(&self, path: &str) -> Result<(), String> {
         let (dir, rel) = self.resolve(path, true).map_err(text)?;
         dir.remove_file(&rel).map_err(text)
-    }
-}
-
-/// The import, on this store's grants.
-impl Host for HostState {
-    fn lstat(&mut self, path: String) -> Result<Option<Meta>, String> {
-        self.grants.lstat(path)
-    }
-    fn set_mode(&mut self, path: String, mode: u32) -> Result<(), String> {
-        self.grants.set_mode(path, mode)
-    }
-    fn set_mtime(&mut self, path: String, mtime: i64) -> Result<(), String> {
-        self.grants.set_mtime(path, mtime)
-    }
-    fn read_link(&mut self, path: String) -> Result<String, String> {
-        self.grants.read_link(path)
-    }
-    fn make_symlink(&mut self, target: String, path: String) -> Result<(), String> {
-        self.grants.make_symlink(target, path)
-    }
-    fn write_file(&mut self, path: String, data: Vec<u8>, mode: u32) -> Result<(), String> {
-        self.grants.write_file(&path, &data, mode).map(|_new| ())
-    }
-    fn write_at(&mut self, path: String, offset: u64, data: Vec<u8>) -> Result<(), String> {
-        self.grants.write_at(&path, offset, &data)
-    }
-    fn queue_write(&mut self, path: String, data: Vec<u8>, mode: u32, tag: u64) -> Result<(), WriteFailure> {
-        self.writes.push(path, data, mode, tag)
-    }
-    fn flush_writes(&mut self, before: Option<u64>) -> Result<(), WriteFailure> {
-        self.writes.flush(before)
-    }
-    fn utc_offset(&mut self, unix_seconds: i64) -> i32 {
-        use chrono::{Local, Offset, TimeZone};
-        match Local.timestamp_opt(unix_seconds, 0) {
-            chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.offset().fix().local_minus_utc(),
-            chrono::LocalResult::None => 0,
-        }
     }
 }
 

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::pty;
+use super::pty;
 
 /// The keeper is the worker's binary started under this name (never a subcommand: it is
 /// no part of the command line users see).

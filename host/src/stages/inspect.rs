@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::cli::{InspectArgs, LimitArgs, SandboxArgs};
-use crate::engine::{arm, wit_limits, Grant, Runtime};
+use crate::cli::{InspectArgs, SandboxArgs};
 use crate::exit;
 use crate::failure::{Failure, StageResult};
+use crate::sandbox::{arm, wit_limits, Grant, LimitArgs, Runtime};
 
 /// What one inspection produced.
 pub struct Inspection {
@@ -67,7 +67,7 @@ pub fn inspect_stream(
     runtime: &Runtime,
     input: &mut dyn Read,
     limits: &LimitArgs,
-    budget: crate::engine::Budget,
+    budget: crate::sandbox::Budget,
     json_lines: bool,
     mut lines: impl FnMut(&[u8]) -> Result<(), Failure>,
 ) -> Result<Inspection, Failure> {
@@ -79,7 +79,7 @@ pub fn inspect_stream(
     let limits = wit_limits(limits, defaults);
     let inspector = if json_lines { api.call_constructor(arm(&mut instance.store), limits) } else { api.call_validator(arm(&mut instance.store), limits) }
         .map_err(Failure::trap)?;
-    crate::chunks::each_chunk(input, |chunk| {
+    super::chunks::each_chunk(input, |chunk| {
         let found = api.call_push(arm(&mut instance.store), inspector, chunk).map_err(Failure::trap)?;
         lines(&found)?;
         Ok(std::ops::ControlFlow::Continue(()))

@@ -8,9 +8,9 @@ use anyhow::Context;
 use crate::cli::TransmitArgs;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::engine::{arm, wit_transmit, Budget, Grant, Instance, Runtime};
 use crate::failure::{Failure, StageResult};
-use crate::paths_host::{absolute, random_hex_ident};
+use crate::sandbox::{arm, wit_transmit, Budget, Grant, Instance, Runtime};
+use super::paths::{absolute, random_hex_ident};
 
 pub fn run(args: TransmitArgs) -> StageResult {
     let cwd = std::env::current_dir().context("cannot read the current directory").map_err(Failure::io)?;

@@ -1,6 +1,15 @@
 //! `runnerwire worker`: read a job stream, run the job under a pty, stream the results.
 //! The format work (job stream, command plan, events, artifacts) is the component's; this
-//! module moves bytes and runs the process.
+//! module moves bytes and runs the process. Beside it: the pty, signals, the job keeper,
+//! the container engine's side (`isolation`), `--worker-info` (`info`), `worker cleanup`
+//! (`cleanup`), and the Ansible callback plugin the job runs with (`callback/`).
+
+pub mod cleanup;
+pub mod info;
+pub mod isolation;
+pub mod keeper;
+pub mod pty;
+pub mod signals;
 
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -10,14 +19,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::cli::WorkerArgs;
-use crate::engine::{arm, wit_limits, wit_types, wit_worker, Grant, Instance, Runtime};
 use crate::failure::{Failure, StageResult};
-use crate::keeper::{self, Aftercare};
-use crate::{isolation, pty, signals};
+use crate::sandbox::{arm, wit_limits, wit_types, wit_worker, Grant, Instance, Runtime};
+use keeper::Aftercare;
 
 /// The callback plugin that marks events in ansible's output; written to a private temp
 /// dir at run time.
-const CALLBACK_PLUGIN: &str = include_str!("worker/callback/runnerwire_display.py");
+const CALLBACK_PLUGIN: &str = include_str!("callback/runnerwire_display.py");
 const READ_CHUNK: usize = 1 << 20;
 const KEEPALIVE: &[u8] = b"{\"event\": \"keepalive\", \"counter\": 0, \"uuid\": 0}\n";
 /// How often the loop looks at signals, timeouts and keepalives while the job is quiet.
@@ -39,10 +47,10 @@ enum Ending {
 
 pub fn run(args: WorkerArgs) -> StageResult {
     if let Some(crate::cli::WorkerAction::Cleanup(cleanup)) = args.action {
-        return crate::worker_cleanup::run(cleanup);
+        return cleanup::run(cleanup);
     }
     if args.worker_info {
-        return crate::worker_info::print();
+        return info::print();
     }
     let keepalive = keepalive_seconds(args.keepalive_seconds);
     signals::install();
@@ -75,7 +83,7 @@ pub fn run(args: WorkerArgs) -> StageResult {
         pdd: pdd_text.clone(),
         inherited_env: std::env::vars().collect(),
         callback_dir: callback_dir.path().to_string_lossy().into_owned(),
-        fallback_ident: crate::paths_host::random_hex_ident(),
+        fallback_ident: crate::stages::paths::random_hex_ident(),
         auth_dir: auth_dir.path().to_string_lossy().into_owned(),
         // SAFETY: getuid cannot fail.
         uid: unsafe { libc::getuid() },
@@ -340,7 +348,7 @@ fn rotate_artifacts(artifact_dir: &Path, keep: u32) {
 fn read_job(
     reader: &mut Instance,
     pdd: &str,
-    limits: &crate::cli::LimitArgs,
+    limits: &crate::sandbox::LimitArgs,
     keepalive: Option<f64>,
     out: &mut std::io::StdoutLock,
 ) -> Result<Result<String, (Vec<u8>, wit_types::StreamError)>, Failure> {
@@ -404,7 +412,7 @@ fn private_data_dir(args: &WorkerArgs) -> Result<(PathBuf, Option<tempfile::Temp
     match &args.private_data_dir {
         Some(dir) => {
             let cwd = std::env::current_dir().context("cannot read the current directory").map_err(Failure::io)?;
-            let dir = crate::paths_host::absolute(&cwd, dir);
+            let dir = crate::stages::paths::absolute(&cwd, dir);
             if args.delete {
                 let _ = std::fs::remove_dir_all(&dir);
             }
@@ -433,7 +441,7 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
 }
 
 fn seed() -> u64 {
-    let hex = crate::paths_host::random_hex_ident();
+    let hex = crate::stages::paths::random_hex_ident();
     u64::from_str_radix(&hex[..16], 16).unwrap_or(0x9e37_79b9_7f4a_7c15)
 }
 

@@ -6,10 +6,10 @@ use std::io::{Read, Write};
 use anyhow::Context;
 
 use crate::cli::ProcessArgs;
-use crate::engine::{arm, wit_limits, wit_process, Grant, Runtime};
 use crate::exit;
 use crate::failure::{Failure, StageResult};
-use crate::paths_host::absolute;
+use crate::sandbox::{arm, wit_limits, wit_process, Grant, Runtime};
+use super::paths::absolute;
 
 pub fn run(args: ProcessArgs) -> StageResult {
     let runtime = Runtime::new().map_err(Failure::internal)?;
@@ -55,7 +55,7 @@ pub fn process(runtime: &Runtime, args: &ProcessArgs, cwd: &std::path::Path, inp
     }
     .map_err(Failure::trap)?;
 
-    crate::chunks::each_chunk(input, |chunk| {
+    super::chunks::each_chunk(input, |chunk| {
         let printed = api.call_feed(arm(&mut instance.store), processor, chunk).map_err(Failure::trap)?;
         let printed = printed.map_err(|fault| print_then_fail(out, fault))?;
         out.write_all(&printed).map_err(Failure::write)?;

@@ -2,27 +2,19 @@
 //! embedded, and a fresh store per stage run with memory and time limits and only the
 //! directories that run is granted.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime::{Config, Engine, Store, StoreLimitsBuilder};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-use crate::host_fs::Grants;
-use crate::write_queue::WriteQueue;
-
-wasmtime::component::bindgen!({ path: "../codec-wasm/wit", world: "codec" });
-
-pub use exports::runnerwire::codec::{
-    frames as wit_frames, process as wit_process, transmit as wit_transmit, types as wit_types, worker as wit_worker,
-};
-
-/// The wasmtime this host is built on, for crates that embed the host (the Python module).
-pub use wasmtime;
+use super::bindings::{runnerwire, Codec};
+use super::host_fs::{Grant, Grants};
+use super::state::HostState;
+use super::write_queue::WriteQueue;
 
 /// The component, embedded at build time.
 pub static COMPONENT: &[u8] = include_bytes!(env!("RUNNERWIRE_COMPONENT_PATH"));
@@ -66,41 +58,6 @@ pub struct Budget {
 impl Default for Budget {
     fn default() -> Self {
         Budget { max_memory_bytes: 256 << 20, call_timeout: Duration::from_secs(600) }
-    }
-}
-
-/// A directory granted to the component for one run.
-pub struct Grant {
-    pub host_path: PathBuf,
-    pub guest_path: &'static str,
-    pub writable: bool,
-}
-
-impl Grant {
-    /// The usual pair: one working directory and a private writable scratch directory.
-    pub fn with_scratch(host_path: &std::path::Path, guest_path: &'static str, writable: bool, scratch: &std::path::Path) -> [Grant; 2] {
-        [
-            Grant { host_path: host_path.to_path_buf(), guest_path, writable },
-            Grant { host_path: scratch.to_path_buf(), guest_path: "/scratch", writable: true },
-        ]
-    }
-}
-
-/// State of one store: WASI, the host-fs grants and the limits.
-pub struct HostState {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    limits: StoreLimits,
-    pub(crate) grants: Arc<Grants>,
-    /// `queue-write`'s writer, on the same grants.
-    pub(crate) writes: WriteQueue,
-    /// Epoch ticks one call into the component may run.
-    call_ticks: u64,
-}
-
-impl WasiView for HostState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -240,18 +197,6 @@ fn load_component(engine: &Engine) -> Result<Component> {
     unsafe { Component::deserialize(engine, PRECOMPILED) }.map_err(|e| {
         anyhow!("the embedded precompiled component does not fit this engine ({e:#}); rebuild with `make build`")
     })
-}
-
-/// The user's limits over the codec's defaults, as the WIT interface takes them.
-pub fn wit_limits(l: &crate::cli::LimitArgs, defaults: wit_types::Limits) -> wit_types::Limits {
-    wit_types::Limits {
-        max_line_bytes: l.max_line_bytes.unwrap_or(defaults.max_line_bytes),
-        max_archive_bytes: l.max_archive_bytes.unwrap_or(defaults.max_archive_bytes),
-        max_entries: l.max_entries.unwrap_or(defaults.max_entries),
-        max_unpacked_bytes: l.max_unpacked_bytes.unwrap_or(defaults.max_unpacked_bytes),
-        max_compression_ratio: l.max_compression_ratio.unwrap_or(defaults.max_compression_ratio),
-        max_json_depth: l.max_json_depth.unwrap_or(defaults.max_json_depth),
-    }
 }
 
 #[cfg(test)]

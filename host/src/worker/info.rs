@@ -50,7 +50,7 @@ fn node_uuid() -> std::io::Result<String> {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
         return Ok(saved.trim().to_string());
     }
-    let hex = crate::paths_host::random_hex_ident();
+    let hex = crate::stages::paths::random_hex_ident();
     let uuid = format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]);
     let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?;
     file.write_all(uuid.as_bytes())?;

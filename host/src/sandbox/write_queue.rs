@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use crate::engine::runnerwire::codec::host_fs::WriteFailure;
-use crate::host_fs::Grants;
+use super::bindings::runnerwire::codec::host_fs::WriteFailure;
+use super::host_fs::Grants;
 
 /// Bytes of file content queued for one writer at most.
 const MAX_QUEUED_BYTES: usize = 4 << 20;
@@ -242,7 +242,7 @@ fn record_failure(outcome: &Outcome, failure: WriteFailure) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Grant;
+    use crate::sandbox::host_fs::Grant;
 
     fn queue_on(dir: &std::path::Path) -> WriteQueue {
         let mut grants = Grants::default();

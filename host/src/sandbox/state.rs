@@ -1,0 +1,68 @@
+//! What one store holds (WASI, the grants, the write queue, the limits), and the
+//! `host-fs` import implemented on it.
+
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime::StoreLimits;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::runnerwire::codec::host_fs::{Host, Meta, WriteFailure};
+use super::host_fs::Grants;
+use super::write_queue::WriteQueue;
+
+/// State of one store: WASI, the host-fs grants and the limits.
+pub struct HostState {
+    pub(super) wasi: WasiCtx,
+    pub(super) table: ResourceTable,
+    pub(super) limits: StoreLimits,
+    pub(super) grants: Arc<Grants>,
+    /// `queue-write`'s writer, on the same grants.
+    pub(super) writes: WriteQueue,
+    /// Epoch ticks one call into the component may run.
+    pub(super) call_ticks: u64,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// The import, on this store's grants.
+impl Host for HostState {
+    fn lstat(&mut self, path: String) -> Result<Option<Meta>, String> {
+        self.grants.lstat(path)
+    }
+    fn set_mode(&mut self, path: String, mode: u32) -> Result<(), String> {
+        self.grants.set_mode(path, mode)
+    }
+    fn set_mtime(&mut self, path: String, mtime: i64) -> Result<(), String> {
+        self.grants.set_mtime(path, mtime)
+    }
+    fn read_link(&mut self, path: String) -> Result<String, String> {
+        self.grants.read_link(path)
+    }
+    fn make_symlink(&mut self, target: String, path: String) -> Result<(), String> {
+        self.grants.make_symlink(target, path)
+    }
+    fn write_file(&mut self, path: String, data: Vec<u8>, mode: u32) -> Result<(), String> {
+        self.grants.write_file(&path, &data, mode).map(|_new| ())
+    }
+    fn write_at(&mut self, path: String, offset: u64, data: Vec<u8>) -> Result<(), String> {
+        self.grants.write_at(&path, offset, &data)
+    }
+    fn queue_write(&mut self, path: String, data: Vec<u8>, mode: u32, tag: u64) -> Result<(), WriteFailure> {
+        self.writes.push(path, data, mode, tag)
+    }
+    fn flush_writes(&mut self, before: Option<u64>) -> Result<(), WriteFailure> {
+        self.writes.flush(before)
+    }
+    fn utc_offset(&mut self, unix_seconds: i64) -> i32 {
+        use chrono::{Local, Offset, TimeZone};
+        match Local.timestamp_opt(unix_seconds, 0) {
+            chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.offset().fix().local_minus_utc(),
+            chrono::LocalResult::None => 0,
+        }
+    }
+}

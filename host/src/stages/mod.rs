@@ -1,0 +1,9 @@
+//! The stages that feed one stream through the codec: `transmit`, `process`, and `inspect`
+//! (with `validate`); the chunked reading they share (`chunks`), and the path and ident
+//! helpers the worker uses too (`paths`).
+
+pub mod chunks;
+pub mod inspect;
+pub mod paths;
+pub mod process;
+pub mod transmit;
