@@ -3,17 +3,14 @@
 // with secrets in event data): terminal order, colours, tasks x hosts counted from the
 // stream, search, links, keyboard, `view.mjs`. Screenshots go to target/web/.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { chromium } from 'playwright-core';
 import { ROOT, FIXTURES, recordedResultStreams, inScratch } from './helpers.mjs';
-import { serveWeb, WEB } from '../view.mjs';
+import { SHOTS, useBrowser } from './web-harness.mjs';
 
-const browserPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = join(ROOT, 'target', 'web');
 const MULTI = join(FIXTURES, 'multi', 'result.stream');
 const ESC = '\u001b';
 
@@ -101,28 +98,14 @@ const withSecrets = (e) => {
 
 // ---- the page --------------------------------------------------------------------------
 
-let server;
-let origin;
-let browser;
-
-before(async () => {
-  assert.ok(existsSync(browserPath), `no Chromium at ${browserPath}: install Debian's chromium or set CHROMIUM`);
-  assert.ok(existsSync(join(WEB, 'dist', 'codec', 'runnerwire_codec.js')), 'web/dist is missing: run `make bindings`');
-  mkdirSync(SHOTS, { recursive: true });
-  ({ server, origin } = await serveWeb());
-  browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox'] });
-});
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+const web = useBrowser();
 
 async function open(hash = '', { colorScheme = 'light', viewport = { width: 1280, height: 860 } } = {}) {
-  const page = await browser.newPage({ colorScheme, viewport });
+  const page = await web.browser.newPage({ colorScheme, viewport });
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  await page.goto(`${origin}/${hash}`);
+  await page.goto(`${web.origin}/${hash}`);
   await page.waitForSelector('body[data-state="ready"], body[data-state="working"]');
   return { page, errors };
 }
@@ -355,7 +338,7 @@ test('view.mjs serves the page and one stream, and the page opens it from the li
       });
       child.once('exit', (code) => reject(new Error(`view.mjs exited ${code}: ${out}`)));
     });
-    const page = await browser.newPage();
+    const page = await web.browser.newPage();
     const errors = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     const response = await page.goto(`${url}&event=100`);

@@ -4,42 +4,26 @@
 // staying text under the page's Content-Security-Policy; the hostile corpus read without
 // a page error. Screenshots go to target/web/.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, mkdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { ROOT, FIXTURES, damagedCases } from './helpers.mjs';
-import { serveWeb, WEB } from '../view.mjs';
+import { FIXTURES, damagedCases } from './helpers.mjs';
+import { WEB } from '../view.mjs';
+import { SHOTS, useBrowser } from './web-harness.mjs';
 
-const browserPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = join(ROOT, 'target', 'web');
 const MULTI = join(FIXTURES, 'multi', 'result.stream');
 const ESC = '\u001b';
 
-let server;
-let origin;
-let browser;
-
-before(async () => {
-  assert.ok(existsSync(browserPath), `no Chromium at ${browserPath}: install Debian's chromium or set CHROMIUM`);
-  assert.ok(existsSync(join(WEB, 'dist', 'codec', 'runnerwire_codec.js')), 'web/dist is missing: run `make bindings`');
-  mkdirSync(SHOTS, { recursive: true });
-  ({ server, origin } = await serveWeb());
-  browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox'] });
-});
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+const web = useBrowser();
 
 async function open() {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  const page = await web.browser.newPage({ viewport: { width: 1280, height: 860 } });
   const errors = [];
   const requests = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('request', (r) => requests.push(r.url()));
-  await page.goto(`${origin}/`);
+  await page.goto(`${web.origin}/`);
   await page.waitForSelector('body[data-state="ready"]');
   // A violation would mean the first wall (text only) let something through to the second.
   await page.evaluate(() => {
@@ -214,7 +198,7 @@ test('hostile streams stay text: markup and ANSI-wrapped markup in every field, 
   const allowed = new Set(['', '/', '/app.mjs', '/codec.mjs', '/model.mjs', '/worker.mjs', '/style.css', '/favicon.svg']);
   const foreign = requests.filter((u) => {
     const url = new URL(u);
-    return url.origin !== origin || !(allowed.has(url.pathname) || url.pathname.startsWith('/dist/'));
+    return url.origin !== web.origin || !(allowed.has(url.pathname) || url.pathname.startsWith('/dist/'));
   });
   assert.deepEqual(foreign, [], 'no request the page did not make itself');
   await page.screenshot({ path: join(SHOTS, 'hostile.png') });
