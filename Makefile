@@ -92,6 +92,8 @@ bindings: build $(JS_STAMP) $(PY_STAMP)
 	rm -rf web/dist && mkdir -p web/dist
 	cp -r bindings/js/gen web/dist/codec
 	cp -r bindings/js/node_modules/@bytecodealliance/preview2-shim/dist web/dist/shim
+	rm -rf bindings/js/web && mkdir -p bindings/js/web
+	cp web/*.html web/*.mjs web/*.css web/*.svg bindings/js/web/ && cp -r web/dist bindings/js/web/dist
 	mkdir -p bindings/python/runnerwire/_bin && cp $(BIN) bindings/python/runnerwire/_bin/runnerwire
 	cd bindings/python && VIRTUAL_ENV=$(CURDIR)/$(PY_VENV) .venv/bin/maturin develop --release --quiet
 

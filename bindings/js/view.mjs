@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `node bindings/js/view.mjs FILE`: opens a stream in the page (web/) in the system's
-// browser. It serves web/ and the one stream (at /stream, nothing else of the disk) on
+// `runnerwire-view FILE` (the npm package's command; in a checkout `node bindings/js/view.mjs
+// FILE`): opens a stream in the page (web/) in the system's browser. It serves web/ and the one stream (at /stream, nothing else of the disk) on
 // 127.0.0.1, on a free port, until interrupted; the page fetches the stream from the link's
 // fragment (#src=stream) and reads it in the browser like a picked file.
 //
@@ -9,12 +9,15 @@
 //   node bindings/js/view.mjs result.stream --port 8000
 
 import { createServer } from 'node:http';
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, extname, join, normalize, resolve, sep } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const WEB = fileURLToPath(new URL('../../web/', import.meta.url));
+// The page: in runnerwire's checkout, its web/ (what is being worked on); installed, the
+// package's copy beside this file (`make bindings` puts it there for `npm pack`).
+const inCheckout = existsSync(fileURLToPath(new URL('../../codec-wasm/wit/runnerwire.wit', import.meta.url)));
+export const WEB = fileURLToPath(new URL(inCheckout ? '../../web/' : './web/', import.meta.url));
 const TYPES = { '.html': 'text/html; charset=utf-8', '.mjs': 'text/javascript', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json', '.png': 'image/png', '.svg': 'image/svg+xml' };
 
 /** The policy index.html carries in its meta tag, sent as a header too. */
@@ -78,7 +81,7 @@ function openBrowser(url) {
 
 async function main(argv) {
   const args = argv.slice(2);
-  const usage = 'usage: node bindings/js/view.mjs FILE [--no-open] [--port N]';
+  const usage = 'usage: runnerwire-view FILE [--no-open] [--port N]';
   const noOpen = args.includes('--no-open');
   const portAt = args.indexOf('--port');
   const port = portAt >= 0 ? Number(args[portAt + 1]) : 0;
@@ -102,7 +105,8 @@ async function main(argv) {
   if (!noOpen && !openBrowser(url)) console.log('(no xdg-open here: open the URL yourself)');
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+// Run as a program (also through npm's bin link, hence realpath), not when imported.
+if (process.argv[1] && realpathSync(resolve(process.argv[1])) === fileURLToPath(import.meta.url)) {
   main(process.argv).catch((e) => {
     console.error(`view: ${e.message}`);
     process.exit(1);

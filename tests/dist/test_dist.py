@@ -134,6 +134,41 @@ class Dist(unittest.TestCase):
             self.assertEqual(cli.stdout, f.read())
         self.assertEqual(event_files(os.path.join(project, "out", "artifacts", "job")), upstream_event_files())
 
+    def test_the_npm_tarballs_view_command_serves_the_page_and_the_stream(self):
+        import subprocess
+        import urllib.request
+
+        project = os.path.join(self.work, "npm-view")
+        os.makedirs(project)
+        with open(os.path.join(project, "package.json"), "w") as f:
+            json.dump({"name": "empty", "version": "1.0.0", "private": True}, f)
+        self.run_in(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", one("runnerwire-*.tgz")], project)
+        stream = os.path.join(SIMPLE, "result.stream")
+        view = subprocess.Popen([os.path.join(project, "node_modules", ".bin", "runnerwire-view"), stream, "--no-open"],
+                                cwd=project, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            first = view.stdout.readline().decode()
+            self.assertRegex(first, r"^Serving .* on http://127\.0\.0\.1:\d+/#src=stream", view.stderr.read1().decode() if view.poll() is not None else first)
+            origin = first.split(" on ", 1)[1].split("/#", 1)[0]
+            with urllib.request.urlopen(origin + "/") as page:
+                html = page.read().decode()
+                self.assertIn("default-src 'none'", page.headers["content-security-policy"])
+            self.assertIn("runnerwire", html)
+            # The page's own code and the component come from the package, not a checkout.
+            for path in ["/app.mjs", "/worker.mjs", "/dist/codec/runnerwire_codec.js", "/dist/shim/browser/index.js"]:
+                with urllib.request.urlopen(origin + path) as r:
+                    self.assertEqual(r.status, 200, path)
+            with urllib.request.urlopen(origin + "/stream") as r, open(stream, "rb") as f:
+                self.assertEqual(r.read(), f.read())
+            with self.assertRaises(urllib.error.HTTPError):
+                urllib.request.urlopen(origin + "/../../package.json")
+        finally:
+            view.kill()
+            view.wait()
+            view.stdout.close()
+            view.stderr.close()
+        self.assertTrue(os.path.isfile(os.path.join(project, "node_modules", "runnerwire", "web", "index.html")))
+
     def test_the_cli_tarball_runs_the_demo_job_and_the_wheel_reads_its_results(self):
         unpacked = os.path.join(self.work, "cli")
         with tarfile.open(one("runnerwire-*-linux.tar.gz")) as t:
