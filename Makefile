@@ -117,9 +117,10 @@ system:
 ## truncation, resume, process against upstream's recordings), and the docs' examples.
 ## A few minutes after a build; `make test` is the full suite.
 QUICK_TESTS := frames_snapshot inspect limits process_compat process_resume sandbox_escape truncation
+TEST_TMP := $${TEST_TMPDIR:-$$( [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo $${TMPDIR:-/tmp})}
 check: precompiled
-	TMPDIR=$${TEST_TMPDIR:-$$( [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo $${TMPDIR:-/tmp})} \
-	$(CARGO) test --locked --release --workspace --lib --bins $(addprefix --test ,$(QUICK_TESTS))
+	TMPDIR=$(TEST_TMP) $(CARGO) test --locked --release --workspace --lib --bins
+	TMPDIR=$(TEST_TMP) $(CARGO) test --locked --release --workspace --test integration -- $(addsuffix ::,$(QUICK_TESTS))
 	@$(MAKE) --no-print-directory test-docs
 
 # Needs the component, not `build`: cargo test builds the binary itself, with the features of

@@ -5,7 +5,7 @@ update_paths), prepares a RunnerConfig exactly as `ansible-runner worker` does (
 kwargs plus quiet and suppress_ansible_output) and prints, as JSON, what the job would run
 with: command, cwd, env, the env.list text, the registry files, the container name and the
 options that change what the worker writes. A ConfigurationError is printed as
-{"error": message}. Run with the venv holding upstream ansible-runner (tests/plan_compat.rs).
+{"error": message}. Run with the venv holding upstream ansible-runner (tests/integration/plan_compat.rs).
 """
 
 import json

@@ -1,9 +1,8 @@
 //! `runnerwire transmit` is a drop-in for upstream's: the same kwargs line, and upstream's
 //! own worker unpacks our archive into a tree equal to the source and runs the same job.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 
 /// Our transmit of a fixture's private data dir with its recorded arguments.
 fn our_transmit(fixture: &Fixture, pdd: &std::path::Path) -> Vec<u8> {

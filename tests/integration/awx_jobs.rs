@@ -5,14 +5,14 @@
 //! Result streams must be equal after the usual normalization; artifacts are compared by
 //! name and, where both workers write the same bytes, by content.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::workers::{artifacts, first_difference, run_both_raw, WorkerRun};
-use common::*;
-use common::processes;
+use crate::common::workers::{artifacts, first_difference, run_both_raw, WorkerRun};
+use crate::common::*;
+use crate::common::processes;
 use serde_json::{json, Value};
 
 /// The container engine configuration for this machine (why: the header of

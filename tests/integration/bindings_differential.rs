@@ -4,12 +4,12 @@
 //! stdout and exits the same, and `transmit` sends the same bytes from Node as natively.
 //! Needs `make bindings`.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{repo_root, run_with_input, runnerwire};
+use crate::common::{repo_root, run_with_input, runnerwire};
 
 fn node_cli() -> Command {
     let cli = repo_root().join("bindings/js/cli.mjs");

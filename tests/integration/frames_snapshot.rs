@@ -56,7 +56,7 @@ fn every_fixture_stream_decodes_to_its_snapshot() {
     }
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| {
-        insta::glob!("../fixtures", "*/{job,result}.stream", |path| {
+        insta::glob!("../../fixtures", "*/{job,result}.stream", |path| {
             let kind = if path.file_name().unwrap() == "job.stream" {
                 wit_types::StreamKind::JobStream
             } else {

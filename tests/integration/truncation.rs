@@ -5,11 +5,10 @@
 //! API the worker uses, on the same cuts of every job stream, and `worker` itself runs as
 //! the binary on a sample of them.
 
-mod common;
 
 use clap::Parser;
-use common::sandbox::Sandbox;
-use common::*;
+use crate::common::sandbox::Sandbox;
+use crate::common::*;
 use runnerwire::cli::{Cli, Command};
 use runnerwire::sandbox::{arm, wit_worker, Grant, Runtime};
 

@@ -3,11 +3,10 @@
 //! own budgets: memory (--max-memory-bytes) and time (--step-timeout), where a stream that
 //! fits passes and one that does not ends in exit 70, never a crash.
 
-mod common;
 
 use std::io::Write;
 
-use common::*;
+use crate::common::*;
 
 fn process(stream: &[u8], args: &[String]) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();

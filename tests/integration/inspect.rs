@@ -2,9 +2,8 @@
 //! exit 0, frame counts as the recording has them) and on fixtures/damaged/ (each damage
 //! named by its kind at the byte and line `fixtures/damaged/build.py` computed, exit 65).
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn inspect_json(file: &std::path::Path, extra: &[String]) -> (i32, Vec<Value>) {

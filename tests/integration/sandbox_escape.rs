@@ -4,10 +4,9 @@
 //! host-fs layer (our own code) is attacked directly in the tests of
 //! `host/src/sandbox/host_fs.rs`.
 
-mod common;
 
-use common::sandbox::Sandbox;
-use common::*;
+use crate::common::sandbox::Sandbox;
+use crate::common::*;
 use runnerwire::sandbox::{Budget, Grant, Runtime};
 
 fn probe() -> Vec<u8> {

@@ -1,11 +1,10 @@
 //! `runnerwire worker` against upstream's `ansible-runner worker` on the same job streams:
 //! the result streams must be equal after normalizing (see `host/src/conformance/normalize.rs`).
 
-mod common;
 
-use common::normalize::per_host;
-use common::workers::{first_difference, run_both};
-use common::*;
+use crate::common::normalize::per_host;
+use crate::common::workers::{first_difference, run_both};
+use crate::common::*;
 
 /// What the snapshot keeps of a normalized stream: frame kinds, statuses, event types,
 /// counters, line numbers and stdout; machine-specific event_data stays out.

@@ -2,13 +2,12 @@
 //! tree and the output of an unbroken run, without touching the event files already
 //! written; a different stream than the one on disk is refused and changes nothing.
 
-mod common;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 struct Run {
     code: Option<i32>,

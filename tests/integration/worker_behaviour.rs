@@ -1,14 +1,13 @@
 //! `runnerwire worker` behaviour around the job: bad job streams, --delete, keepalives,
 //! timeouts, cancellation, --worker-info, and pipelines mixing upstream and runnerwire.
 
-mod common;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::*;
-use common::processes;
+use crate::common::*;
+use crate::common::processes;
 
 /// A worker command with the venv's ansible on PATH and a clean environment.
 fn worker(home: &Path) -> Command {

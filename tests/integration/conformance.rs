@@ -2,11 +2,10 @@
 //! upstream 2.4.3's pass it; implementations that lose one event or one file fail it,
 //! naming the case; with `--safety`, upstream's recorded defects are reported as such.
 
-mod common;
 
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 fn bin() -> String {
     env!("CARGO_BIN_EXE_runnerwire").to_string()

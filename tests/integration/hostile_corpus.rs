@@ -3,10 +3,9 @@
 //! line naming what and where; accepted ones must leave what upstream leaves; none may change
 //! anything outside the target.
 
-mod common;
 
-use common::sandbox::Sandbox;
-use common::*;
+use crate::common::sandbox::Sandbox;
+use crate::common::*;
 use serde_json::Value;
 
 struct Case {

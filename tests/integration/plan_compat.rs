@@ -6,11 +6,10 @@
 //! same ConfigurationError. Only the callback plugin's name and directory and the temp dir
 //! for registry credentials may differ.
 
-mod common;
 
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use runnerwire::sandbox::{arm, wit_worker, Grant, Runtime};
 use serde_json::{json, Value};
 

@@ -1,9 +1,8 @@
 //! Upstream result streams through `runnerwire process` leave exactly the files and print
 //! exactly the stdout that upstream's own `ansible-runner process` left and printed.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn every_recorded_result_stream_processes_to_upstreams_tree_and_stdout() {

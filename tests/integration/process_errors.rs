@@ -2,9 +2,8 @@
 //! everything valid before the fault kept. Cases from upstream's own tests of the stage
 //! (empty stream, unparseable line) and from its known defects.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 
 struct Run {
     code: Option<i32>,
