@@ -119,12 +119,17 @@ class Dist(unittest.TestCase):
         self.assertEqual(out[:3], ["successful", 0, "successful"])
         self.assertEqual((out[3][0], out[3][-1]), ("playbook_on_start", "playbook_on_stats"))
 
-    def test_the_npm_tarball_installs_into_an_empty_project_and_processes_a_job(self):
-        project = os.path.join(self.work, "npm-project")
+    def npm_project(self, name):
+        """An empty npm project with the tarball installed into it."""
+        project = os.path.join(self.work, name)
         os.makedirs(project)
         with open(os.path.join(project, "package.json"), "w") as f:
             json.dump({"name": "empty", "version": "1.0.0", "private": True}, f)
         self.run_in(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", one("runnerwire-*.tgz")], project)
+        return project
+
+    def test_the_npm_tarball_installs_into_an_empty_project_and_processes_a_job(self):
+        project = self.npm_project("npm-project")
         imported = self.run_in(["node", "--input-type=module", "-e", "const m = await import('runnerwire'); console.log(typeof m.process)"], project)
         self.assertEqual(imported.stdout.strip(), b"function")
         with open(os.path.join(SIMPLE, "result.stream"), "rb") as f:
@@ -135,14 +140,9 @@ class Dist(unittest.TestCase):
         self.assertEqual(event_files(os.path.join(project, "out", "artifacts", "job")), upstream_event_files())
 
     def test_the_npm_tarballs_view_command_serves_the_page_and_the_stream(self):
-        import subprocess
         import urllib.request
 
-        project = os.path.join(self.work, "npm-view")
-        os.makedirs(project)
-        with open(os.path.join(project, "package.json"), "w") as f:
-            json.dump({"name": "empty", "version": "1.0.0", "private": True}, f)
-        self.run_in(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", one("runnerwire-*.tgz")], project)
+        project = self.npm_project("npm-view")
         stream = os.path.join(SIMPLE, "result.stream")
         view = subprocess.Popen([os.path.join(project, "node_modules", ".bin", "runnerwire-view"), stream, "--no-open"],
                                 cwd=project, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
