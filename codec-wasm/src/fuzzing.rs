@@ -1,5 +1,5 @@
 //! Fuzz harnesses, shared by the cargo-fuzz targets in `fuzz/` and the replay test in
-//! `tests/fuzz_replays.rs`. Each one panics only when a property of the codec is broken.
+//! `src/fuzz_replays.rs` (the unit tests). Each one panics only when a property of the codec is broken.
 // Native only: the unpack harness needs the real filesystem, and none of this belongs in
 // the component.
 #![cfg(all(unix, not(target_arch = "wasm32")))]

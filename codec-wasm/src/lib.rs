@@ -15,6 +15,9 @@ pub mod dostime;
 pub mod error;
 pub mod fsys;
 pub mod inspect;
+/// The fuzz harnesses: for the cargo-fuzz targets (which build with `--cfg fuzzing`) and
+/// the replay tests, compiled into nothing else.
+#[cfg(any(fuzzing, test))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod limits;
@@ -33,3 +36,5 @@ mod component;
 
 #[cfg(all(test, unix))]
 mod archive_tests;
+#[cfg(all(test, unix))]
+mod fuzz_replays;

@@ -1,3 +1,3 @@
 #![no_main]
-// Logic in runnerwire_codec::fuzzing, shared with tests/fuzz_replays.rs.
+// Logic in runnerwire_codec::fuzzing, shared with src/fuzz_replays.rs.
 libfuzzer_sys::fuzz_target!(|data: &[u8]| runnerwire_codec::fuzzing::json_reencode(data));

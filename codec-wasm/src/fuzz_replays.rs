@@ -1,10 +1,9 @@
 //! Replays the saved fuzz inputs (`fuzz/replays/<target>/`: past crashes and a small picked
 //! corpus) through the same harnesses the fuzz targets run, on stable, in every `cargo test`.
-#![cfg(unix)]
 
 use std::path::PathBuf;
 
-use runnerwire_codec::fuzzing;
+use crate::fuzzing;
 
 fn replay(target: &str, run: impl Fn(&[u8])) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/replays").join(target);
