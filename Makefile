@@ -102,6 +102,10 @@ bindings: build $(JS_STAMP) $(PY_STAMP)
 ## bindings (Node, the page in headless Chromium, Python) against native and upstream,
 ## runnerwire as the work command of a real Receptor mesh, and the release artifacts of
 ## `make dist` installed fresh (test-dist).
+# Temp files of the Rust and mesh tests go to /dev/shm when there is one (TEST_TMPDIR
+# overrides it): the cut-stream test makes ~60,000 small trees.
+TEST_TMP := $${TEST_TMPDIR:-$$( [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo $${TMPDIR:-/tmp})}
+
 # `-k`: every suite runs and reports even when an earlier one failed. On a fresh machine
 # `system` installs the Debian packages the suites need first (tests/setup-system.sh).
 test: system precompiled venv core-venv test-image bindings receptor
@@ -117,7 +121,6 @@ system:
 ## truncation, resume, process against upstream's recordings), and the docs' examples.
 ## A few minutes after a build; `make test` is the full suite.
 QUICK_TESTS := frames_snapshot inspect limits process_compat process_resume sandbox_escape truncation
-TEST_TMP := $${TEST_TMPDIR:-$$( [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo $${TMPDIR:-/tmp})}
 check: precompiled
 	TMPDIR=$(TEST_TMP) $(CARGO) test --locked --release --workspace --lib --bins
 	TMPDIR=$(TEST_TMP) $(CARGO) test --locked --release --workspace --test integration -- $(addsuffix ::,$(QUICK_TESTS))
@@ -125,9 +128,8 @@ check: precompiled
 
 # Needs the component, not `build`: cargo test builds the binary itself, with the features of
 # the whole workspace and its test dependencies, so wasmtime is compiled once per run.
-# Temp files go to /dev/shm when there is one: the cut-stream test makes ~60,000 small trees.
 test-rust:
-	TMPDIR=$${TEST_TMPDIR:-$$( [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo $${TMPDIR:-/tmp})} \
+	TMPDIR=$(TEST_TMP) \
 	RUNNERWIRE_VENV=$(CURDIR)/$(VENV) RUNNERWIRE_CORE_VENV=$(CURDIR)/$(CORE_VENV) $(CARGO) test --locked --release --workspace --no-fail-fast
 
 test-js:
@@ -148,7 +150,7 @@ test-docs:
 test-mesh: build core-venv receptor
 	@$(MAKE) --no-print-directory mesh-tests
 mesh-tests:
-	TMPDIR=$${TEST_TMPDIR:-$$( [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo $${TMPDIR:-/tmp})} \
+	TMPDIR=$(TEST_TMP) \
 	RUNNERWIRE_VENV=$(CURDIR)/$(VENV) RUNNERWIRE_CORE_VENV=$(CURDIR)/$(CORE_VENV) \
 	  $(VENV)/bin/python -m unittest -v tests/mesh/test_mesh.py
 

@@ -263,40 +263,8 @@ fn process_steps<'py>(
     }
 }
 
-/// A `Write` that hands what follows the stream's first line to a Python callable: the
-/// kwargs line is the Python layer's (upstream's Python API dumps the caller's own kwargs).
-struct AfterFirstLine<'py> {
-    write: Bound<'py, PyAny>,
-    in_first_line: bool,
-    raised: Option<PyErr>,
-}
-
-impl std::io::Write for AfterFirstLine<'_> {
-    fn write(&mut self, mut buf: &[u8]) -> std::io::Result<usize> {
-        let n = buf.len();
-        if self.in_first_line {
-            match buf.iter().position(|&b| b == b'\n') {
-                Some(end) => {
-                    self.in_first_line = false;
-                    buf = &buf[end + 1..];
-                }
-                None => return Ok(n),
-            }
-        }
-        if !buf.is_empty() {
-            if let Err(e) = self.write.call1((PyBytes::new(self.write.py(), buf),)) {
-                self.raised = Some(e);
-                return Err(std::io::Error::other("the output's write raised"));
-            }
-        }
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The same for a file descriptor's writer (no Python on the way).
+/// A `Write` over the stream that drops its first line: the kwargs line is the Python
+/// layer's (upstream's Python API dumps the caller's own kwargs).
 struct SkipFirstLine<W> {
     inner: W,
     in_first_line: bool,
@@ -316,11 +284,33 @@ impl<W: std::io::Write> std::io::Write for SkipFirstLine<W> {
         } else {
             buf
         };
-        self.inner.write_all(rest)?;
+        if !rest.is_empty() {
+            self.inner.write_all(rest)?;
+        }
         Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
+    }
+}
+
+/// A `Write` that hands its bytes to a Python callable; what it raised is kept for the
+/// caller to re-raise.
+struct PyWriter<'py> {
+    write: Bound<'py, PyAny>,
+    raised: Option<PyErr>,
+}
+
+impl std::io::Write for PyWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Err(e) = self.write.call1((PyBytes::new(self.write.py(), buf),)) {
+            self.raised = Some(e);
+            return Err(std::io::Error::other("the output's write raised"));
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -382,9 +372,9 @@ fn transmit_archive<'py>(
             std::io::Write::flush(&mut out).map_err(|e| Failure { code: runnerwire::exit::IO_ERROR, message: format!("cannot write the output: {e}") })
         }))
     } else {
-        let mut out = AfterFirstLine { write, in_first_line: true, raised: None };
+        let mut out = SkipFirstLine { inner: PyWriter { write, raised: None }, in_first_line: true };
         let result = stages::transmit::transmit(runtime, pdd, &request, budget, &mut out);
-        if let Some(e) = out.raised {
+        if let Some(e) = out.inner.raised {
             return Err(e);
         }
         result.map(drop)
