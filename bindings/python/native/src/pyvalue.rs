@@ -46,9 +46,9 @@ pub struct Builder {
 impl Builder {
     /// The value of `json`, or None when it is not JSON this reader takes.
     pub fn value<'py>(&mut self, py: Python<'py>, json: &str) -> Option<Bound<'py, PyAny>> {
-        let mut reader = Reader { json, text: json.as_bytes(), at: 0, keys: &mut self.keys, py };
+        let mut reader = Reader { json, at: 0, keys: &mut self.keys, py };
         let value = reader.value().ok()?;
-        (reader.at == reader.text.len()).then_some(value)
+        (reader.at == reader.json.len()).then_some(value)
     }
 }
 
@@ -71,7 +71,6 @@ type Read<T> = Result<T, Unsupported>;
 
 struct Reader<'a, 'py> {
     json: &'a str,
-    text: &'a [u8],
     at: usize,
     keys: &'a mut KeyMap,
     py: Python<'py>,
@@ -79,7 +78,7 @@ struct Reader<'a, 'py> {
 
 impl<'a, 'py> Reader<'a, 'py> {
     fn peek(&self) -> Option<u8> {
-        self.text.get(self.at).copied()
+        self.json.as_bytes().get(self.at).copied()
     }
 
     fn skip_space(&mut self) {
@@ -89,7 +88,7 @@ impl<'a, 'py> Reader<'a, 'py> {
     }
 
     fn expect(&mut self, literal: &[u8]) -> Read<()> {
-        if self.text[self.at..].starts_with(literal) {
+        if self.json.as_bytes()[self.at..].starts_with(literal) {
             self.at += literal.len();
             Ok(())
         } else {
@@ -127,7 +126,7 @@ impl<'a, 'py> Reader<'a, 'py> {
                 self.expect(b"Infinity")?;
                 PyFloat::new(py, f64::INFINITY).into_any()
             }
-            b'-' if self.text[self.at..].starts_with(b"-Infinity") => {
+            b'-' if self.json.as_bytes()[self.at..].starts_with(b"-Infinity") => {
                 self.at += b"-Infinity".len();
                 PyFloat::new(py, f64::NEG_INFINITY).into_any()
             }
@@ -207,9 +206,9 @@ impl<'a, 'py> Reader<'a, 'py> {
         let start = self.at;
         // The common case: no escape, a slice of the text (quotes and backslashes are ASCII,
         // so they always end a slice on a character boundary).
-        let end = start + memchr::memchr2(b'"', b'\\', &self.text[start..]).ok_or(Unsupported)?;
+        let end = start + memchr::memchr2(b'"', b'\\', &self.json.as_bytes()[start..]).ok_or(Unsupported)?;
         self.at = end;
-        if self.text[end] == b'"' {
+        if self.json.as_bytes()[end] == b'"' {
             self.at += 1;
             return Ok(Cow::Borrowed(&self.json[start..end]));
         }
@@ -217,7 +216,7 @@ impl<'a, 'py> Reader<'a, 'py> {
         loop {
             // At a backslash: one escape, then the plain run up to the next quote or escape.
             self.at += 1;
-            let escape = *self.text.get(self.at).ok_or(Unsupported)?;
+            let escape = *self.json.as_bytes().get(self.at).ok_or(Unsupported)?;
             self.at += 1;
             match escape {
                 b'"' => out.push('"'),
@@ -232,11 +231,11 @@ impl<'a, 'py> Reader<'a, 'py> {
                 _ => return Err(Unsupported),
             }
             let run = self.at;
-            let end = run + memchr::memchr2(b'"', b'\\', &self.text[run..]).ok_or(Unsupported)?;
+            let end = run + memchr::memchr2(b'"', b'\\', &self.json.as_bytes()[run..]).ok_or(Unsupported)?;
             // A slice of the text: the quote and the backslash end it on a character boundary.
             out.push_str(&self.json[run..end]);
             self.at = end;
-            if self.text[end] == b'"' {
+            if self.json.as_bytes()[end] == b'"' {
                 self.at += 1;
                 return Ok(Cow::Owned(out));
             }
@@ -244,7 +243,7 @@ impl<'a, 'py> Reader<'a, 'py> {
     }
 
     fn hex4(&mut self) -> Read<u32> {
-        let digits = self.text.get(self.at..self.at + 4).ok_or(Unsupported)?;
+        let digits = self.json.as_bytes().get(self.at..self.at + 4).ok_or(Unsupported)?;
         let digits = std::str::from_utf8(digits).map_err(|_| Unsupported)?;
         let unit = u32::from_str_radix(digits, 16).map_err(|_| Unsupported)?;
         self.at += 4;
