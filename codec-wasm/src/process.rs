@@ -268,11 +268,7 @@ impl<F: HostFs> Processor<F> {
         while let Some(step) = self.next_step()? {
             if let Step::Event(event) = step {
                 batch.push(event.offset, event.printed.as_deref().unwrap_or("").as_bytes());
-                self.sticky(|p| {
-                    p.fs.queue_write(&event.path, &event.json, 0o600, event.offset).map_err(write_failure_error)?;
-                    p.events_written += 1;
-                    Ok(())
-                })?;
+                self.queue_event(&event)?;
             }
         }
         Ok(())
