@@ -190,15 +190,21 @@ bench-bindings: build bindings
 	$(PYTHON) bench/bindings.py --venv-bin $(CURDIR)/$(VENV)/bin
 
 ## Release artifacts in target/dist/: the Python wheel (abi3, the component inside, no other
-## package needed), the npm package tarball and the CLI as a tarball (the binary, with the
-## component embedded). `make test-dist` installs each fresh and runs a job.
+## package needed), the npm package tarball and the CLI as a tarball laid out as a prefix
+## (unpack it into /usr/local, say): bin/runnerwire, with the component embedded, and the
+## page `runnerwire view` serves, share/runnerwire/web. `make test-dist` installs each fresh
+## and runs a job.
 DIST      := target/dist
 CLI_TAR   := $(DIST)/runnerwire-0.1.0-$(shell uname -m)-linux.tar.gz
+CLI_TREE  := target/dist-cli
 dist: build bindings
 	rm -rf $(DIST) && mkdir -p $(DIST)
 	cd bindings/python && VIRTUAL_ENV=$(CURDIR)/$(PY_VENV) .venv/bin/maturin build --release --quiet --out $(CURDIR)/$(DIST)
 	cd bindings/js && npm pack --silent --pack-destination $(CURDIR)/$(DIST) >/dev/null
-	tar -czf $(CLI_TAR) -C target/release runnerwire
+	rm -rf $(CLI_TREE) && mkdir -p $(CLI_TREE)/bin $(CLI_TREE)/share/runnerwire/web
+	cp $(BIN) $(CLI_TREE)/bin/
+	cp web/*.html web/*.mjs web/*.css web/*.svg $(CLI_TREE)/share/runnerwire/web/ && cp -r web/dist $(CLI_TREE)/share/runnerwire/web/dist
+	tar -czf $(CLI_TAR) -C $(CLI_TREE) bin share
 	@ls -l $(DIST)
 
 test-dist: dist core-venv

@@ -30,6 +30,25 @@ pub enum Command {
     /// Run upstream 2.4.3's recorded scenarios through any implementation's stages: one
     /// PASS or FAIL line per case, then the totals (exit 0 only when all pass).
     Conformance(ConformanceArgs),
+    /// Open a stream in the page (a job output view) in the browser: serve the page and
+    /// that one file on 127.0.0.1 until interrupted.
+    View(ViewArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ViewArgs {
+    /// The job or result stream to show.
+    pub file: PathBuf,
+    /// Port to listen on (default: a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Only print the URL; do not start a browser.
+    #[arg(long)]
+    pub no_open: bool,
+    /// The page's directory (default: RUNNERWIRE_WEB, else the install's
+    /// share/runnerwire/web, else the checkout's web/).
+    #[arg(long, value_name = "DIR")]
+    pub web: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

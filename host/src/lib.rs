@@ -23,5 +23,6 @@ pub fn run(cli: cli::Cli) -> StageResult {
         cli::Command::Inspect(args) => stages::inspect::inspect(args),
         cli::Command::Validate(args) => stages::inspect::validate(args),
         cli::Command::Conformance(args) => conformance::run(args),
+        cli::Command::View(args) => stages::view::run(args),
     }
 }

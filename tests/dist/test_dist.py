@@ -8,7 +8,8 @@ then a job run through it.
 - the npm tarball, into an empty npm project: `import("runnerwire")` and its CLI process the
   same results;
 - the CLI tarball, unpacked: `transmit | worker | process` runs the demo job (ansible-core
-  from RUNNERWIRE_CORE_VENV), and the wheel's Processor reads that worker's results too.
+  from RUNNERWIRE_CORE_VENV), and the wheel's Processor reads that worker's results too;
+  `bin/runnerwire view` serves the page the tarball carries in share/runnerwire/web.
 
 RUNNERWIRE_DIST names the directory (default target/dist).
 """
@@ -169,11 +170,52 @@ class Dist(unittest.TestCase):
             view.stderr.close()
         self.assertTrue(os.path.isfile(os.path.join(project, "node_modules", "runnerwire", "web", "index.html")))
 
-    def test_the_cli_tarball_runs_the_demo_job_and_the_wheel_reads_its_results(self):
+    def unpacked_cli(self):
+        """The CLI tarball unpacked as a prefix: bin/runnerwire, share/runnerwire/web."""
         unpacked = os.path.join(self.work, "cli")
-        with tarfile.open(one("runnerwire-*-linux.tar.gz")) as t:
-            t.extractall(unpacked, filter="data")
-        binary = os.path.join(unpacked, "runnerwire")
+        if not os.path.isdir(unpacked):
+            with tarfile.open(one("runnerwire-*-linux.tar.gz")) as t:
+                t.extractall(unpacked, filter="data")
+        return unpacked
+
+    def test_the_cli_tarballs_view_serves_its_own_page_and_the_stream(self):
+        import urllib.error
+        import urllib.request
+
+        unpacked = self.unpacked_cli()
+        web = os.path.join(unpacked, "share", "runnerwire", "web")
+        for path in ["index.html", "app.mjs", "worker.mjs", "model.mjs", "codec.mjs", "style.css", "dist/codec/runnerwire_codec.js"]:
+            self.assertTrue(os.path.isfile(os.path.join(web, path)), path)
+        stream = os.path.join(SIMPLE, "result.stream")
+        view = subprocess.Popen([os.path.join(unpacked, "bin", "runnerwire"), "view", stream, "--no-open"],
+                                cwd=self.work, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            first = view.stdout.readline().decode()
+            self.assertRegex(first, r"^Serving .* on http://127\.0\.0\.1:\d+/#src=stream&name=result\.stream$",
+                             view.stderr.read().decode() if view.poll() is not None else first)
+            origin = first.split(" on ", 1)[1].split("/#", 1)[0]
+            with urllib.request.urlopen(origin + "/") as page:
+                self.assertIn("default-src 'none'", page.headers["content-security-policy"])
+                with open(os.path.join(web, "index.html"), "rb") as f:
+                    self.assertEqual(page.read(), f.read())
+            wasm = sorted(glob.glob(os.path.join(web, "dist", "codec", "*.wasm")))
+            self.assertTrue(wasm)
+            with urllib.request.urlopen(origin + "/dist/codec/" + os.path.basename(wasm[0])) as r:
+                self.assertEqual(r.headers["content-type"], "application/wasm")
+            with urllib.request.urlopen(origin + "/stream") as r, open(stream, "rb") as f:
+                self.assertEqual(r.read(), f.read())
+            for path in ["/../../bin/runnerwire", "/%2e%2e/%2e%2e/bin/runnerwire"]:
+                with self.assertRaises(urllib.error.HTTPError, msg=path) as refused:
+                    urllib.request.urlopen(origin + path)
+                self.assertEqual(refused.exception.code, 404, path)
+        finally:
+            view.kill()
+            view.wait()
+            view.stdout.close()
+            view.stderr.close()
+
+    def test_the_cli_tarball_runs_the_demo_job_and_the_wheel_reads_its_results(self):
+        binary = os.path.join(self.unpacked_cli(), "bin", "runnerwire")
         env = dict(self.env, PATH=os.path.join(CORE_VENV, "bin") + ":" + self.env["PATH"])
         job = self.run_in([binary, "transmit", os.path.join(ROOT, "demo", "private_data_dir"), "-p", "site.yml", "--ident", "demo"], self.work, env=env).stdout
         results = subprocess.run([binary, "worker"], input=job, env=env, cwd=self.work, capture_output=True, check=True).stdout

@@ -19,5 +19,6 @@ mod process_resume;
 mod sandbox_escape;
 mod transmit_compat;
 mod truncation;
+mod view;
 mod worker_behaviour;
 mod worker_compat;

@@ -1,17 +1,21 @@
 // The page's job output view in headless Chromium (Debian's, or CHROMIUM=path), against
-// recorded streams and ones built here from them (coloured as ANSIBLE_FORCE_COLOR prints,
-// with secrets in event data): terminal order, colours, tasks x hosts counted from the
-// stream, search, links, keyboard, `view.mjs`. Screenshots go to target/web/.
+// recorded streams (among them `awx`, an AWX-shaped job recorded with ANSIBLE_FORCE_COLOR)
+// and ones built here from them (256 and true colours, secrets in event data): terminal
+// order, colours, tasks x hosts counted from the stream, search, links, keyboard, `view.mjs`
+// and `runnerwire view`. Screenshots go to target/web/.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { ROOT, FIXTURES, recordedResultStreams, inScratch } from './helpers.mjs';
 import { SHOTS, useBrowser } from './web-harness.mjs';
 
 const MULTI = join(FIXTURES, 'multi', 'result.stream');
+const AWX = join(FIXTURES, 'awx', 'result.stream');
+// The native CLI's `view` (built by `make build`; RUNNERWIRE_BIN names another).
+const NATIVE = process.env.RUNNERWIRE_BIN ?? join(ROOT, 'target', 'release', 'runnerwire');
 const ESC = '\u001b';
 
 // ---- what a stream holds, computed here, not by the page ----------------------------------
@@ -40,14 +44,18 @@ function resultOf(e) {
   return '';
 }
 
-/** Tasks in order, each host's final result (item results only when there is no final one). */
+/** Tasks in order, each host's final result (item results only when there is no final one);
+ * a failed, not ignored result after which the host still has results in the same play was
+ * rescued (ansible reports rescues only as a count in the recap; the tests check them there). */
 function taskTable(events) {
   const tasks = [];
   const byUuid = new Map();
+  let play = -1;
   for (const e of events) {
     const d = e.event_data ?? {};
+    if (e.event === 'playbook_on_play_start') play++;
     if (/^playbook_on_(handler_|cleanup_)?task_start$/.test(e.event)) {
-      tasks.push({ name: d.task ?? d.name, hosts: {} });
+      tasks.push({ name: d.task ?? d.name, play, hosts: {} });
       byUuid.set(d.task_uuid, tasks.at(-1));
       continue;
     }
@@ -57,8 +65,46 @@ function taskTable(events) {
     const item = e.event.startsWith('runner_item_on_');
     if (!item || !t.hosts[d.host] || t.hosts[d.host].item) t.hosts[d.host] = { res: r, item };
   }
-  return tasks.map((t) => ({ name: t.name, hosts: Object.fromEntries(Object.entries(t.hosts).map(([h, c]) => [h, c.res])) }));
+  const later = (i, host) => tasks.slice(i + 1).some((t) => t.play === tasks[i].play && t.hosts[host]);
+  return tasks.map((t, i) => ({
+    name: t.name,
+    hosts: Object.fromEntries(Object.entries(t.hosts).map(([h, c]) => [h, c.res === 'failed' && later(i, h) ? 'rescued' : c.res])),
+  }));
 }
+
+/** The SGR styles of one stdout line as the page's classes ('b' bold, 'fN' colour N), per
+ * styled run; `state` carries a style left open to the next line. Only the codes
+ * ansible-playbook writes are known: any other fails the test rather than being guessed. */
+function sgrRuns(line, state) {
+  const runs = [];
+  let last = 0;
+  const push = (text) => {
+    const classes = [state.bold ? 'b' : '', state.fg !== null ? `f${state.fg}` : ''].filter(Boolean).sort().join(' ');
+    if (strip(text) && classes) runs.push([strip(text), classes]);
+  };
+  for (const m of line.matchAll(/\u001b\[([0-9;]*)m/g)) {
+    push(line.slice(last, m.index));
+    last = m.index + m[0].length;
+    for (const code of (m[1] || '0').split(';').map(Number)) {
+      if (code === 0) Object.assign(state, { bold: false, fg: null });
+      else if (code === 1) state.bold = true;
+      else if (code === 22) state.bold = false;
+      else if (code >= 30 && code <= 37) state.fg = code - 30;
+      else if (code >= 90 && code <= 97) state.fg = code - 90 + 8;
+      else if (code === 39) state.fg = null;
+      else throw new Error(`an SGR code this test does not know: ${code}`);
+    }
+  }
+  push(line.slice(last));
+  return runs;
+}
+
+/** Each terminal line's styled runs, as terminalLines orders the lines. */
+const styledLines = (events) => events.flatMap((e) => {
+  if (!e.stdout) return [];
+  const state = { bold: false, fg: null };
+  return e.stdout.split(/\r?\n/).map((l) => sgrRuns(l, state));
+});
 
 // ---- streams built from recorded ones -----------------------------------------------------
 
@@ -189,7 +235,7 @@ test('ANSI colours render as styled text, carried across lines; no escape code r
 });
 
 test('tasks x hosts: each host result per task as the stream says, the recap from playbook_on_stats, a timeline', async () => {
-  for (const name of ['multi', 'failing']) {
+  for (const name of ['multi', 'failing', 'awx']) {
     const path = join(FIXTURES, name, 'result.stream');
     const events = eventsOf(readFileSync(path, 'utf8'));
     const { page, errors } = await open();
@@ -203,7 +249,15 @@ test('tasks x hosts: each host result per task as the stream says, the recap fro
       })),
       recap: Object.fromEntries([...document.querySelectorAll('#recap tbody tr')].map((tr) => [tr.dataset.host, Object.fromEntries([...tr.querySelectorAll('td')].map((td) => [td.dataset.key, Number(td.textContent)]))])),
     }));
-    assert.deepEqual(shown.tasks.map(({ name: n, hosts }) => ({ name: n, hosts })), taskTable(events), name);
+    const table = taskTable(events);
+    assert.deepEqual(shown.tasks.map(({ name: n, hosts }) => ({ name: n, hosts })), table, name);
+    // Failed, ignored and rescued cells per host agree with ansible's own recap counts.
+    const stats0 = events.findLast((e) => e.event === 'playbook_on_stats')?.event_data ?? {};
+    for (const [res, key] of [['failed', 'failures'], ['ignored', 'ignored'], ['rescued', 'rescued']]) {
+      const cells = {};
+      for (const t of table) for (const [h, r] of Object.entries(t.hosts)) if (r === res) cells[h] = (cells[h] ?? 0) + 1;
+      assert.deepEqual(cells, Object.fromEntries(Object.entries(stats0[key] ?? {}).filter(([, n]) => n > 0)), `${name}: ${res} cells against the recap`);
+    }
     assert.ok(shown.tasks.every((t) => /\d+(\.\d+)? m?s$/.test(t.duration)), JSON.stringify(shown.tasks.map((t) => t.duration)));
     const stats = events.findLast((e) => e.event === 'playbook_on_stats')?.event_data ?? {};
     for (const [host, row] of Object.entries(shown.recap)) {
@@ -229,6 +283,93 @@ test('tasks x hosts: each host result per task as the stream says, the recap fro
     assert.deepEqual(errors, [], name);
     await page.close();
   }
+});
+
+test('a recorded AWX job: its own ANSIBLE_FORCE_COLOR colours, rescued and ignored results, search, a link to an event', async () => {
+  const events = eventsOf(readFileSync(AWX, 'utf8'));
+  const lines = terminalLines(events);
+  const styles = styledLines(events);
+  // The recording is coloured (green, yellow, red, cyan and bold at least), or this test proves nothing.
+  const classes = new Set(styles.flat().map(([, c]) => c));
+  for (const c of ['f2', 'f3', 'f1', 'f6']) assert.ok(classes.has(c), `the recording has no ${c} run: ${[...classes]}`);
+  assert.ok([...classes].some((c) => c.split(' ').includes('b')), 'a bold run');
+  for (const colorScheme of ['light', 'dark']) {
+    const { page, errors } = await open('', { colorScheme });
+    const r = await pick(page, AWX);
+    assert.match(r.status, /^result\.stream: a complete, valid result stream/);
+    const rows = await collectOutput(page);
+    assert.deepEqual(rows.map((x) => [x.counter, x.text]), lines.map((x) => [x.counter, x.text]));
+    assert.ok(rows.every((x) => !x.text.includes(ESC) && !/\[\d+(;\d+)*m/.test(x.text)), 'no raw escape codes');
+    // Every styled run, line by line, as the recorded escapes say.
+    assert.deepEqual(rows.map((x) => x.classes.filter(([, c]) => c).map(([t, c]) => [t, c.split(' ').sort().join(' ')])), styles);
+    await page.screenshot({ path: join(SHOTS, `output-awx-${colorScheme}.png`) });
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+
+  // Rescued and ignored cells, where the stream has them, each a link to its event.
+  const table = taskTable(events);
+  const find = (res) => table.flatMap((t) => Object.entries(t.hosts).filter(([, r]) => r === res).map(([h]) => ({ task: t.name, host: h })));
+  const rescued = find('rescued');
+  const ignored = find('ignored');
+  assert.ok(rescued.length > 0 && ignored.length > 0, 'the recording has a rescued and an ignored result');
+  const { page, errors } = await open();
+  await pick(page, AWX);
+  await page.click('#tab-tasks');
+  const cell = (task, host) => page.evaluate(([t, h]) => {
+    const tr = [...document.querySelectorAll('#task-table tbody tr')].find((x) => x.querySelector('th a').textContent === t);
+    const td = tr?.querySelector(`td[data-host="${CSS.escape(h)}"]`);
+    return td && { result: td.dataset.result, text: td.querySelector('a').textContent, href: td.querySelector('a').getAttribute('href') };
+  }, [task, host]);
+  for (const [res, where] of [['rescued', rescued], ['ignored', ignored]]) {
+    for (const { task, host } of where) {
+      const shown = await cell(task, host);
+      assert.equal(shown?.result, res, `${task} on ${host}`);
+      assert.equal(shown.text, res);
+      // The cell's link names the host's failed event for that task.
+      const n = Number(new URLSearchParams(shown.href.slice(1)).get('event'));
+      const ev = events.find((e) => e.counter === n);
+      assert.equal(ev?.event, 'runner_on_failed', `${task} on ${host}: ${shown.href}`);
+      assert.equal(ev.event_data.host, host);
+      assert.equal(ev.event_data.task, task);
+    }
+  }
+  await page.screenshot({ path: join(SHOTS, 'tasks-awx-rescued.png'), fullPage: true });
+
+  // Search over the output: the lines holding the word, in order, with next.
+  await page.click('#tab-output');
+  const word = 'migration';
+  const hits = lines.filter((l) => l.text.toLowerCase().includes(word));
+  assert.ok(hits.length >= 2);
+  await page.fill('#search', word.toUpperCase());
+  await page.press('#search', 'Enter');
+  const state = () => page.evaluate(() => ({ count: document.querySelector('#matches').textContent, cur: document.querySelector('.row.cur')?.dataset.counter, mark: document.querySelector('.row.cur mark')?.textContent }));
+  let now = await state();
+  assert.equal(now.count, `1 of ${hits.length}`);
+  assert.equal(Number(now.cur), hits[0].counter);
+  assert.equal(now.mark, word);
+  await page.click('#next');
+  now = await state();
+  assert.equal(Number(now.cur), hits[1].counter);
+  assert.deepEqual(errors, []);
+  await page.close();
+
+  // A link opens at its event: the rescue task's result on the rescued host.
+  const rescue = events.find((e) => e.event === 'runner_on_ok' && e.event_data.host === rescued[0].host && e.event_data.task === 'Roll the migration back');
+  assert.ok(rescue, 'the rescue task ran on the rescued host');
+  const linked = await open(`#event=${rescue.counter}`);
+  await pick(linked.page, AWX);
+  await linked.page.waitForFunction((n) => document.querySelector('#details')?.dataset.counter === String(n), rescue.counter);
+  const at = await linked.page.evaluate(() => {
+    const row = document.querySelector('.row.sel');
+    const out = document.querySelector('#output').getBoundingClientRect();
+    const box = row?.getBoundingClientRect();
+    return { counter: row?.dataset.counter, onScreen: box && box.top >= out.top && box.bottom <= out.bottom, host: document.querySelector('#details dd[data-key="host"]')?.textContent };
+  });
+  assert.deepEqual(at, { counter: String(rescue.counter), onScreen: true, host: rescued[0].host });
+  await linked.page.screenshot({ path: join(SHOTS, 'link-awx-rescue.png') });
+  assert.deepEqual(linked.errors, []);
+  await linked.page.close();
 });
 
 test('search: output matches with next and previous, event data matches, host and result filters', async () => {
@@ -351,6 +492,54 @@ test('view.mjs serves the page and one stream, and the page opens it from the li
     for (const path of ['/../fixtures/multi/result.stream', '/%2e%2e/Makefile', '/dist/../../Makefile']) {
       assert.equal((await fetch(base + path)).status, 404, path);
     }
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    child.kill();
+  }
+});
+
+test('runnerwire view (the native CLI) serves the page and one stream, and the page opens it from the link', async () => {
+  assert.ok(existsSync(NATIVE), `no native binary at ${NATIVE}: make build (or set RUNNERWIRE_BIN)`);
+  const events = eventsOf(readFileSync(AWX, 'utf8'));
+  const last = events.at(-1).counter;
+  // No --web: the binary finds the checkout's web/ from target/release/.
+  const env = { ...process.env };
+  delete env.RUNNERWIRE_WEB;
+  const child = spawn(NATIVE, ['view', AWX, '--no-open'], { stdio: ['ignore', 'pipe', 'inherit'], env });
+  try {
+    const url = await new Promise((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+        const m = out.match(/http:\/\/127\.0\.0\.1:\d+\/#\S+/);
+        if (m) resolve(m[0]);
+      });
+      child.once('exit', (code) => reject(new Error(`runnerwire view exited ${code}: ${out}`)));
+    });
+    assert.match(url, /#src=stream&name=result\.stream$/);
+    const page = await web.browser.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    const response = await page.goto(`${url}&event=${last}`);
+    const headers = response.headers();
+    assert.match(headers['content-security-policy'], /default-src 'none'; script-src 'self' 'wasm-unsafe-eval'/);
+    assert.equal(headers['x-content-type-options'], 'nosniff');
+    assert.equal(headers['referrer-policy'], 'no-referrer');
+    await page.waitForSelector('body[data-state="done"]', { timeout: 30000 });
+    assert.match(await page.textContent('#state'), /^result\.stream: a complete, valid result stream/);
+    await page.waitForFunction((n) => document.querySelector('.row.sel')?.dataset.counter === String(n), last);
+    const rows = await collectOutput(page);
+    assert.deepEqual(rows.map((x) => [x.counter, x.text]), terminalLines(events).map((x) => [x.counter, x.text]));
+    await page.screenshot({ path: join(SHOTS, 'native-view-awx.png') });
+    // Nothing else of the disk is served, and the stream is the file's bytes.
+    const base = new URL(url).origin;
+    assert.deepEqual(Buffer.from(await (await fetch(`${base}/stream`)).arrayBuffer()), readFileSync(AWX));
+    for (const path of ['/../fixtures/awx/result.stream', '/%2e%2e/Makefile', '/dist/../../Makefile', '/%2e%2e%2fMakefile']) {
+      assert.equal((await fetch(base + path)).status, 404, path);
+    }
+    assert.equal((await fetch(`${base}/stream`, { method: 'POST' })).status, 405);
     assert.deepEqual(errors, []);
     await page.close();
   } finally {

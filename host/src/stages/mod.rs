@@ -1,9 +1,10 @@
 //! The stages that feed one stream through the codec: `transmit`, `process`, and `inspect`
 //! (with `validate`); the chunked reading they share (`chunks`), and the path and ident
-//! helpers the worker uses too (`paths`).
+//! helpers the worker uses too (`paths`); and `view`, which serves one stream to the page.
 
 pub mod chunks;
 pub mod inspect;
 pub mod paths;
 pub mod process;
 pub mod transmit;
+pub mod view;
