@@ -110,6 +110,40 @@ impl wit_types::Guest for Component {
             max_json_depth: l.max_json_depth,
         }
     }
+    fn exit_code(status: wit_types::ExitStatus) -> u8 {
+        use runnerwire_policy::exit;
+        match status {
+            wit_types::ExitStatus::Success => exit::SUCCESS,
+            wit_types::ExitStatus::JobFailed => exit::JOB_FAILED,
+            wit_types::ExitStatus::Usage => exit::USAGE,
+            wit_types::ExitStatus::BadStream => exit::BAD_STREAM,
+            wit_types::ExitStatus::IsolationUnavailable => exit::ISOLATION_UNAVAILABLE,
+            wit_types::ExitStatus::Internal => exit::INTERNAL,
+            wit_types::ExitStatus::IoError => exit::IO_ERROR,
+        }
+    }
+    fn error_exit_code(kind: wit_types::ErrorKind) -> u8 {
+        kind_from_wit(kind).exit_code()
+    }
+    fn describe(error: wit_types::StreamError) -> String {
+        runnerwire_policy::describe(kind_from_wit(error.kind), error.offset, &error.message)
+    }
+}
+
+fn kind_from_wit(kind: wit_types::ErrorKind) -> ErrorKind {
+    match kind {
+        wit_types::ErrorKind::Malformed => ErrorKind::Malformed,
+        wit_types::ErrorKind::Truncated => ErrorKind::Truncated,
+        wit_types::ErrorKind::Unsafe => ErrorKind::Unsafe,
+        wit_types::ErrorKind::Limit => ErrorKind::Limit,
+        wit_types::ErrorKind::Io => ErrorKind::Io,
+    }
+}
+
+/// The outcome a finished `process` run reports, with the exit code the policy gives it.
+pub(crate) fn outcome_to_wit(o: crate::process::Outcome) -> wit_process::Outcome {
+    let exit_code = runnerwire_policy::exit::for_outcome(o.status.as_deref(), o.rc);
+    wit_process::Outcome { status: o.status, rc: o.rc, events_written: o.events_written, exit_code }
 }
 
 struct DecoderResource(RefCell<Decoder>);
@@ -199,7 +233,7 @@ impl wit_process::GuestProcessor for ProcessorResource {
         let processor = cell.as_mut().map_err(|e| fault(Vec::new(), e.clone()))?;
         let mut stdout = Vec::new();
         match processor.finish(&mut stdout) {
-            Ok(o) => Ok((stdout, wit_process::Outcome { status: o.status, rc: o.rc, events_written: o.events_written })),
+            Ok(o) => Ok((stdout, outcome_to_wit(o))),
             Err(e) => Err(fault(stdout, e)),
         }
     }
@@ -289,6 +323,7 @@ impl wit_transmit::GuestTransmitter for TransmitterResource {
 
 export!(Component);
 
+mod cli_glue;
 mod inspect_glue;
 
 mod worker_glue;

@@ -2,33 +2,8 @@
 
 use std::fmt;
 
-/// What kind of problem an error is; the host maps kinds to exit codes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// The stream breaks the format: bad JSON, bad base64, a bad zip, a bad frame.
-    Malformed,
-    /// The stream ended before its `eof` frame, or inside a line or an archive.
-    Truncated,
-    /// An archive entry or file name would land outside the target directory.
-    Unsafe,
-    /// A configured [`Limits`](crate::limits::Limits) value was exceeded.
-    Limit,
-    /// Reading or writing the granted directories failed.
-    Io,
-}
-
-impl ErrorKind {
-    /// Stable lower-case name, as used in the WIT interface and messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorKind::Malformed => "malformed",
-            ErrorKind::Truncated => "truncated",
-            ErrorKind::Unsafe => "unsafe",
-            ErrorKind::Limit => "limit",
-            ErrorKind::Io => "io",
-        }
-    }
-}
+/// What kind of problem an error is; its words and exit code are the shared policy's.
+pub use runnerwire_policy::ErrorKind;
 
 /// One error, with the byte offset in the stream where it was found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,7 +23,7 @@ impl StreamError {
 
 impl fmt::Display for StreamError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at byte {}: {}", self.kind.name(), self.offset, self.message)
+        f.write_str(&runnerwire_policy::describe(self.kind, self.offset, &self.message))
     }
 }
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::sandbox::{Budget, LimitArgs};
+pub use runnerwire_policy::args::{parse_portable, InspectArgs, LimitArgs, PortableCommand, ProcessArgs, SandboxArgs, ValidateArgs};
 
 #[derive(Parser, Debug)]
 #[command(name = "runnerwire", version, about = "ansible-runner's remote job streams, sandboxed in WebAssembly")]
@@ -17,16 +17,11 @@ pub struct Cli {
 pub enum Command {
     /// Write a job stream (kwargs + private data dir) to stdout, like `ansible-runner transmit`.
     Transmit(TransmitArgs),
-    /// Read a result stream on stdin and write its artifacts, like `ansible-runner process`.
-    Process(ProcessArgs),
     /// Run a job stream from stdin and stream the results to stdout, like `ansible-runner worker`.
     Worker(WorkerArgs),
-    /// Report on any job or result stream: frames, statuses, events, archive, and every
-    /// problem with its byte offset (exit 65 when there is one).
-    Inspect(InspectArgs),
-    /// Check a stream: exit 0 when it is complete and valid, else 65 and one line on stderr
-    /// naming the first problem.
-    Validate(ValidateArgs),
+    /// process, inspect and validate: their grammar is shared with the Node and Python CLIs.
+    #[command(flatten)]
+    Portable(PortableCommand),
     /// Run upstream 2.4.3's recorded scenarios through any implementation's stages: one
     /// PASS or FAIL line per case, then the totals (exit 0 only when all pass).
     Conformance(ConformanceArgs),
@@ -71,58 +66,7 @@ pub struct ConformanceArgs {
     pub safety: bool,
 }
 
-#[derive(Args, Debug)]
-pub struct InspectArgs {
-    /// The stream to read; `-` or none: stdin.
-    pub file: Option<PathBuf>,
-    /// JSON lines: one object per frame, one per problem, then the summary (see
-    /// docs/inspect-json.md).
-    #[arg(long)]
-    pub json: bool,
-    #[command(flatten)]
-    pub limits: LimitArgs,
-    #[command(flatten)]
-    pub sandbox: SandboxArgs,
-}
-
-#[derive(Args, Debug)]
-pub struct ValidateArgs {
-    /// The stream to read; `-` or none: stdin.
-    pub file: Option<PathBuf>,
-    #[command(flatten)]
-    pub limits: LimitArgs,
-    #[command(flatten)]
-    pub sandbox: SandboxArgs,
-}
-
-/// The sandbox the codec component runs in.
-#[derive(Args, Debug, Clone)]
-pub struct SandboxArgs {
-    /// Most memory the sandboxed component may use, in bytes.
-    #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
-    pub max_memory_bytes: usize,
-    /// Longest one step of the sandboxed component may run, in seconds (resolution 0.1 s).
-    #[arg(long, default_value_t = 600.0, value_name = "SECONDS", value_parser = positive_seconds)]
-    pub step_timeout: f64,
-}
-
-impl SandboxArgs {
-    pub fn budget(&self) -> Budget {
-        Budget {
-            max_memory_bytes: self.max_memory_bytes,
-            call_timeout: std::time::Duration::from_secs_f64(self.step_timeout),
-        }
-    }
-}
-
-fn positive_seconds(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(s) if s > 0.0 && s <= 1e9 => Ok(s),
-        _ => Err(format!("{text:?} is not a number of seconds between 0 and 1e9")),
-    }
-}
-
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Default)]
 pub struct TransmitArgs {
     /// Base directory holding project, inventory, env, ...
     pub private_data_dir: PathBuf,
@@ -210,36 +154,6 @@ pub struct TransmitArgs {
     /// Accepted for compatibility; ignored.
     #[arg(long, hide = true)]
     pub debug: bool,
-    #[command(flatten)]
-    pub sandbox: SandboxArgs,
-}
-
-#[derive(Args, Debug)]
-pub struct ProcessArgs {
-    /// Private data dir to write artifacts under (created if missing).
-    pub private_data_dir: PathBuf,
-    /// Subdirectory of <private_data_dir>/artifacts to write to (match transmit's --ident).
-    #[arg(short = 'i', long)]
-    pub ident: Option<String>,
-    /// Write artifacts here instead.
-    #[arg(long)]
-    pub artifact_dir: Option<PathBuf>,
-    /// Print no event output.
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
-    /// Continue a run that broke part way, fed the same stream from its start: events whose
-    /// files are already written are neither written nor printed again; a different stream
-    /// than the one on disk is refused (exit 65).
-    #[arg(long)]
-    pub resume: bool,
-    /// Accepted for compatibility; upstream's process ignores it too.
-    #[arg(short = 'j', long = "json")]
-    pub json_mode: bool,
-    /// Accepted for compatibility; ignored.
-    #[arg(long, hide = true)]
-    pub debug: bool,
-    #[command(flatten)]
-    pub limits: LimitArgs,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
 }

@@ -38,16 +38,11 @@ impl Failure {
         };
         Failure { code: exit::INTERNAL, message }
     }
-    /// A bad stream, or IO on the granted directories.
+    /// A bad stream, or IO on the granted directories: the words and exit code are the
+    /// shared policy's (the component gives other runtimes the same).
     pub fn stream(e: StreamError) -> Self {
-        let (code, kind) = match e.kind {
-            ErrorKind::Malformed => (exit::BAD_STREAM, "malformed stream"),
-            ErrorKind::Truncated => (exit::BAD_STREAM, "truncated stream"),
-            ErrorKind::Unsafe => (exit::BAD_STREAM, "unsafe stream"),
-            ErrorKind::Limit => (exit::BAD_STREAM, "stream over a limit"),
-            ErrorKind::Io => (exit::IO_ERROR, "I/O error"),
-        };
-        Failure { code, message: format!("{kind} at byte {}: {}", e.offset, e.message) }
+        let kind = policy_kind(e.kind);
+        Failure { code: kind.exit_code(), message: runnerwire_policy::describe(kind, e.offset, &e.message) }
     }
     /// Writing stdout failed; a closed pipe (the reader is gone) ends quietly.
     pub fn write(e: std::io::Error) -> Self {
@@ -55,5 +50,17 @@ impl Failure {
             return Failure { code: exit::SUCCESS, message: String::new() };
         }
         Failure { code: exit::IO_ERROR, message: format!("cannot write stdout: {e}") }
+    }
+}
+
+/// The WIT's error kind as the policy crate names it (the same five, one to one).
+pub fn policy_kind(kind: ErrorKind) -> runnerwire_policy::ErrorKind {
+    use runnerwire_policy::ErrorKind as Policy;
+    match kind {
+        ErrorKind::Malformed => Policy::Malformed,
+        ErrorKind::Truncated => Policy::Truncated,
+        ErrorKind::Unsafe => Policy::Unsafe,
+        ErrorKind::Limit => Policy::Limit,
+        ErrorKind::Io => Policy::Io,
     }
 }

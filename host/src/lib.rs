@@ -6,11 +6,12 @@
 
 pub mod cli;
 pub mod conformance;
-pub mod exit;
 pub mod failure;
 pub mod sandbox;
 pub mod stages;
 pub mod worker;
+
+pub use runnerwire_policy::{describe, exit};
 
 use failure::StageResult;
 
@@ -18,10 +19,10 @@ use failure::StageResult;
 pub fn run(cli: cli::Cli) -> StageResult {
     match cli.command {
         cli::Command::Transmit(args) => stages::transmit::run(args),
-        cli::Command::Process(args) => stages::process::run(args),
         cli::Command::Worker(args) => worker::run(args),
-        cli::Command::Inspect(args) => stages::inspect::inspect(args),
-        cli::Command::Validate(args) => stages::inspect::validate(args),
+        cli::Command::Portable(cli::PortableCommand::Process(args)) => stages::process::run(args),
+        cli::Command::Portable(cli::PortableCommand::Inspect(args)) => stages::inspect::inspect(args),
+        cli::Command::Portable(cli::PortableCommand::Validate(args)) => stages::inspect::validate(args),
         cli::Command::Conformance(args) => conformance::run(args),
         cli::Command::View(args) => stages::view::run(args),
     }

@@ -9,7 +9,7 @@
 use clap::Parser;
 use crate::common::sandbox::Sandbox;
 use crate::common::*;
-use runnerwire::cli::{Cli, Command};
+use runnerwire::cli::{Cli, Command, PortableCommand};
 use runnerwire::sandbox::{arm, wit_worker, Grant, Runtime};
 
 /// Streams up to this size are cut at every offset.
@@ -52,7 +52,7 @@ fn every_cut_of_every_result_stream_is_refused_by_process() {
             }
             let sandbox = Sandbox::new();
             let cli = Cli::try_parse_from(["runnerwire", "process", "work", "--ident", "job"]).unwrap();
-            let Command::Process(args) = cli.command else { unreachable!() };
+            let Command::Portable(PortableCommand::Process(args)) = cli.command else { unreachable!() };
             let mut out = Vec::new();
             let result = runnerwire::stages::process::process(&runtime, &args, sandbox.root.path(), &mut &stream[..cut], &mut out);
             let what = format!("{} cut at {cut}", fixture.name);

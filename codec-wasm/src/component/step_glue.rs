@@ -47,7 +47,7 @@ impl Stepper {
                 // that ended early already failed in next_step.
                 processor.settle_writes()?;
                 let o = processor.outcome();
-                return Ok(wit_process::Step::End(wit_process::Outcome { status: o.status, rc: o.rc, events_written: o.events_written }));
+                return Ok(wit_process::Step::End(super::outcome_to_wit(o)));
             }
             let n = io::stdin().read(&mut self.buf).map_err(|e| StreamError::new(ErrorKind::Io, self.read, format!("cannot read stdin: {e}")))?;
             self.read += n as u64;

@@ -1,8 +1,7 @@
 //! The sandbox the codec component runs in: the wasmtime embedding (`runtime`), the
 //! bindings generated from the component's WIT (`bindings`), the directories a run is
 //! granted and the `host-fs` import on them (`host_fs`, `write_queue`, `state`), and the
-//! stream limits handed to the component (`limits`). Nothing here imports the CLI (which
-//! flattens `LimitArgs` from here).
+//! stream limits handed to the component (`limits`). Nothing here imports the CLI.
 
 mod bindings;
 mod host_fs;
@@ -13,7 +12,8 @@ mod write_queue;
 
 pub use bindings::{wit_frames, wit_process, wit_transmit, wit_types, wit_worker};
 pub use host_fs::Grant;
-pub use limits::{wit_limits, LimitArgs};
+pub use limits::{budget, wit_limits};
+pub use runnerwire_policy::args::LimitArgs;
 pub use runtime::{arm, engine_config, precompile, Budget, Instance, Runtime, COMPONENT};
 pub use state::HostState;
 

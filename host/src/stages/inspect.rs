@@ -58,7 +58,7 @@ pub fn run_inspector(
         None => Box::new(std::io::stdin().lock()),
     };
     let runtime = Runtime::new().map_err(Failure::internal)?;
-    inspect_stream(&runtime, &mut input, limits, sandbox.budget(), json_lines, lines)
+    inspect_stream(&runtime, &mut input, limits, crate::sandbox::budget(&sandbox), json_lines, lines)
 }
 
 /// The inspector on any input, in a runtime the caller keeps (the Python module keeps one

@@ -23,7 +23,7 @@ pub fn process(runtime: &Runtime, args: &ProcessArgs, cwd: &std::path::Path, inp
     let pdd = absolute(cwd, &args.private_data_dir);
     prepare_private_data_dir(&pdd).map_err(Failure::io)?;
 
-    let budget = args.sandbox.budget();
+    let budget = crate::sandbox::budget(&args.sandbox);
     // The artifact-dir rule is format logic: ask the component, with nothing granted.
     let mut probe = runtime.instantiate(&[], budget).map_err(Failure::internal)?;
     let artifact_dir = probe
@@ -86,8 +86,8 @@ fn print_then_fail(out: &mut dyn Write, fault: wit_process::Fault) -> Failure {
 }
 
 /// What upstream's CLI does before processing: the private data dir (0700) and an empty
-/// `daemon.log` (0600) in it.
-fn prepare_private_data_dir(pdd: &std::path::Path) -> anyhow::Result<()> {
+/// `daemon.log` (0600) in it. (The Python package's `process` calls this too.)
+pub fn prepare_private_data_dir(pdd: &std::path::Path) -> anyhow::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     if !pdd.is_dir() {
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(pdd).with_context(|| format!("cannot create {}", pdd.display()))?;

@@ -14,7 +14,18 @@ use super::paths::{absolute, random_hex_ident};
 
 pub fn run(args: TransmitArgs) -> StageResult {
     let cwd = std::env::current_dir().context("cannot read the current directory").map_err(Failure::io)?;
-    let pdd = absolute(&cwd, &args.private_data_dir);
+    let budget = crate::sandbox::budget(&args.sandbox);
+    let (pdd, request) = request_for(args, &cwd)?;
+    let runtime = Runtime::new().map_err(Failure::internal)?;
+    let stdout = std::io::stdout();
+    transmit(&runtime, &pdd, &request, budget, &mut stdout.lock())
+}
+
+/// The component's request for `args`, after the checks upstream's CLI makes on the real
+/// filesystem (the private data dir made if missing, `--inventory` resolved); with the
+/// private data dir, absolute. The Python package's Transmitter builds its request here too.
+pub fn request_for(args: TransmitArgs, cwd: &Path) -> Result<(PathBuf, wit_transmit::TransmitRequest), Failure> {
+    let pdd = absolute(cwd, &args.private_data_dir);
     // Like upstream's CLI: a missing private data dir is created (0700).
     if !pdd.is_dir() {
         use std::os::unix::fs::DirBuilderExt;
@@ -35,7 +46,7 @@ pub fn run(args: TransmitArgs) -> StageResult {
         }
     }
     let inventory = match &args.inventory {
-        Some(inv) => Some(valid_inventory(&cwd, &pdd, inv).ok_or_else(|| {
+        Some(inv) => Some(valid_inventory(cwd, &pdd, inv).ok_or_else(|| {
             Failure::usage(format!("value for --inventory does not appear to be a valid path: {}", inv.display()))
         })?),
         None => None,
@@ -75,10 +86,7 @@ pub fn run(args: TransmitArgs) -> StageResult {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0),
     };
-
-    let runtime = Runtime::new().map_err(Failure::internal)?;
-    let stdout = std::io::stdout();
-    transmit(&runtime, &pdd, &request, args.sandbox.budget(), &mut stdout.lock())
+    Ok((pdd, request))
 }
 
 /// The stage for a validated request, in a runtime the caller keeps, on any output (the

@@ -56,7 +56,7 @@ pub fn run(args: WorkerArgs) -> StageResult {
     signals::install();
     let (pdd, _temp_pdd) = private_data_dir(&args)?;
     let runtime = Runtime::new().map_err(Failure::internal)?;
-    let budget = args.sandbox.budget();
+    let budget = crate::sandbox::budget(&args.sandbox);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
 
