@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // `node cli.mjs inspect|validate|process ...`: the native CLI's arguments, output and exit
-// codes, from the same component.
+// codes, from the same component. The arguments are parsed by the component (`cli.parse`),
+// with the very grammar the native CLI is built from.
 
 import { createReadStream, openSync } from 'node:fs';
 import { inspect, validate, process as processStage, EXIT, Failure, StreamError } from './index.mjs';
-import { parse, UsageError } from './lib/args.mjs';
+import { load } from './lib/load.mjs';
 
 const out = globalThis.process.stdout;
 
@@ -33,8 +34,22 @@ const STRERROR = {
   ELOOP: 'Too many levels of symbolic links',
 };
 
+/** The parsed command as `{command, ...its arguments}`, or the early exit clap would make. */
+async function parse(argv) {
+  const codec = await load();
+  try {
+    const { tag, val } = codec.cli.parse(argv);
+    return { command: tag, ...val };
+  } catch (e) {
+    if (!(e && typeof e === 'object' && 'payload' in e)) throw e;
+    const early = e.payload;
+    (early.toStdout ? out : globalThis.process.stderr).write(early.text);
+    return { exitCode: early.exitCode };
+  }
+}
+
 async function run(argv) {
-  const args = parse(argv);
+  const args = await parse(argv);
   switch (args.command) {
     case 'inspect': {
       const pending = [];
@@ -69,6 +84,8 @@ async function run(argv) {
         await Promise.all(pending);
       }
     }
+    default:
+      return args.exitCode;
   }
 }
 
@@ -77,9 +94,6 @@ try {
 } catch (e) {
   if (e && e.code === 'EPIPE') {
     globalThis.process.exitCode = EXIT.SUCCESS;
-  } else if (e instanceof UsageError) {
-    globalThis.process.stderr.write(`error: ${e.message}\n`);
-    globalThis.process.exitCode = EXIT.USAGE;
   } else if (e instanceof StreamError || e instanceof Failure) {
     globalThis.process.stderr.write(`runnerwire: ${e.message}\n`);
     globalThis.process.exitCode = e.exitCode;

@@ -151,20 +151,13 @@ export async function process(source, privateDataDir, { ident, artifactDir, quie
       }
       const [printed, outcome] = processor.finish();
       if (printed.length) onOutput(printed);
-      const result = { status: outcome.status, rc: outcome.rc, eventsWritten: Number(outcome.eventsWritten), artifactDir: dir };
-      return { ...result, exitCode: exitCode(result) };
+      return { status: outcome.status, rc: outcome.rc, eventsWritten: Number(outcome.eventsWritten), artifactDir: dir, exitCode: outcome.exitCode };
     } catch (e) {
       throw fail(e);
     }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-}
-
-function exitCode({ status, rc }) {
-  if (status === 'successful') return EXIT.SUCCESS;
-  if (rc !== undefined && rc !== 0) return rc >= 0 && rc <= 255 ? rc : EXIT.JOB_FAILED;
-  return EXIT.JOB_FAILED;
 }
 
 /** Upstream's `valid_inventory`: as given (relative to cwd), else under `<pdd>/inventory/`. */

@@ -197,3 +197,33 @@ fn transmit_streams_are_byte_identical_in_node_and_native() {
     }
     assert!(dirs.len() >= 4, "only {} private data dirs", dirs.len());
 }
+
+/// One grammar: the Node and Python CLIs parse with the definition the native CLI is built
+/// from, so help, the version and every usage error read and exit the same.
+#[test]
+fn usage_errors_help_and_version_are_the_same_in_every_runtime() {
+    let cases: &[&[&str]] = &[
+        &["process"],
+        &["process", "pdd", "--ident"],
+        &["inspect", "--no-such-flag"],
+        &["inspect", "--max-line-bytes", "lots"],
+        &["validate", "--step-timeout", "0"],
+        &["validate", "a", "b"],
+        &["frobnicate"],
+        &["process", "--help"],
+        &["inspect", "-h"],
+        &["help", "validate"],
+        &["--version"],
+    ];
+    for args in cases {
+        let native = runnerwire().args(*args).output().unwrap();
+        assert!(matches!(native.status.code(), Some(0 | 2)), "{args:?}: native {}", show(&native));
+        assert!(!native.stdout.is_empty() || !native.stderr.is_empty(), "{args:?}: native printed nothing");
+        for (runtime, command) in &runtimes()[1..] {
+            let output = command().args(*args).output().unwrap();
+            assert_eq!(output.status.code(), native.status.code(), "{args:?}: {runtime} {}", show(&output));
+            assert_eq!(String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&native.stdout), "{args:?}: {runtime}'s stdout");
+            assert_eq!(String::from_utf8_lossy(&output.stderr), String::from_utf8_lossy(&native.stderr), "{args:?}: {runtime}'s stderr");
+        }
+    }
+}

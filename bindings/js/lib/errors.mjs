@@ -1,32 +1,29 @@
-// Failures as the native CLI reports them: one line and an exit code.
+// Failures as the native CLI reports them: one line and an exit code. The words and the
+// numbers are the component's (`types.exit-code`, `types.describe`): asked once, here.
 
-export const EXIT = Object.freeze({
-  SUCCESS: 0,
-  JOB_FAILED: 1,
-  USAGE: 2,
-  BAD_STREAM: 65,
-  INTERNAL: 70,
-  IO_ERROR: 74,
-});
+import { load } from './load.mjs';
 
-const KINDS = {
-  malformed: ['malformed stream', EXIT.BAD_STREAM],
-  truncated: ['truncated stream', EXIT.BAD_STREAM],
-  unsafe: ['unsafe stream', EXIT.BAD_STREAM],
-  limit: ['stream over a limit', EXIT.BAD_STREAM],
-  io: ['I/O error', EXIT.IO_ERROR],
-};
+const { types } = await load();
+
+/** Exit codes by the WIT's `exit-status` names: EXIT.SUCCESS, EXIT.BAD_STREAM, ... */
+export const EXIT = Object.freeze(
+  Object.fromEntries(
+    ['success', 'job-failed', 'usage', 'bad-stream', 'isolation-unavailable', 'internal', 'io-error'].map((status) => [
+      status.toUpperCase().replaceAll('-', '_'),
+      types.exitCode(status),
+    ]),
+  ),
+);
 
 /** A bad stream (or I/O on the granted directories), at a byte offset. */
 export class StreamError extends Error {
   constructor({ kind, offset, message }) {
-    const [what, code] = KINDS[kind] ?? ['stream error', EXIT.BAD_STREAM];
-    super(`${what} at byte ${offset}: ${message}`);
+    super(types.describe({ kind, offset: BigInt(offset), message }));
     this.name = 'StreamError';
     this.kind = kind;
     this.offset = Number(offset);
     this.reason = message;
-    this.exitCode = code;
+    this.exitCode = types.errorExitCode(kind);
   }
 }
 

@@ -20,31 +20,17 @@ from ._source import stdin_path
 __all__ = ["inspect", "validate", "process", "Processor", "run", "run_async", "StreamError", "CodecError", "Inspection", "Outcome", "EXIT"]
 
 
-class EXIT:
-    SUCCESS = 0
-    JOB_FAILED = 1
-    USAGE = 2
-    BAD_STREAM = 65
-    INTERNAL = 70
-    IO_ERROR = 74
-
-
-_KINDS = {
-    "malformed": ("malformed stream", EXIT.BAD_STREAM),
-    "truncated": ("truncated stream", EXIT.BAD_STREAM),
-    "unsafe": ("unsafe stream", EXIT.BAD_STREAM),
-    "limit": ("stream over a limit", EXIT.BAD_STREAM),
-    "io": ("I/O error", EXIT.IO_ERROR),
-}
+# The exit codes every runtime's CLI ends with, from the policy the native CLI is built on.
+EXIT = type("EXIT", (), {"__doc__": "Exit codes by name (EXIT.SUCCESS, EXIT.BAD_STREAM, ...).", **dict(_native.exit_codes())})
 
 
 class StreamError(Exception):
-    """A bad stream (or I/O on the granted directories), at a byte offset."""
+    """A bad stream (or I/O on the granted directories), at a byte offset: ``str()`` is the
+    line the CLI prints, ``exit_code`` the code it ends with."""
 
-    def __init__(self, kind, offset, message):
-        what, self.exit_code = _KINDS.get(kind, ("stream error", EXIT.BAD_STREAM))
-        super().__init__(f"{what} at byte {offset}: {message}")
-        self.kind, self.offset, self.reason = kind, offset, message
+    def __init__(self, kind, offset, message, line, exit_code):
+        super().__init__(line)
+        self.kind, self.offset, self.reason, self.exit_code = kind, offset, message, exit_code
 
 
 class CodecError(Exception):
@@ -67,14 +53,8 @@ class Outcome:
     rc: Optional[int]
     events_written: int
     artifact_dir: str
-
-    @property
-    def exit_code(self):
-        if self.status == "successful":
-            return EXIT.SUCCESS
-        if self.rc not in (None, 0):
-            return self.rc if 0 <= self.rc <= 255 else EXIT.JOB_FAILED
-        return EXIT.JOB_FAILED
+    #: What the CLI ends with: 0 when successful, else the job's nonzero rc, else 1.
+    exit_code: int = 1
 
 
 def _limits(overrides):
@@ -134,15 +114,6 @@ def _artifact_dir(private_data_dir, ident, artifact_dir):
                                 None if ident is None else str(ident), None if artifact_dir is None else os.fspath(artifact_dir))
 
 
-def _prepare_private_data_dir(pdd):
-    """What upstream's CLI does before processing: the dir (0700) and an empty daemon.log."""
-    if not os.path.isdir(pdd):
-        os.makedirs(pdd, mode=0o700)
-    log = os.path.join(pdd, "daemon.log")
-    if not os.path.lexists(log):
-        os.close(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-
-
 def _steps(source_path, artifact_dir, quiet, limits, sandbox, resume=False, **handlers):
     """The component's stepper over one stream, the handlers called per step (see
     ``_native.process_steps``); the Outcome, or the stream's error raised."""
@@ -151,7 +122,7 @@ def _steps(source_path, artifact_dir, quiet, limits, sandbox, resume=False, **ha
                                        limits=_limits(limits), **_sandbox(sandbox), **handlers)
     if result[0] != "end":
         _raise(result)
-    return Outcome(result[1], result[2], result[3], artifact_dir)
+    return Outcome(result[1], result[2], result[3], artifact_dir, result[4])
 
 
 def process(source, private_data_dir, *, ident=None, artifact_dir=None, quiet=False, limits=None, output=None, sandbox=None,
@@ -162,7 +133,8 @@ def process(source, private_data_dir, *, ident=None, artifact_dir=None, quiet=Fa
     same stream from its start (the CLI's ``--resume``): events already written are neither
     written nor output again; another stream's files on disk raise StreamError."""
     pdd = os.path.abspath(private_data_dir)
-    _prepare_private_data_dir(pdd)
+    # What the CLI's process does first (the dir 0700, an empty daemon.log): the host's step.
+    _native.prepare_private_data_dir(pdd)
     directory = _artifact_dir(pdd, ident, artifact_dir)
     os.makedirs(directory, exist_ok=True)
     printed = None if output is None else (lambda text: output.write(text.encode()))

@@ -1,10 +1,26 @@
 """``python -m runnerwire inspect|validate|process ...``: the native CLI's arguments,
-output and exit codes, from the same component."""
+output and exit codes, from the same component. The arguments are parsed by the grammar the
+native CLI is built from (``_native.parse_cli``)."""
 
 import sys
 
-from . import EXIT, CodecError, StreamError, inspect, process
-from ._args import UsageError, parse
+from . import EXIT, CodecError, StreamError, _native, inspect, process
+
+
+class _EarlyExit(Exception):
+    """Help, the version or a usage error: the text as the native CLI prints it."""
+
+    def __init__(self, text, exit_code, to_stdout):
+        super().__init__(text)
+        self.text, self.exit_code, self.to_stdout = text, exit_code, to_stdout
+
+
+def parse(argv):
+    """The command's arguments as a dict with ``command`` set; raises _EarlyExit."""
+    parsed = _native.parse_cli(list(argv))
+    if parsed[0] == "exit":
+        raise _EarlyExit(*parsed[1:])
+    return {"command": parsed[1], **parsed[2]}
 
 
 def _source(file):
@@ -41,9 +57,9 @@ def run(argv):
 def main(argv=None):
     try:
         return run(sys.argv[1:] if argv is None else argv)
-    except UsageError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT.USAGE
+    except _EarlyExit as e:
+        (sys.stdout if e.to_stdout else sys.stderr).write(e.text)
+        return e.exit_code
     except BrokenPipeError:
         return EXIT.SUCCESS
     except (StreamError, CodecError) as e:

@@ -5,7 +5,8 @@
 //!
 //! Errors cross as plain values, not exceptions, so the Python layer decides what each one
 //! becomes (upstream's Processor turns a bad stream into an `error` status):
-//! `("stream", kind, offset, message)` for a bad stream, `("codec", message)` for a trap.
+//! `("stream", kind, offset, message, line, exit_code)` for a bad stream (`line`: the one line
+//! the CLI prints), `("codec", message)` for a trap.
 
 mod pyvalue;
 
@@ -17,9 +18,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
 use runnerwire::failure::Failure;
-use runnerwire::sandbox::{arm, wit_limits, wit_process, wit_transmit, wit_types, Budget, Grant, LimitArgs, Runtime};
+use runnerwire::sandbox::{arm, wit_limits, wit_process, wit_types, Budget, Grant, LimitArgs, Runtime};
 use runnerwire::stages;
-use runnerwire::stages::paths::random_hex_ident;
 
 /// One runtime per process: the engine, the component (deserialized once) and the linker.
 static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
@@ -48,19 +48,13 @@ fn trap(e: runnerwire::sandbox::wasmtime::Error) -> Problem {
     Problem::Codec(Failure::trap(e).message)
 }
 
-fn kind_name(kind: wit_types::ErrorKind) -> &'static str {
-    match kind {
-        wit_types::ErrorKind::Malformed => "malformed",
-        wit_types::ErrorKind::Truncated => "truncated",
-        wit_types::ErrorKind::Unsafe => "unsafe",
-        wit_types::ErrorKind::Limit => "limit",
-        wit_types::ErrorKind::Io => "io",
-    }
-}
-
 fn problem_value<'py>(py: Python<'py>, problem: Problem) -> PyResult<Bound<'py, PyTuple>> {
     match problem {
-        Problem::Stream(e) => ("stream", kind_name(e.kind), e.offset, e.message).into_pyobject(py),
+        Problem::Stream(e) => {
+            let kind = runnerwire::failure::policy_kind(e.kind);
+            let line = runnerwire::describe(kind, e.offset, &e.message);
+            ("stream", kind.name(), e.offset, e.message, line, kind.exit_code()).into_pyobject(py)
+        }
         Problem::Codec(message) => ("codec", message).into_pyobject(py),
         Problem::Python(e) => Err(e),
     }
@@ -209,7 +203,7 @@ fn process_steps<'py>(
         .map_err(|e| PyRuntimeError::new_err(format!("{e:#}")))?;
     let loads = py.import("json")?.getattr("loads")?;
     let mut values = pyvalue::Builder::default();
-    let result = (|| -> Result<(Option<String>, Option<i32>, u64), Problem> {
+    let result = (|| -> Result<wit_process::Outcome, Problem> {
         let defaults = instance.codec.runnerwire_codec_types().call_default_limits(arm(&mut instance.store)).map_err(trap)?;
         let limits = wit_limits(&limit_args(limits)?, defaults);
         let api = instance.codec.runnerwire_codec_process().stepper();
@@ -255,10 +249,10 @@ fn process_steps<'py>(
             }
         };
         let _ = stepper.resource_drop(&mut instance.store);
-        Ok((outcome.status, outcome.rc, outcome.events_written))
+        Ok(outcome)
     })();
     match result {
-        Ok((status, rc, written)) => ("end", status, rc, written).into_pyobject(py),
+        Ok(o) => ("end", o.status, o.rc, o.events_written, o.exit_code).into_pyobject(py),
         Err(problem) => problem_value(py, problem),
     }
 }
@@ -329,37 +323,12 @@ fn transmit_archive<'py>(
     step_timeout: Option<f64>,
 ) -> PyResult<Option<Bound<'py, PyTuple>>> {
     let runtime = runtime()?;
-    let request = wit_transmit::TransmitRequest {
-        private_data_dir: private_data_dir.to_string(),
-        ident: random_hex_ident(),
-        binary: None,
-        playbook: None,
-        module: None,
-        module_args: None,
-        host_pattern: None,
-        verbosity: None,
-        quiet: false,
-        rotate_artifacts: 0,
-        json_mode: false,
-        omit_event_data: false,
-        only_failed_event_data: false,
-        inventory: None,
-        forks: None,
-        project_dir: None,
-        artifact_dir: None,
-        roles_path: None,
-        container_image: None,
-        container_volume_mounts: None,
-        container_options: None,
-        cmdline: None,
-        limit: None,
-        suppress_env_files: false,
-        role: None,
-        role_vars: None,
-        role_skip_facts: false,
-        generated_name: random_hex_ident(),
-        only_transmit_kwargs: false,
-        now: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0),
+    // The CLI's own request for a bare `transmit PDD` (the archive is all this call writes:
+    // the package writes upstream's kwargs line itself).
+    let args = runnerwire::cli::TransmitArgs { private_data_dir: private_data_dir.into(), ..Default::default() };
+    let (_, request) = match stages::transmit::request_for(args, &std::env::current_dir().unwrap_or_else(|_| "/".into())) {
+        Ok(made) => made,
+        Err(f) => return failure_value(py, f).map(Some),
     };
     let budget = budget(max_memory_bytes, step_timeout);
     let pdd = std::path::Path::new(private_data_dir);
@@ -385,8 +354,78 @@ fn transmit_archive<'py>(
     }
 }
 
+/// What the CLI's `process` does to the private data dir first (made 0700, an empty
+/// `daemon.log`): the host's own step.
+#[pyfunction]
+fn prepare_private_data_dir(pdd: &str) -> PyResult<()> {
+    stages::process::prepare_private_data_dir(std::path::Path::new(pdd)).map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("{e:#}")))
+}
+
+/// The exit codes by name (`EXIT.SUCCESS`, ...), as every runtime's CLI ends.
+#[pyfunction]
+fn exit_codes() -> Vec<(&'static str, u8)> {
+    runnerwire::exit::NAMED.to_vec()
+}
+
+/// `python -m runnerwire`'s arguments, parsed by the native CLI's own grammar:
+/// `("command", name, {argument: value})`, or `("exit", text, exit_code, to_stdout)` for
+/// help, the version or a usage error.
+#[pyfunction]
+fn parse_cli<'py>(py: Python<'py>, argv: Vec<String>) -> PyResult<Bound<'py, PyTuple>> {
+    use runnerwire::cli::PortableCommand;
+    let command = match runnerwire::cli::parse_portable(argv) {
+        Ok(command) => command,
+        Err(early) => return ("exit", early.text, early.exit_code, early.to_stdout).into_pyobject(py),
+    };
+    let args = PyDict::new(py);
+    let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
+    let (name, limits, sandbox) = match &command {
+        PortableCommand::Inspect(a) => {
+            args.set_item("file", a.file.as_deref().map(path))?;
+            args.set_item("json", a.json)?;
+            ("inspect", &a.limits, &a.sandbox)
+        }
+        PortableCommand::Validate(a) => {
+            args.set_item("file", a.file.as_deref().map(path))?;
+            ("validate", &a.limits, &a.sandbox)
+        }
+        PortableCommand::Process(a) => {
+            args.set_item("private_data_dir", path(&a.private_data_dir))?;
+            args.set_item("ident", a.ident.as_deref())?;
+            args.set_item("artifact_dir", a.artifact_dir.as_deref().map(path))?;
+            args.set_item("quiet", a.quiet)?;
+            args.set_item("resume", a.resume)?;
+            ("process", &a.limits, &a.sandbox)
+        }
+    };
+    // Only what was given: the package fills the rest from the codec's defaults.
+    let given = PyDict::new(py);
+    let l = limits;
+    for (key, value) in [
+        ("max_line_bytes", l.max_line_bytes),
+        ("max_archive_bytes", l.max_archive_bytes),
+        ("max_entries", l.max_entries),
+        ("max_unpacked_bytes", l.max_unpacked_bytes),
+        ("max_compression_ratio", l.max_compression_ratio.map(u64::from)),
+        ("max_json_depth", l.max_json_depth.map(u64::from)),
+    ] {
+        if let Some(value) = value {
+            given.set_item(key, value)?;
+        }
+    }
+    args.set_item("limits", given)?;
+    let budget = PyDict::new(py);
+    budget.set_item("max_memory_bytes", sandbox.max_memory_bytes)?;
+    budget.set_item("step_timeout", sandbox.step_timeout)?;
+    args.set_item("sandbox", budget)?;
+    ("command", name, args).into_pyobject(py)
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(exit_codes, m)?)?;
+    m.add_function(wrap_pyfunction!(prepare_private_data_dir, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_cli, m)?)?;
     m.add_function(wrap_pyfunction!(artifact_dir, m)?)?;
     m.add_function(wrap_pyfunction!(process_steps, m)?)?;
     m.add_function(wrap_pyfunction!(inspect, m)?)?;
