@@ -7,12 +7,12 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read, Write};
 
-use crate::dostime::{self, ZipTime};
+use crate::archive::dostime::{self, ZipTime};
 use crate::error::{EntryError, ErrorKind};
 use crate::fsys::{HostFs, Meta, S_IFIFO, S_IFLNK, S_IFMT};
 use crate::limits::Limits;
 use crate::paths::{self, SafePath};
-use crate::zip_bounds;
+use crate::archive::zip_bounds;
 
 /// Longest symlink target accepted (Linux PATH_MAX).
 const MAX_LINK_TARGET: u64 = 4096;

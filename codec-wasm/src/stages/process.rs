@@ -5,19 +5,19 @@
 //! `job_events/<counter>-<uuid>.json` (mode 0600) exactly as Python's `json.dump` writes it;
 //! keepalives and events without counter/uuid are dropped; a `zipfile` is spooled to scratch
 //! and unpacked into the artifact dir; `eof` ends the stream. A resuming processor (see
-//! [`crate::resume`]) neither writes nor prints the events a broken run already wrote.
+//! [`crate::stages::resume`]) neither writes nor prints the events a broken run already wrote.
 
 use std::fs::File;
 use std::io::Write;
 
-use crate::decoder::{Decoder, Frame, LineKind, RawEvent};
+use crate::wire::decoder::{Decoder, Frame, LineKind, RawEvent};
 use crate::error::{EntryError, ErrorKind, StreamError};
 use crate::fsys::{HostFs, WriteFailure};
 use crate::limits::Limits;
 use crate::paths;
 use crate::pyjson::{self, Value};
-use crate::resume::{Resume, Verdict};
-use crate::unpack;
+use crate::stages::resume::{Resume, Verdict};
+use crate::archive::unpack;
 
 /// Where a processor writes; both are paths in the granted namespace.
 #[derive(Clone, Debug)]
@@ -142,7 +142,7 @@ impl<F: HostFs> Processor<F> {
 
     /// Makes this a resumed run: the events whose files are already in `job_events/` (from
     /// a run that broke part way) are checked against the stream, not written or printed
-    /// again; files of another stream are refused (see [`crate::resume`]).
+    /// again; files of another stream are refused (see [`crate::stages::resume`]).
     pub fn resuming(mut self) -> Result<Self, StreamError> {
         let events_dir = format!("{}/job_events", self.dirs.artifact_dir);
         self.resume = Some(Resume::snapshot(&events_dir).map_err(|e| e.at(0))?);

@@ -4,7 +4,7 @@
 //! `Ok(None)` meaning "push more bytes". [`Decoder::finish`] says the input has ended, after
 //! which `next` drains what is left and reports a truncated stream. Errors are sticky.
 
-use crate::base64;
+use crate::wire::base64;
 use crate::bytescan;
 use crate::error::{ErrorKind, StreamError};
 use crate::limits::Limits;

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::Write;
 
-use crate::base64;
+use crate::wire::base64;
 use crate::bytescan;
 use crate::limits::Limits;
 use crate::pyjson::{self, PyStr, Value};

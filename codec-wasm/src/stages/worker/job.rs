@@ -5,13 +5,13 @@
 use std::fs::File;
 use std::io::Write;
 
-use crate::decoder::{Decoder, Frame, LineKind, StreamKind};
+use crate::wire::decoder::{Decoder, Frame, LineKind, StreamKind};
 use crate::error::{EntryError, ErrorKind, StreamError};
 use crate::fsys::HostFs;
 use crate::limits::Limits;
 use crate::paths;
 use crate::pyjson::{self, PyStr, Value};
-use crate::unpack;
+use crate::archive::unpack;
 
 /// Where the job's private data dir is, inside the sandbox and on the host.
 #[derive(Clone, Debug)]
