@@ -2,11 +2,11 @@
 //! packing (with DOS timestamps), the zipfile frame that carries a packed directory, and
 //! unpacking a received one behind bounds checks that never write outside the target.
 
-pub mod dostime;
-pub mod pack;
-pub mod stream;
-pub mod unpack;
-pub mod zip_bounds;
+pub(crate) mod dostime;
+pub(crate) mod pack;
+pub(crate) mod stream;
+pub(crate) mod unpack;
+pub(crate) mod zip_bounds;
 
 #[cfg(all(test, unix))]
 mod tests;

@@ -3,8 +3,8 @@
 //! `process` turns a result stream into upstream's artifact tree (`resume` continues a
 //! broken run), and `inspect` diagnoses either stream instead of refusing it.
 
-pub mod inspect;
-pub mod process;
-pub mod resume;
-pub mod transmit;
-pub mod worker;
+pub(crate) mod inspect;
+pub(crate) mod process;
+pub(crate) mod resume;
+pub(crate) mod transmit;
+pub(crate) mod worker;
