@@ -27,7 +27,8 @@ mod wire;
 pub use error::{ErrorKind, StreamError};
 pub use limits::Limits;
 pub use pyjson::{PyStr, Value};
-pub use wire::decoder::{Decoder, Frame, LineKind, RawEvent, StreamKind};
+pub use wire::classify::{LineKind, StreamKind};
+pub use wire::decoder::{Decoder, Frame, RawEvent};
 
 /// The fuzz harnesses: for the cargo-fuzz targets (which build with `--cfg fuzzing`) and
 /// the replay tests, compiled into nothing else.

@@ -2,4 +2,5 @@
 //! `zipfile` frame's base64 is decoded as it arrives; no file is touched here.
 
 pub(crate) mod base64;
+pub(crate) mod classify;
 pub(crate) mod decoder;
