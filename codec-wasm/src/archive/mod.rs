@@ -4,6 +4,7 @@
 
 pub(crate) mod dostime;
 pub(crate) mod pack;
+pub(crate) mod spool;
 pub(crate) mod stream;
 pub(crate) mod unpack;
 pub(crate) mod zip_bounds;
