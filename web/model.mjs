@@ -11,7 +11,7 @@ export function parsePythonJson(text) {
   }
 }
 
-// inspect's rule (codec-wasm/src/inspect/report.rs, `mask`): the values of `passwords`,
+// inspect's rule (codec-wasm/src/stages/inspect/report.rs, `mask`): the values of `passwords`,
 // `ssh_key` and `container_auth_data`, and any value under a key whose name contains key,
 // token, password, passwd or secret (ASCII case-insensitive) become "********"; null stays.
 const WHOLE = new Set(['passwords', 'ssh_key', 'container_auth_data']);

@@ -3,13 +3,13 @@
 use std::cell::RefCell;
 use std::io;
 
-use crate::decoder::{self, Decoder, Frame, LineKind};
+use crate::wire::decoder::{self, Decoder, Frame, LineKind};
 use crate::error::{ErrorKind, StreamError};
 use crate::fsys::{HostFs, Meta, WriteFailure};
 use crate::limits::Limits;
-use crate::process::{ProcessDirs, Processor};
-use crate::pack::{PartJob, PartPacker};
-use crate::transmit::{TransmitRequest, Transmitter};
+use crate::stages::process::{ProcessDirs, Processor};
+use crate::archive::pack::{PartJob, PartPacker};
+use crate::stages::transmit::{TransmitRequest, Transmitter};
 use crate::{paths, pyjson};
 
 wit_bindgen::generate!({ path: "wit", world: "codec" });
@@ -251,7 +251,7 @@ impl wit_transmit::Guest for Component {
     type PartPacker = PartPackerResource;
 
     fn plan_parts() -> Result<Vec<wit_transmit::PartJob>, wit_types::StreamError> {
-        let jobs = crate::pack::plan_parts(PDD, &WasiHostFs).map_err(|e| error_to_wit(e.at(0)))?;
+        let jobs = crate::archive::pack::plan_parts(PDD, &WasiHostFs).map_err(|e| error_to_wit(e.at(0)))?;
         Ok(jobs.into_iter().map(|j| wit_transmit::PartJob { path: j.path, name: j.name, size: j.size }).collect())
     }
 }
@@ -261,7 +261,7 @@ struct PartPackerResource(RefCell<Option<PartPacker<'static>>>);
 
 impl wit_transmit::GuestPartPacker for PartPackerResource {
     fn start(index: u32) -> Result<wit_transmit::PartPacker, wit_types::StreamError> {
-        let packer = PartPacker::start(&crate::transmit::parts_dir(SCRATCH), index, &WasiHostFs).map_err(|e| error_to_wit(e.at(0)))?;
+        let packer = PartPacker::start(&crate::stages::transmit::parts_dir(SCRATCH), index, &WasiHostFs).map_err(|e| error_to_wit(e.at(0)))?;
         Ok(wit_transmit::PartPacker::new(PartPackerResource(RefCell::new(Some(packer)))))
     }
     fn add(&self, job: wit_transmit::PartJob) -> Result<(), wit_types::StreamError> {

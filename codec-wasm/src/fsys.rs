@@ -150,10 +150,6 @@ impl<'a> HostFileWriter<'a> {
     pub fn len(&self) -> u64 {
         self.len
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
 }
 
 impl io::Write for HostFileWriter<'_> {

@@ -8,7 +8,7 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use crate::decoder::{Decoder, Frame, StreamKind};
+use crate::wire::decoder::{Decoder, Frame, StreamKind};
 use crate::error::StreamError;
 use crate::fsys::NativeFs;
 use crate::limits::Limits;
@@ -190,7 +190,7 @@ pub fn unpack(data: &[u8], outer: &Path) {
 
     let limits = Limits { max_entries: 64, max_unpacked_bytes: 1 << 20, ..Limits::default() };
     let fs_ = NativeFs { utc_offset: 0 };
-    let result = crate::unpack::unpack(zip.to_str().unwrap(), target.to_str().unwrap(), &fs_, &limits, Some("rc"));
+    let result = crate::archive::unpack::unpack(zip.to_str().unwrap(), target.to_str().unwrap(), &fs_, &limits, Some("rc"));
 
     if let Ok(done) = &result {
         assert!(done.entries <= limits.max_entries && done.bytes_written <= limits.max_unpacked_bytes, "{done:?}");

@@ -11,9 +11,6 @@ impl SafePath {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-    pub fn components(&self) -> impl Iterator<Item = &str> {
-        self.0.split('/')
-    }
     /// Every proper ancestor, shortest first (`a`, `a/b` for `a/b/c`).
     pub fn ancestors(&self) -> impl Iterator<Item = &str> {
         self.0.match_indices('/').map(move |(i, _)| &self.0[..i])

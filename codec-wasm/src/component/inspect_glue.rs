@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 use super::exports::runnerwire::codec::inspect as wit;
 use super::exports::runnerwire::codec::types as wit_types;
 use super::{limits_from, Component, SCRATCH, STDIN_READ_SIZE};
-use crate::inspect::{Inspector, Scratch};
+use crate::stages::inspect::{Inspector, Scratch};
 
 pub struct InspectorResource(RefCell<Inspector>);
 

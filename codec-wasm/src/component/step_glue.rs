@@ -8,7 +8,7 @@ use super::exports::runnerwire::codec::process as wit_process;
 use super::exports::runnerwire::codec::types as wit_types;
 use super::{error_to_wit, limits_from, WasiHostFs, ARTIFACTS, SCRATCH, STDIN_READ_SIZE};
 use crate::error::{ErrorKind, StreamError};
-use crate::process::{PendingEvent, ProcessDirs, Processor, Step};
+use crate::stages::process::{PendingEvent, ProcessDirs, Processor, Step};
 use crate::pyjson;
 
 pub struct StepperResource(RefCell<Stepper>);

@@ -6,14 +6,14 @@ use std::io::Write;
 use super::exports::runnerwire::codec::types as wit_types;
 use super::exports::runnerwire::codec::worker as wit;
 use super::{error_to_wit, limits_from, Component, WasiHostFs, ARTIFACTS, PDD, SCRATCH};
-use crate::archive_stream::ArchiveStream;
+use crate::archive::stream::ArchiveStream;
 use crate::error::EntryError;
 use crate::pyjson::{self, PyStr, Value};
-use crate::worker::job::{JobDirs, JobInput, JobReader};
-use crate::worker::container::{ContainerRun, PrivateFile};
-use crate::worker::output::{Emitted, OutputFilter, StdoutArtifact};
-use crate::worker::prompts::Prompts;
-use crate::worker::{artifacts, plan};
+use crate::stages::worker::job::{JobDirs, JobInput, JobReader};
+use crate::stages::worker::container::{ContainerRun, PrivateFile};
+use crate::stages::worker::output::{Emitted, OutputFilter, StdoutArtifact};
+use crate::stages::worker::prompts::Prompts;
+use crate::stages::worker::{artifacts, plan};
 
 fn to_wit(p: plan::Plan) -> wit::Plan {
     wit::Plan {

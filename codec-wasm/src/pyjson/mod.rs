@@ -27,7 +27,7 @@
 //! bounded only by `max_depth` and memory. (Dropping/cloning/comparing a [`Value`] is
 //! recursive as usual for Rust trees, so keep `max_depth` in the low thousands.)
 
-pub mod canonical;
+pub(crate) mod canonical;
 mod encode;
 mod float_repr;
 mod parse;
@@ -366,7 +366,9 @@ pub fn ascii_string(json: Vec<u8>) -> String {
     String::from_utf8(json).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// Python `float.__repr__` (`nan`, `inf`, `-inf` for non-finite values, as `str(float)`).
+/// Python `float.__repr__` (`nan`, `inf`, `-inf` for non-finite values, as `str(float)`):
+/// for the tests, which check the writer through it.
+#[cfg(test)]
 pub fn float_repr(f: f64) -> String {
     let mut out = Vec::with_capacity(24);
     float_repr::write_py_float_str(f, &mut out);

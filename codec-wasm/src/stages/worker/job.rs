@@ -2,16 +2,13 @@
 //! granted directory as it arrives) and eof. Bad streams end in the status line upstream's
 //! worker sends for them, so controllers see the same error either way.
 
-use std::fs::File;
-use std::io::Write;
-
-use crate::decoder::{Decoder, Frame, LineKind, StreamKind};
-use crate::error::{EntryError, ErrorKind, StreamError};
+use crate::wire::decoder::{Decoder, Frame, LineKind, StreamKind};
+use crate::error::{ErrorKind, StreamError};
 use crate::fsys::HostFs;
 use crate::limits::Limits;
 use crate::paths;
 use crate::pyjson::{self, PyStr, Value};
-use crate::unpack;
+use crate::archive::spool::Spool;
 
 /// Where the job's private data dir is, inside the sandbox and on the host.
 #[derive(Clone, Debug)]
@@ -37,12 +34,11 @@ pub struct JobReader<F: HostFs> {
     dirs: JobDirs,
     limits: Limits,
     decoder: Decoder,
-    spool: Option<(File, String, u64)>,
+    /// The archive being received, and the unpacked bytes of earlier ones.
+    spool: Spool,
     /// The kwargs value and the offset of its line.
     kwargs: Option<(Value, u64)>,
     outcome: Option<JobInput>,
-    /// Bytes unpacked by earlier archives: the limit is per stream.
-    unpacked_bytes: u64,
 }
 
 const PARSE_FAILED: &str = "Failed to JSON parse a line from transmit stream.";
@@ -50,7 +46,8 @@ const EXTRACT_FAILED: &str = "Failed to extract private data directory on worker
 
 impl<F: HostFs> JobReader<F> {
     pub fn new(fs: F, dirs: JobDirs, limits: Limits) -> Self {
-        JobReader { fs, dirs, limits, decoder: Decoder::new(StreamKind::Job, limits), spool: None, kwargs: None, outcome: None, unpacked_bytes: 0 }
+        let spool = Spool::new(format!("{}/job.zip", dirs.scratch_dir));
+        JobReader { fs, dirs, limits, decoder: Decoder::new(StreamKind::Job, limits), spool, kwargs: None, outcome: None }
     }
 
     pub fn feed(&mut self, bytes: &[u8]) -> JobInput {
@@ -81,7 +78,7 @@ impl<F: HostFs> JobReader<F> {
                 Ok(Some(frame)) => frame,
                 Ok(None) => return JobInput::NeedMore,
                 Err(e) => {
-                    let in_archive = self.spool.is_some();
+                    let in_archive = self.spool.is_receiving();
                     self.drop_spool();
                     return if in_archive {
                         self.refuse(EXTRACT_FAILED, Some(&e.to_string()), e)
@@ -113,26 +110,8 @@ impl<F: HostFs> JobReader<F> {
                     return outcome;
                 }
                 Frame::Line { .. } => {} // upstream skips lines it does not know
-                Frame::ArchiveStart { offset, .. } => {
-                    let path = format!("{}/job.zip", self.dirs.scratch_dir);
-                    match File::create(&path) {
-                        Ok(file) => self.spool = Some((file, path, offset)),
-                        Err(e) => {
-                            let error = EntryError::io("cannot create", &path, e).at(offset);
-                            return self.refuse(EXTRACT_FAILED, Some(&error.to_string()), error);
-                        }
-                    }
-                }
-                Frame::ArchiveData(data) => {
-                    if let Some((file, path, offset)) = &mut self.spool {
-                        if let Err(e) = file.write_all(&data) {
-                            let error = EntryError::io("cannot write", path, e).at(*offset);
-                            return self.refuse(EXTRACT_FAILED, Some(&error.to_string()), error);
-                        }
-                    }
-                }
-                Frame::ArchiveEnd { .. } => {
-                    if let Err(error) = self.unpack_spool() {
+                Frame::ArchiveStart { .. } | Frame::ArchiveData(_) | Frame::ArchiveEnd { .. } => {
+                    if let Err(error) = self.receive_archive(frame) {
                         return self.refuse(EXTRACT_FAILED, Some(&error.to_string()), error);
                     }
                 }
@@ -142,20 +121,19 @@ impl<F: HostFs> JobReader<F> {
         }
     }
 
-    fn unpack_spool(&mut self) -> Result<(), StreamError> {
-        let Some((file, path, offset)) = self.spool.take() else { return Ok(()) };
-        drop(file);
-        let result = unpack::unpack_after(&path, &self.dirs.pdd_guest, &self.fs, &self.limits, None, self.unpacked_bytes);
-        let _ = std::fs::remove_file(&path);
-        self.unpacked_bytes = result.map_err(|e| e.at(offset))?.bytes_written;
-        Ok(())
+    /// A piece of the private data dir's archive: spooled, and unpacked into the granted
+    /// directory once whole.
+    fn receive_archive(&mut self, frame: Frame) -> Result<(), StreamError> {
+        match frame {
+            Frame::ArchiveStart { offset, .. } => self.spool.start(offset),
+            Frame::ArchiveData(data) => self.spool.write(&data),
+            Frame::ArchiveEnd { .. } => self.spool.unpack_into(&self.dirs.pdd_guest, &self.fs, &self.limits, None, |_| {}).map(drop),
+            _ => Ok(()),
+        }
     }
 
     fn drop_spool(&mut self) {
-        if let Some((file, path, _)) = self.spool.take() {
-            drop(file);
-            let _ = std::fs::remove_file(path);
-        }
+        self.spool.discard();
     }
 
     /// Upstream's error status line (no runner_ident: it has none yet) and eof.

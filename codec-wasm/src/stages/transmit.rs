@@ -5,10 +5,10 @@
 //! writes `env/cmdline` into the user's private data dir, we add that file to the archive
 //! only: the same job reaches the worker and the source tree is left untouched.
 
-use crate::archive_stream::ArchiveStream;
+use crate::archive::stream::ArchiveStream;
 use crate::error::EntryError;
 use crate::fsys::HostFs;
-use crate::pack::ExtraFile;
+use crate::archive::pack::ExtraFile;
 use crate::paths;
 use crate::pyjson::{self, PyStr, Value};
 
@@ -111,7 +111,7 @@ pub fn job_kwargs(req: &TransmitRequest, cmdline_as_file: bool) -> Value {
     Value::Object(fields.into_iter().map(|(k, v)| (PyStr::from_str(k), v)).collect())
 }
 
-/// Where parts packed by other instances go (see [`crate::pack::pack_part`]).
+/// Where parts packed by other instances go (see [`crate::archive::pack::pack_part`]).
 pub fn parts_dir(scratch_dir: &str) -> String {
     format!("{scratch_dir}/parts")
 }

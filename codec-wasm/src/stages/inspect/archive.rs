@@ -9,7 +9,7 @@ use std::io::{self, Read};
 use crate::fsys::{S_IFLNK, S_IFMT};
 use crate::limits::Limits;
 use crate::paths;
-use crate::zip_bounds;
+use crate::archive::zip_bounds;
 
 /// One archive entry as listed.
 #[derive(Clone, Debug, PartialEq)]

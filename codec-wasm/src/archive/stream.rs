@@ -4,10 +4,10 @@
 use std::fs::File;
 use std::io::Read;
 
-use crate::base64;
+use crate::wire::base64;
 use crate::error::EntryError;
 use crate::fsys::HostFs;
-use crate::pack::{self, ExtraFile};
+use crate::archive::pack::{self, ExtraFile};
 
 /// Raw bytes per base64 chunk (a multiple of 3, so chunks concatenate cleanly).
 const CHUNK_RAW: usize = 768 << 10;

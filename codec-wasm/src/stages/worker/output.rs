@@ -283,7 +283,7 @@ fn decode_marker(payload: &[u8]) -> Option<Value> {
     }
     let pads = payload.iter().rev().take_while(|&&b| b == b'=').count();
     let size = (payload.len() / 4 * 3).checked_sub(pads)?;
-    let mut decoder = crate::base64::Decoder::new(size as u64);
+    let mut decoder = crate::wire::base64::Decoder::new(size as u64);
     let mut json = Vec::with_capacity(size);
     decoder.decode(payload, &mut json).ok()?;
     pyjson::parse(&json, 512).ok()
@@ -333,7 +333,7 @@ mod tests {
 
     fn marker(json: &str) -> Vec<u8> {
         let mut b64 = Vec::new();
-        crate::base64::encode(json.as_bytes(), &mut b64);
+        crate::wire::base64::encode(json.as_bytes(), &mut b64);
         let mut out = MARK.to_vec();
         for chunk in b64.chunks(78) {
             out.extend_from_slice(chunk);

@@ -3,9 +3,9 @@
 
 use crate::paths;
 use crate::pyjson::{self, PyStr, Value};
-use crate::worker::container::{self, ContainerRun};
-use crate::worker::options::{self, JobOptions};
-use crate::worker::{envfile, shlex};
+use crate::stages::worker::container::{self, ContainerRun};
+use crate::stages::worker::options::{self, JobOptions};
+use crate::stages::worker::{envfile, shlex};
 
 /// A job ready to start. Paths are host paths, except inside a container's command.
 #[derive(Clone, Debug, PartialEq)]

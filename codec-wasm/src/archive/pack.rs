@@ -18,7 +18,7 @@ use std::io::{self, BufReader, Read, Write};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
-use crate::dostime;
+use crate::archive::dostime;
 use crate::error::{EntryError, ErrorKind};
 use crate::fsys::{HostFileWriter, HostFs, Meta, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG};
 

@@ -7,12 +7,12 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read, Write};
 
-use crate::dostime::{self, ZipTime};
+use crate::archive::dostime::{self, ZipTime};
 use crate::error::{EntryError, ErrorKind};
 use crate::fsys::{HostFs, Meta, S_IFIFO, S_IFLNK, S_IFMT};
 use crate::limits::Limits;
 use crate::paths::{self, SafePath};
-use crate::zip_bounds;
+use crate::archive::zip_bounds;
 
 /// Longest symlink target accepted (Linux PATH_MAX).
 const MAX_LINK_TARGET: u64 = 4096;
@@ -32,6 +32,9 @@ pub struct Unpacked {
 }
 
 /// Unpacks the zip at `zip_path` into `target` (both paths in the granted namespace).
+/// The stages unpack with [`unpack_after`], which counts across a stream's archives; this
+/// one-archive form is for the tests and the fuzz harness.
+#[cfg(any(test, fuzzing))]
 pub fn unpack(
     zip_path: &str,
     target: &str,
@@ -42,7 +45,7 @@ pub fn unpack(
     unpack_after(zip_path, target, fs, limits, capture, 0)
 }
 
-/// [`unpack`] for a later archive of the same stream: `written_before` bytes of the
+/// Unpacking for a later archive of the same stream: `written_before` bytes of the
 /// stream's unpacked-bytes limit are spent already. The report counts from there.
 pub fn unpack_after(
     zip_path: &str,

@@ -5,7 +5,7 @@
 
 use crate::paths;
 use crate::pyjson::{self, PyStr, Value};
-use crate::worker::options::{ContainerOptions, RegistryAuth};
+use crate::stages::worker::options::{ContainerOptions, RegistryAuth};
 
 /// Where the private data dir appears inside the container.
 pub const RUNNER_ROOT: &str = "/runner";
@@ -125,7 +125,7 @@ impl Wrap<'_> {
         let file_name = if self.options.engine == "docker" { "config.json" } else { "auth.json" };
         let auth_path = paths::join(self.auth_dir, file_name);
         let mut token = Vec::new();
-        crate::base64::encode(auth.credentials.as_bytes(), &mut token);
+        crate::wire::base64::encode(auth.credentials.as_bytes(), &mut token);
         let token = String::from_utf8_lossy(&token).into_owned();
         let host_key = match &auth.host {
             Value::Str(s) => pyjson::encode_to_string(&Value::Str(s.clone())),

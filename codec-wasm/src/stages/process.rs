@@ -5,19 +5,16 @@
 //! `job_events/<counter>-<uuid>.json` (mode 0600) exactly as Python's `json.dump` writes it;
 //! keepalives and events without counter/uuid are dropped; a `zipfile` is spooled to scratch
 //! and unpacked into the artifact dir; `eof` ends the stream. A resuming processor (see
-//! [`crate::resume`]) neither writes nor prints the events a broken run already wrote.
+//! [`crate::stages::resume`]) neither writes nor prints the events a broken run already wrote.
 
-use std::fs::File;
-use std::io::Write;
-
-use crate::decoder::{Decoder, Frame, LineKind, RawEvent};
+use crate::wire::decoder::{Decoder, Frame, LineKind, RawEvent};
 use crate::error::{EntryError, ErrorKind, StreamError};
 use crate::fsys::{HostFs, WriteFailure};
 use crate::limits::Limits;
 use crate::paths;
 use crate::pyjson::{self, Value};
-use crate::resume::{Resume, Verdict};
-use crate::unpack;
+use crate::stages::resume::{Resume, Verdict};
+use crate::archive::spool::Spool;
 
 /// Where a processor writes; both are paths in the granted namespace.
 #[derive(Clone, Debug)]
@@ -68,12 +65,11 @@ pub struct Processor<F: HostFs> {
     limits: Limits,
     quiet: bool,
     decoder: Decoder,
-    spool: Option<(File, String, u64)>,
+    /// The archive being received, and the unpacked bytes of earlier ones.
+    spool: Spool,
     status: Option<String>,
     rc: Option<i32>,
     events_written: u64,
-    /// Bytes unpacked by earlier archives: the limit is per stream.
-    unpacked_bytes: u64,
     error: Option<StreamError>,
     /// Text of events whose files may not be written yet.
     unsettled: Unsettled,
@@ -123,17 +119,17 @@ impl<F: HostFs> Processor<F> {
                 fs.set_mode(&events_dir, 0o700).map_err(|e| at_start(EntryError::io("cannot set mode of", &events_dir, e)))?;
             }
         }
+        let spool = Spool::new(format!("{}/archive.zip", dirs.scratch_dir));
         Ok(Processor {
             fs,
             dirs,
             limits,
             quiet,
             decoder: Decoder::with_raw_events(limits),
-            spool: None,
+            spool,
             status: None,
             rc: None,
             events_written: 0,
-            unpacked_bytes: 0,
             error: None,
             unsettled: Unsettled::default(),
             resume: None,
@@ -142,7 +138,7 @@ impl<F: HostFs> Processor<F> {
 
     /// Makes this a resumed run: the events whose files are already in `job_events/` (from
     /// a run that broke part way) are checked against the stream, not written or printed
-    /// again; files of another stream are refused (see [`crate::resume`]).
+    /// again; files of another stream are refused (see [`crate::stages::resume`]).
     pub fn resuming(mut self) -> Result<Self, StreamError> {
         let events_dir = format!("{}/job_events", self.dirs.artifact_dir);
         self.resume = Some(Resume::snapshot(&events_dir).map_err(|e| e.at(0))?);
@@ -300,16 +296,8 @@ impl<F: HostFs> Processor<F> {
                     }
                 }
                 Frame::Line { .. } => {} // keepalive
-                Frame::ArchiveStart { offset, .. } => {
-                    let path = format!("{}/archive.zip", self.dirs.scratch_dir);
-                    let file = File::create(&path).map_err(|e| EntryError::io("cannot create", &path, e).at(offset))?;
-                    self.spool = Some((file, path, offset));
-                }
-                Frame::ArchiveData(data) => {
-                    if let Some((file, path, offset)) = &mut self.spool {
-                        file.write_all(&data).map_err(|e| EntryError::io("cannot write", path, e).at(*offset))?;
-                    }
-                }
+                Frame::ArchiveStart { offset, .. } => self.spool.start(offset)?,
+                Frame::ArchiveData(data) => self.spool.write(&data)?,
                 Frame::ArchiveEnd { .. } => {
                     // The archive may hold files where events went: queued writes first.
                     self.fs.flush_writes(None).map_err(write_failure_error)?;
@@ -364,27 +352,21 @@ impl<F: HostFs> Processor<F> {
     }
 
     fn unpack_spool(&mut self) -> Result<(), StreamError> {
-        let Some((file, path, offset)) = self.spool.take() else { return Ok(()) };
-        file.sync_all().ok();
-        drop(file);
-        if let Some(resume) = &mut self.resume {
-            resume.claim_archive(&path);
-        }
-        let result = unpack::unpack_after(&path, &self.dirs.artifact_dir, &self.fs, &self.limits, Some("rc"), self.unpacked_bytes);
-        let _ = std::fs::remove_file(&path);
-        let unpacked = result.map_err(|e| e.at(offset))?;
-        self.unpacked_bytes = unpacked.bytes_written;
-        if let Some(rc) = unpacked.captured {
+        let resume = &mut self.resume;
+        let claim = |zip: &str| {
+            if let Some(resume) = resume {
+                resume.claim_archive(zip);
+            }
+        };
+        let unpacked = self.spool.unpack_into(&self.dirs.artifact_dir, &self.fs, &self.limits, Some("rc"), claim)?;
+        if let Some(rc) = unpacked.and_then(|u| u.captured) {
             self.rc = std::str::from_utf8(&rc).ok().and_then(|s| s.trim().parse().ok());
         }
         Ok(())
     }
 
     fn drop_spool(&mut self) {
-        if let Some((file, path, _)) = self.spool.take() {
-            drop(file);
-            let _ = std::fs::remove_file(path);
-        }
+        self.spool.discard();
     }
 }
 

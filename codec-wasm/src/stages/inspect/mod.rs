@@ -14,10 +14,11 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::Write;
 
-use crate::base64;
+use crate::wire::base64;
 use crate::bytescan;
 use crate::limits::Limits;
 use crate::pyjson::{self, PyStr, Value};
+use crate::wire::classify::{classify, Classified, LineKind, Members, StreamKind};
 
 pub use report::Summary;
 
@@ -332,8 +333,9 @@ impl Inspector {
         let [kwargs, status, zipfile, eof, event, counter, uuid, host] = members.values;
         let json = |range: &Option<std::ops::Range<usize>>| range.clone().map(|r| &line[r]);
         let (event, counter, uuid, host) = (json(&event), json(&counter), json(&uuid), json(&host));
-        let other_kind = kwargs.is_some() || status.is_some() || zipfile.is_some() || eof.is_some();
-        if other_kind || event == Some(b"\"keepalive\"") || (event.is_none() && counter.is_none() && uuid.is_none()) {
+        let keepalive = event == Some(b"\"keepalive\"");
+        let members = Members { kwargs: kwargs.is_some(), status: status.is_some(), zipfile: zipfile.is_some(), eof: eof.is_some(), keepalive };
+        if classify(self.stream_so_far(), members) != Classified::Line(LineKind::Event) {
             return false;
         }
         let fields = EventFields {
@@ -346,23 +348,20 @@ impl Inspector {
         true
     }
 
+    /// Which stream this is, once a frame has said so: it decides how lines are classified.
+    fn stream_so_far(&self) -> Option<StreamKind> {
+        match self.summary.stream_kind {
+            "job" => Some(StreamKind::Job),
+            "result" => Some(StreamKind::Result),
+            _ => None,
+        }
+    }
+
     /// A parsed frame: classified, checked, reported.
     fn frame(&mut self, value: Value, offset: u64, line: u64) {
-        let has = |k: &str| value.get(k).is_some();
-        let kind = if has("kwargs") {
-            "kwargs"
-        } else if has("status") {
-            "status"
-        } else if has("zipfile") {
-            "archive"
-        } else if has("eof") {
-            "eof"
-        } else if value.get("event").and_then(Value::as_str) == Some("keepalive") {
-            "keepalive"
-        } else if has("event") || has("uuid") || has("counter") {
-            "event"
-        } else {
-            "other"
+        let kind = match classify(self.stream_so_far(), Members::of(&value)) {
+            Classified::ArchiveStart => "archive",
+            Classified::Line(kind) => kind.name(),
         };
         if kind == "event" {
             let encoded = |v: &Value| {

@@ -2,12 +2,12 @@
 //! upstream's RunnerConfig does, turning the job's terminal output into events, and the
 //! artifact files. Running the process is the host's part.
 
-pub mod artifacts;
-pub mod container;
-pub mod envfile;
-pub mod job;
-pub mod options;
-pub mod output;
-pub mod plan;
-pub mod prompts;
-pub mod shlex;
+pub(crate) mod artifacts;
+pub(crate) mod container;
+pub(crate) mod envfile;
+pub(crate) mod job;
+pub(crate) mod options;
+pub(crate) mod output;
+pub(crate) mod plan;
+pub(crate) mod prompts;
+pub(crate) mod shlex;

@@ -6,8 +6,8 @@ use std::path::Path;
 use crate::error::ErrorKind;
 use crate::fsys::NativeFs;
 use crate::limits::Limits;
-use crate::pack::{self, ExtraFile};
-use crate::unpack;
+use crate::archive::pack::{self, ExtraFile};
+use crate::archive::unpack;
 
 const FS: NativeFs = NativeFs { utc_offset: 0 };
 

@@ -100,3 +100,21 @@ fn the_canonical_fast_path_reports_what_the_full_parse_reports() {
     }
     assert!(fast_lines > 100, "the fast path was hardly taken: {fast_lines} canonical lines");
 }
+
+/// Lines are read as upstream's reader of the stream reads them (wire::classify): a kwargs
+/// line in a result stream is one more event to its processor, a status line in a job
+/// stream is skipped by its worker.
+#[test]
+fn a_line_is_classified_by_the_stream_it_is_in() {
+    let frames = |stream: &[u8]| -> Vec<String> {
+        let out = inspect_chunked(stream, stream.len(), Limits::default()).0;
+        let text = String::from_utf8(out).unwrap();
+        text.lines().filter_map(|l| l.split("\"frame\": \"").nth(1)?.split('"').next().map(str::to_string)).collect()
+    };
+    let result = b"{\"status\": \"running\"}\n{\"kwargs\": {}}\n{\"hello\": 1}\n{\"status\": \"successful\"}\n{\"eof\": true}\n";
+    assert_eq!(frames(result), ["status", "event", "event", "status", "eof"]);
+    let job = b"{\"kwargs\": {}}\n{\"status\": \"running\"}\n{\"event\": \"e\", \"counter\": 1}\n{\"eof\": true}\n";
+    assert_eq!(frames(job), ["kwargs", "other", "other", "eof"]);
+    let (_, summary) = inspect_chunked(result, result.len(), Limits::default());
+    assert_eq!(summary.kwargs, None, "a result stream's kwargs member is not the job's kwargs");
+}

@@ -4,45 +4,15 @@
 //! `Ok(None)` meaning "push more bytes". [`Decoder::finish`] says the input has ended, after
 //! which `next` drains what is left and reports a truncated stream. Errors are sticky.
 
-use crate::base64;
+use super::base64;
+use super::classify::{classify, Classified, Members};
 use crate::bytescan;
 use crate::error::{ErrorKind, StreamError};
 use crate::limits::Limits;
 use crate::pyjson::{self, Value};
 
-/// Which of the two streams is being read; it decides how lines are classified.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StreamKind {
-    /// transmit -> worker: `kwargs`, `zipfile`, `eof`.
-    Job,
-    /// worker -> process: `status`, events, keepalives, `zipfile`, `eof`.
-    Result,
-}
-
-/// What a JSON line is, decided the way upstream's reader decides it (first matching key).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LineKind {
-    Kwargs,
-    Status,
-    Event,
-    Keepalive,
-    Eof,
-    /// A job-stream line with none of the known keys: upstream's worker skips it.
-    Other,
-}
-
-impl LineKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            LineKind::Kwargs => "kwargs",
-            LineKind::Status => "status",
-            LineKind::Event => "event",
-            LineKind::Keepalive => "keepalive",
-            LineKind::Eof => "eof",
-            LineKind::Other => "other",
-        }
-    }
-}
+// Part of the decoder's API: what `new` takes and what a `Frame::Line` is.
+pub use super::classify::{LineKind, StreamKind};
 
 /// One decoded piece of a stream.
 #[derive(Clone, Debug, PartialEq)]
@@ -225,7 +195,7 @@ impl Decoder {
                 return Ok(Some(Frame::RawEvent(event)));
             }
         }
-        let frame = classify(self.kind, &self.limits, line, offset).map_err(|mut e| {
+        let frame = parse_and_classify(self.kind, &self.limits, line, offset).map_err(|mut e| {
             // Most likely cut short, but junk without a newline reads the same: say both.
             if e.kind == ErrorKind::Malformed && line.last() != Some(&b'\n') {
                 e.message.push_str(" (the stream ended inside this line)");
@@ -289,24 +259,26 @@ impl Decoder {
     }
 }
 
-/// A canonical line that upstream's order of checks makes an event (no `status`, `zipfile`
-/// or `eof` member, not a keepalive); anything else goes to [`classify`].
+/// A canonical line that the classifier makes a result stream's event; anything else goes
+/// to [`parse_and_classify`].
 fn raw_event(limits: &Limits, line: &[u8], offset: u64) -> Option<RawEvent> {
     let members = pyjson::canonical::scan(
         line,
         limits.max_json_depth as usize,
-        [b"status".as_slice(), b"zipfile", b"eof", b"event", b"counter", b"uuid", b"stdout"],
+        [b"kwargs".as_slice(), b"status", b"zipfile", b"eof", b"event", b"counter", b"uuid", b"stdout"],
     )?;
-    let [status, zipfile, eof, event, counter, uuid, stdout] = members.values;
+    let [kwargs, status, zipfile, eof, event, counter, uuid, stdout] = members.values;
     let body = line.strip_suffix(b"\n").unwrap_or(line);
-    if status.is_some() || zipfile.is_some() || eof.is_some() || event.is_some_and(|r| &body[r] == b"\"keepalive\"") {
+    let keepalive = event.is_some_and(|r| &body[r] == b"\"keepalive\"");
+    let members = Members { kwargs: kwargs.is_some(), status: status.is_some(), zipfile: zipfile.is_some(), eof: eof.is_some(), keepalive };
+    if classify(Some(StreamKind::Result), members) != Classified::Line(LineKind::Event) {
         return None;
     }
     Some(RawEvent { offset, json: body.to_vec(), counter, uuid, stdout })
 }
 
-/// Parses one line and decides its kind, in upstream's order of checks.
-fn classify(kind: StreamKind, limits: &Limits, line: &[u8], offset: u64) -> Result<Frame, StreamError> {
+/// Parses one line and decides its kind (see [`classify`]).
+fn parse_and_classify(kind: StreamKind, limits: &Limits, line: &[u8], offset: u64) -> Result<Frame, StreamError> {
     let value = pyjson::parse(line, limits.max_json_depth as usize).map_err(|e| {
         if e.too_deep {
             StreamError::new(ErrorKind::Limit, offset + e.offset as u64, e.message)
@@ -323,19 +295,10 @@ fn classify(kind: StreamKind, limits: &Limits, line: &[u8], offset: u64) -> Resu
             format!("a frame must be a JSON object, found {}", type_name(&value)),
         ));
     }
-    let has = |key: &str| value.get(key).is_some();
-    let line_kind = match kind {
-        StreamKind::Job if has("kwargs") => LineKind::Kwargs,
-        StreamKind::Result if has("status") => LineKind::Status,
-        _ if has("zipfile") => return archive_start(&value, limits, offset),
-        _ if has("eof") => LineKind::Eof,
-        StreamKind::Result => match value.get("event").and_then(Value::as_py_str) {
-            Some(s) if s.as_wtf8() == b"keepalive" => LineKind::Keepalive,
-            _ => LineKind::Event,
-        },
-        StreamKind::Job => LineKind::Other,
-    };
-    Ok(Frame::Line { offset, kind: line_kind, value })
+    match classify(Some(kind), Members::of(&value)) {
+        Classified::ArchiveStart => archive_start(&value, limits, offset),
+        Classified::Line(line_kind) => Ok(Frame::Line { offset, kind: line_kind, value }),
+    }
 }
 
 fn archive_start(value: &Value, limits: &Limits, offset: u64) -> Result<Frame, StreamError> {
