@@ -141,7 +141,7 @@ fn kind_from_wit(kind: wit_types::ErrorKind) -> ErrorKind {
 }
 
 /// The outcome a finished `process` run reports, with the exit code the policy gives it.
-pub(crate) fn outcome_to_wit(o: crate::process::Outcome) -> wit_process::Outcome {
+pub(crate) fn outcome_to_wit(o: crate::stages::process::Outcome) -> wit_process::Outcome {
     let exit_code = runnerwire_policy::exit::for_outcome(o.status.as_deref(), o.rc);
     wit_process::Outcome { status: o.status, rc: o.rc, events_written: o.events_written, exit_code }
 }
