@@ -160,13 +160,12 @@ export async function process(source, privateDataDir, { ident, artifactDir, quie
   }
 }
 
-/** Upstream's `valid_inventory`: as given (relative to cwd), else under `<pdd>/inventory/`. */
-function validInventory(cwd, pdd, inventory) {
-  const exists = (p) => existsSync(p) && (statSync(p).isFile() || statSync(p).isDirectory());
-  const direct = resolve(cwd, inventory);
-  if (exists(direct)) return direct;
-  if (!isAbsolute(inventory) && exists(join(pdd, 'inventory', inventory))) return join(pdd, 'inventory', inventory);
-  throw new Failure(`value for --inventory does not appear to be a valid path: ${inventory}`, EXIT.USAGE);
+/** Upstream's `valid_inventory`, the rule the component gives: the first candidate that is a file or a directory. */
+function validInventory(codec, cwd, pdd, inventory) {
+  const { candidates, notFound } = codec.transmit.inventoryCandidates(cwd, pdd, String(inventory));
+  const found = candidates.find((p) => existsSync(p) && (statSync(p).isFile() || statSync(p).isDirectory()));
+  if (found === undefined) throw new Failure(notFound, EXIT.USAGE);
+  return found;
 }
 
 /**
@@ -193,7 +192,7 @@ export async function* transmit(dir, options = {}) {
     jsonMode: Boolean(options.jsonMode),
     omitEventData: Boolean(options.omitEventData),
     onlyFailedEventData: Boolean(options.onlyFailedEventData),
-    inventory: options.inventory === undefined ? undefined : validInventory(cwd, pdd, options.inventory),
+    inventory: options.inventory === undefined ? undefined : validInventory(await load(), cwd, pdd, options.inventory),
     forks: options.forks === undefined ? undefined : String(options.forks),
     projectDir: options.projectDir,
     artifactDir: options.artifactDir,

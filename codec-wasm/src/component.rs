@@ -250,6 +250,16 @@ impl wit_transmit::Guest for Component {
     type Transmitter = TransmitterResource;
     type PartPacker = PartPackerResource;
 
+    fn inventory_candidates(cwd: String, private_data_dir: String, inventory: String) -> wit_transmit::InventoryLookup {
+        use runnerwire_policy::inventory;
+        use std::path::Path;
+        let candidates = inventory::candidates(Path::new(&cwd), Path::new(&private_data_dir), Path::new(&inventory));
+        wit_transmit::InventoryLookup {
+            candidates: candidates.into_iter().map(|p| p.to_string_lossy().into_owned()).collect(),
+            not_found: inventory::not_found(&inventory),
+        }
+    }
+
     fn plan_parts() -> Result<Vec<wit_transmit::PartJob>, wit_types::StreamError> {
         let jobs = crate::archive::pack::plan_parts(PDD, &WasiHostFs).map_err(|e| error_to_wit(e.at(0)))?;
         Ok(jobs.into_iter().map(|j| wit_transmit::PartJob { path: j.path, name: j.name, size: j.size }).collect())

@@ -139,3 +139,22 @@ test('transmit makes a job stream that decodes and carries the private data dir'
     assert.equal(await validate(stream), undefined);
   });
 });
+
+test("transmit resolves --inventory by the component's rule: as given, else under <pdd>/inventory/, else exit 2", async () => {
+  await inScratch(async (dir) => {
+    const pdd = join(dir, 'pdd');
+    mkdirSync(join(pdd, 'inventory'), { recursive: true });
+    mkdirSync(join(pdd, 'project'), { recursive: true });
+    writeFileSync(join(pdd, 'inventory', 'hosts'), 'localhost\n');
+    writeFileSync(join(dir, 'direct.ini'), 'localhost\n');
+    const kwargs = async (inventory) => {
+      for await (const chunk of transmit(pdd, { playbook: 'site.yml', inventory, cwd: dir })) {
+        return JSON.parse(Buffer.from(chunk).toString().split('\n')[0]).kwargs;
+      }
+    };
+    // Found under the private data dir, it travels relative to it (the worker's copy).
+    assert.equal((await kwargs('hosts')).inventory, 'inventory/hosts');
+    assert.equal((await kwargs('./sub/../direct.ini')).inventory, join(dir, 'direct.ini'));
+    await assert.rejects(kwargs('missing'), (e) => e.exitCode === EXIT.USAGE && e.message === 'value for --inventory does not appear to be a valid path: missing');
+  });
+});

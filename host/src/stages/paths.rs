@@ -1,23 +1,8 @@
 //! Small host-side path and naming helpers (CLI plumbing, not format rules).
 
 use std::io::Read;
-use std::path::{Component, Path, PathBuf};
 
-/// `path` made absolute against `cwd` and normalized lexically, like Python's `abspath`.
-pub fn absolute(cwd: &Path, path: &Path) -> PathBuf {
-    let joined = cwd.join(path);
-    let mut out = PathBuf::new();
-    for part in joined.components() {
-        match part {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
-}
+pub use runnerwire_policy::paths::absolute;
 
 /// A fresh `uuid4().hex`, which is what upstream's transmit uses as the default ident.
 pub fn random_hex_ident() -> String {

@@ -46,9 +46,9 @@ pub fn request_for(args: TransmitArgs, cwd: &Path) -> Result<(PathBuf, wit_trans
         }
     }
     let inventory = match &args.inventory {
-        Some(inv) => Some(valid_inventory(cwd, &pdd, inv).ok_or_else(|| {
-            Failure::usage(format!("value for --inventory does not appear to be a valid path: {}", inv.display()))
-        })?),
+        Some(inv) => Some(
+            valid_inventory(cwd, &pdd, inv).ok_or_else(|| Failure::usage(runnerwire_policy::inventory::not_found(&inv.to_string_lossy())))?,
+        ),
         None => None,
     };
     let request = wit_transmit::TransmitRequest {
@@ -149,18 +149,8 @@ fn pack_parts_in_parallel(runtime: &Runtime, instance: &mut Instance, pdd: &Path
     });
 }
 
-/// Upstream's `valid_inventory`: an existing file or directory as given (relative to the
-/// current directory), else one under `<pdd>/inventory/`; returned absolute.
+/// Upstream's `valid_inventory`: the first of the policy's candidates that is a file or a
+/// directory.
 fn valid_inventory(cwd: &Path, pdd: &Path, inventory: &Path) -> Option<PathBuf> {
-    let direct = absolute(cwd, inventory);
-    if direct.is_file() || direct.is_dir() {
-        return Some(direct);
-    }
-    if !inventory.is_absolute() {
-        let under = pdd.join("inventory").join(inventory);
-        if under.is_file() || under.is_dir() {
-            return Some(under);
-        }
-    }
-    None
+    runnerwire_policy::inventory::candidates(cwd, pdd, inventory).into_iter().find(|p| p.is_file() || p.is_dir())
 }
