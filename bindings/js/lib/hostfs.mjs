@@ -95,8 +95,22 @@ export function makeHostFs(grants) {
     }),
     setMode: wrap((path, mode) => {
       const host = resolve(path, true);
-      if (lstatSync(host).isSymbolicLink()) throw 'is a symbolic link';
-      chmodSync(host, mode & 0o7777);
+      // fchmod on what was opened without following a last link: a link swapped in after
+      // a check cannot redirect it. An unreadable file cannot be opened so: check, then chmod.
+      let fd;
+      try {
+        fd = openSync(host, constants.O_RDONLY | constants.O_NOFOLLOW);
+      } catch (e) {
+        if (e.code !== 'EACCES') throw e;
+        if (lstatSync(host).isSymbolicLink()) throw 'is a symbolic link';
+        chmodSync(host, mode & 0o7777);
+        return;
+      }
+      try {
+        fchmodSync(fd, mode & 0o7777);
+      } finally {
+        closeSync(fd);
+      }
     }),
     setMtime: wrap((path, mtime) => {
       const t = Number(mtime);

@@ -5,6 +5,8 @@
 
 mod bindings;
 mod host_fs;
+#[cfg(test)]
+mod host_fs_escapes;
 mod limits;
 mod runtime;
 mod state;

@@ -1,0 +1,149 @@
+//! `fixtures/hostile/host-fs.json` run against the native host-fs (which the Python package
+//! uses too); bindings/js/test/hostfs.test.mjs runs the same table against the Node one.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::host_fs::{Grant, Grants};
+use super::write_queue::WriteQueue;
+
+const TABLE: &str = include_str!("../../../fixtures/hostile/host-fs.json");
+
+/// Everything under `dir`: kind, content or link text, mode and mtime, by relative path.
+fn snapshot(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let what = if meta.file_type().is_symlink() {
+                format!("link {}", std::fs::read_link(&path).unwrap().display())
+            } else if meta.is_dir() {
+                stack.push(path.clone());
+                format!("dir {:o}", meta.mode() & 0o7777)
+            } else {
+                format!("file {:?} {:o} {}", String::from_utf8_lossy(&std::fs::read(&path).unwrap()), meta.mode() & 0o7777, meta.mtime())
+            };
+            out.insert(path.strip_prefix(dir).unwrap().display().to_string(), what);
+        }
+    }
+    out
+}
+
+struct Layout {
+    root: tempfile::TempDir,
+    grants: Arc<Grants>,
+}
+
+fn build(table: &Value) -> Layout {
+    let root = tempfile::tempdir().unwrap();
+    let at = |p: &Value| root.path().join(p.as_str().unwrap());
+    let layout = &table["layout"];
+    for dir in layout["dirs"].as_array().unwrap() {
+        std::fs::create_dir_all(at(dir)).unwrap();
+    }
+    for file in layout["files"].as_array().unwrap() {
+        std::fs::write(at(&file["path"]), file["text"].as_str().unwrap()).unwrap();
+        std::fs::set_permissions(at(&file["path"]), std::fs::Permissions::from_mode(file["mode"].as_u64().unwrap() as u32)).unwrap();
+    }
+    for link in layout["links"].as_array().unwrap() {
+        let target = link["target"].as_str().unwrap().replace("{root}", &root.path().display().to_string());
+        std::os::unix::fs::symlink(target, at(&link["path"])).unwrap();
+    }
+    let mut grants = Grants::default();
+    for g in table["grants"].as_array().unwrap() {
+        let guest: &'static str = Box::leak(g["guest"].as_str().unwrap().to_string().into_boxed_str());
+        grants.add(&Grant { host_path: at(&g["host"]), guest_path: guest, writable: g["writable"].as_bool().unwrap() }).unwrap();
+    }
+    Layout { root, grants: Arc::new(grants) }
+}
+
+/// Makes one call; Ok carries what a read gives back (link text, or "link"/"other" for lstat).
+fn call(grants: &Arc<Grants>, call: &Value) -> Result<Option<String>, String> {
+    let path = call["path"].as_str().unwrap().to_string();
+    let data = call["text"].as_str().unwrap_or("pwned").as_bytes().to_vec();
+    let mode = call["mode"].as_u64().unwrap_or(0o777) as u32;
+    match call["op"].as_str().unwrap() {
+        "write-file" => grants.write_file(&path, &data, mode).map(|_| None),
+        "write-at" => grants.write_at(&path, call["offset"].as_u64().unwrap_or(0), &data).map(|_| None),
+        "set-mode" => grants.set_mode(path, mode).map(|_| None),
+        "set-mtime" => grants.set_mtime(path, call["mtime"].as_i64().unwrap_or(0)).map(|_| None),
+        "make-symlink" => grants.make_symlink(call["target"].as_str().unwrap_or("/etc/passwd").to_string(), path).map(|_| None),
+        "read-link" => grants.read_link(path).map(Some),
+        "lstat" => match grants.lstat(path) {
+            // Nothing there is as good as a refusal for an escape; a case says what it wants.
+            Ok(None) => Err("nothing there".into()),
+            Ok(Some(meta)) => Ok(Some(if meta.mode & 0o170000 == 0o120000 { "link" } else { "other" }.into())),
+            Err(e) => Err(e),
+        },
+        "queue-write" => {
+            let mut queue = WriteQueue::new(grants.clone());
+            queue.push(path, data, mode, 1).and_then(|()| queue.flush(None)).map(|()| None).map_err(|f| f.message)
+        }
+        op => panic!("unknown op {op}"),
+    }
+}
+
+fn outside(layout: &Layout) -> BTreeMap<String, String> {
+    snapshot(layout.root.path()).into_iter().filter(|(path, _)| !path.starts_with("granted/")).collect()
+}
+
+#[test]
+fn no_escape_path_reaches_anything_through_any_call() {
+    let table: Value = serde_json::from_str(TABLE).unwrap();
+    let mut made = 0;
+    for escape in table["escapes"].as_array().unwrap() {
+        for op in table["calls"].as_array().unwrap() {
+            let layout = build(&table);
+            let before = snapshot(layout.root.path());
+            let result = call(&layout.grants, &serde_json::json!({ "op": op, "path": escape }));
+            assert!(result.is_err(), "{op} {escape}: allowed, gave {result:?}");
+            assert_eq!(snapshot(layout.root.path()), before, "{op} {escape}: something changed");
+            made += 1;
+        }
+    }
+    assert!(made >= 90, "{made} calls");
+}
+
+#[test]
+fn every_case_gives_what_the_table_says() {
+    let table: Value = serde_json::from_str(TABLE).unwrap();
+    for case in table["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let layout = build(&table);
+        let before = outside(&layout);
+        let result = call(&layout.grants, &case["call"]);
+        match case["expect"].as_str().unwrap() {
+            "ok" => {
+                let got = result.unwrap_or_else(|e| panic!("{name}: refused: {e}"));
+                if let Some(text) = case["text"].as_str() {
+                    assert_eq!(got.as_deref(), Some(text), "{name}");
+                }
+                if let Some(kind) = case["kind"].as_str() {
+                    assert_eq!(got.as_deref(), Some(kind), "{name}");
+                }
+            }
+            _ => assert!(result.is_err(), "{name}: allowed"),
+        }
+        let granted = layout.root.path().join("granted");
+        for then in case["then"].as_array().into_iter().flatten() {
+            let path = granted.join(then["path"].as_str().unwrap());
+            if then["absent"].as_bool() == Some(true) {
+                assert!(std::fs::symlink_metadata(&path).is_err(), "{name}: {} exists", path.display());
+            } else if let Some(target) = then["link"].as_str() {
+                assert_eq!(std::fs::read_link(&path).unwrap().to_str(), Some(target), "{name}");
+            } else {
+                let meta = std::fs::symlink_metadata(&path).unwrap();
+                assert!(meta.is_file(), "{name}: {} is not a file", path.display());
+                assert_eq!(std::fs::read_to_string(&path).unwrap(), then["file"].as_str().unwrap(), "{name}");
+                assert_eq!(u64::from(meta.mode() & 0o7777), then["mode"].as_u64().unwrap(), "{name}: mode");
+            }
+        }
+        assert_eq!(outside(&layout), before, "{name}: something outside the grant changed");
+    }
+}
