@@ -120,7 +120,7 @@ system:
 ## upstream venv, no podman, no browser and no network (snapshots, limits, sandbox escapes,
 ## truncation, resume, process against upstream's recordings), and the docs' examples.
 ## A few minutes after a build; `make test` is the full suite.
-QUICK_TESTS := frames_snapshot inspect limits process_compat process_resume sandbox_escape truncation view
+QUICK_TESTS := frames_snapshot inspect limits process_compat process_resume sandbox_escape truncation view wasi_fallback
 check: precompiled
 	TMPDIR=$(TEST_TMP) $(CARGO) test --locked --release --workspace --lib --bins
 	TMPDIR=$(TEST_TMP) $(CARGO) test --locked --release --workspace --test integration -- $(addsuffix ::,$(QUICK_TESTS))

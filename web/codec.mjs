@@ -33,12 +33,13 @@ const hostFs = {
   setMtime: unavailable,
   readLink: unavailable,
   makeSymlink: unavailable,
-  writeFile: unavailable,
-  queueWrite: unavailable,
-  flushWrites: () => {},
-  writeAt: unavailable,
   utcOffset: (unixSeconds) => -new Date(Number(unixSeconds) * 1000).getTimezoneOffset() * 60,
 };
+// Refused outright (`failed`, not `unsupported`): there is nothing to fall back to either.
+const noWrite = () => {
+  throw { tag: 'failed', val: 'not available in the browser' };
+};
+const fastWrites = { writeFile: noWrite, writeAt: noWrite, queueWrite: noWrite, flushWrites: () => {} };
 
 /** What preview2-shim's WASIShim.getImportObject gives, sandboxed: no env, no network. */
 function wasiImports() {
@@ -93,5 +94,5 @@ function wasiImports() {
 
 /** A fresh instance with an empty in-memory `/scratch` (archives are spooled there). */
 export async function load() {
-  return instantiate(coreModule, { ...wasiImports(), 'runnerwire:codec/host-fs': hostFs });
+  return instantiate(coreModule, { ...wasiImports(), 'runnerwire:codec/host-fs': hostFs, 'runnerwire:codec/fast-writes': fastWrites });
 }

@@ -2,6 +2,7 @@
 
 use std::cell::RefCell;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::wire::decoder::{self, Decoder, Frame, LineKind};
 use crate::error::{ErrorKind, StreamError};
@@ -18,7 +19,7 @@ use exports::runnerwire::codec::frames as wit_frames;
 use exports::runnerwire::codec::process as wit_process;
 use exports::runnerwire::codec::transmit as wit_transmit;
 use exports::runnerwire::codec::types as wit_types;
-use runnerwire::codec::host_fs;
+use runnerwire::codec::{fast_writes, host_fs};
 
 /// Guest paths of the directories the host grants.
 const ARTIFACTS: &str = "/artifacts";
@@ -59,20 +60,49 @@ impl HostFs for WasiHostFs {
         host_fs::utc_offset(unix_seconds)
     }
     fn write_file(&self, path: &str, data: &[u8], mode: u32) -> io::Result<()> {
-        host_fs::write_file(path, data, mode).map_err(host_err)
+        if !FAST_WRITES_UNSUPPORTED.load(Ordering::Relaxed) {
+            match fast_writes::write_file(path, data, mode) {
+                Ok(()) => return Ok(()),
+                Err(fast_writes::WriteError::Failed(message)) => return Err(host_err(message)),
+                Err(fast_writes::WriteError::Unsupported) => FAST_WRITES_UNSUPPORTED.store(true, Ordering::Relaxed),
+            }
+        }
+        wasi_writes::write_file(path, data, mode)
     }
     fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> io::Result<()> {
-        host_fs::write_at(path, offset, data).map_err(host_err)
+        if !FAST_WRITES_UNSUPPORTED.load(Ordering::Relaxed) {
+            match fast_writes::write_at(path, offset, data) {
+                Ok(()) => return Ok(()),
+                Err(fast_writes::WriteError::Failed(message)) => return Err(host_err(message)),
+                Err(fast_writes::WriteError::Unsupported) => FAST_WRITES_UNSUPPORTED.store(true, Ordering::Relaxed),
+            }
+        }
+        wasi_writes::write_at(path, offset, data)
     }
     fn queue_write(&self, path: &str, data: &[u8], mode: u32, tag: u64) -> Result<(), WriteFailure> {
-        host_fs::queue_write(path, data, mode, tag).map_err(write_failure)
+        if !FAST_WRITES_UNSUPPORTED.load(Ordering::Relaxed) {
+            match fast_writes::queue_write(path, data, mode, tag) {
+                Ok(()) => return Ok(()),
+                Err(fast_writes::QueueError::Failed(f)) => return Err(write_failure(f)),
+                Err(fast_writes::QueueError::Unsupported) => FAST_WRITES_UNSUPPORTED.store(true, Ordering::Relaxed),
+            }
+        }
+        // Written at once: the failure, if any, is this write's.
+        wasi_writes::write_file(path, data, mode).map_err(|e| WriteFailure { path: path.to_string(), tag, message: e.to_string() })
     }
     fn flush_writes(&self, before: Option<u64>) -> Result<(), WriteFailure> {
-        host_fs::flush_writes(before).map_err(write_failure)
+        if FAST_WRITES_UNSUPPORTED.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        fast_writes::flush_writes(before).map_err(write_failure)
     }
 }
 
-fn write_failure(f: host_fs::WriteFailure) -> WriteFailure {
+/// Set once a host answers `unsupported`: a host offers `fast-writes` or not, so the
+/// component stops asking and writes through WASI from then on.
+static FAST_WRITES_UNSUPPORTED: AtomicBool = AtomicBool::new(false);
+
+fn write_failure(f: fast_writes::WriteFailure) -> WriteFailure {
     WriteFailure { path: f.path, tag: f.tag, message: f.message }
 }
 
@@ -334,6 +364,7 @@ impl wit_transmit::GuestTransmitter for TransmitterResource {
 export!(Component);
 
 mod cli_glue;
+mod wasi_writes;
 mod inspect_glue;
 
 mod worker_glue;

@@ -20,5 +20,6 @@ mod sandbox_escape;
 mod transmit_compat;
 mod truncation;
 mod view;
+mod wasi_fallback;
 mod worker_behaviour;
 mod worker_compat;

@@ -1,5 +1,5 @@
-// The `host-fs` import on node:fs: Unix metadata on the directories a call was granted and
-// nowhere else. A guest path names a grant; inside it, links in the middle of the path are
+// The `host-fs` and `fast-writes` imports on node:fs (one object has both): Unix metadata and
+// writes on the directories a call was granted and nowhere else. A guest path names a grant; inside it, links in the middle of the path are
 // followed only while they stay inside (like the native host's cap-std), and the last
 // component is never followed.
 
@@ -73,6 +73,15 @@ export function makeHostFs(grants) {
     return join(root, ...stack);
   }
 
+  // fast-writes' errors: `failed(message)` (`unsupported` is for hosts that offer none).
+  const failed = (fn) => (...args) => {
+    try {
+      return fn(...args);
+    } catch (e) {
+      throw { tag: 'failed', val: typeof e === 'string' ? e : describe(e) };
+    }
+  };
+
   const wrap = (fn) => (...args) => {
     try {
       return fn(...args);
@@ -121,17 +130,20 @@ export function makeHostFs(grants) {
       // The link's text is data: it may point anywhere, and nothing here follows it.
       symlinkSync(target, resolve(path, true));
     }),
-    writeFile: wrap((path, data, mode) => writeFile(path, data, mode)),
+    utcOffset: (unixSeconds) => -new Date(Number(unixSeconds) * 1000).getTimezoneOffset() * 60,
+
+    // `fast-writes`: offered, so the component makes one call where WASI needs several.
+    writeFile: failed((path, data, mode) => writeFile(path, data, mode)),
     // Node writes at once: the failure, if any, is this write's, with its tag.
     queueWrite: (path, data, mode, tag) => {
       try {
         writeFile(path, data, mode);
       } catch (e) {
-        throw { path, tag, message: typeof e === 'string' ? e : describe(e) };
+        throw { tag: 'failed', val: { path, tag, message: typeof e === 'string' ? e : describe(e) } };
       }
     },
     flushWrites: () => {},
-    writeAt: wrap((path, offset, data) => {
+    writeAt: failed((path, offset, data) => {
       const fd = openSync(resolve(path, true), constants.O_WRONLY | constants.O_NOFOLLOW);
       try {
         let done = 0;
@@ -140,7 +152,6 @@ export function makeHostFs(grants) {
         closeSync(fd);
       }
     }),
-    utcOffset: (unixSeconds) => -new Date(Number(unixSeconds) * 1000).getTimezoneOffset() * 60,
   };
 
   // Creates or replaces the regular file with exactly `mode`'s permission bits, as the

@@ -34,9 +34,11 @@ async function coreModule(name) {
 export async function load(grants = []) {
   const preopens = Object.fromEntries(grants.map((g) => [g.guest, g.host]));
   const wasi = new WASIShim({ sandbox: { preopens, env: {}, args: ['runnerwire'], enableNetwork: false } });
+  const fs = makeHostFs(grants);
   const imports = {
     ...wasi.getImportObject(),
-    'runnerwire:codec/host-fs': makeHostFs(grants),
+    'runnerwire:codec/host-fs': fs,
+    'runnerwire:codec/fast-writes': fs,
   };
   return instantiate(coreModule, imports);
 }

@@ -59,8 +59,8 @@ test('a path through a link out of the grant, or with .. out of it, is refused',
   const { root, dir, fs } = granted();
   mkdirSync(join(root, 'elsewhere'));
   symlinkSync(join(root, 'elsewhere'), join(dir, 'out'));
-  assert.throws(() => fs.writeFile('/artifacts/out/file', bytes('x'), 0o600), /escapes/);
-  assert.throws(() => fs.writeFile('/artifacts/../escaped', bytes('x'), 0o600), /escapes/);
+  assert.throws(() => fs.writeFile('/artifacts/out/file', bytes('x'), 0o600), (e) => e.tag === 'failed' && /escapes/.test(e.val));
+  assert.throws(() => fs.writeFile('/artifacts/../escaped', bytes('x'), 0o600), (e) => e.tag === 'failed' && /escapes/.test(e.val));
   assert.ok(!existsSync(join(root, 'elsewhere', 'file')));
   assert.ok(!existsSync(join(root, 'escaped')));
 });

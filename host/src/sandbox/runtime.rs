@@ -67,6 +67,8 @@ pub struct Runtime {
     component: Component,
     linker: Linker<HostState>,
     ticker_stop: Arc<AtomicBool>,
+    /// Offer the `fast-writes` import (always, but for tests of the component's fallback).
+    fast_writes: bool,
 }
 
 impl Drop for Runtime {
@@ -89,6 +91,13 @@ pub fn arm(store: &mut Store<HostState>) -> &mut Store<HostState> {
 }
 
 impl Runtime {
+    /// The same runtime answering `unsupported` to every `fast-writes` call, as a host
+    /// without that import would: the component then writes through WASI. For tests.
+    pub fn without_fast_writes(mut self) -> Self {
+        self.fast_writes = false;
+        self
+    }
+
     pub fn new() -> Result<Self> {
         let engine = Engine::new(&engine_config()?).map_err(|e| anyhow!("cannot create the wasm engine: {e}"))?;
         let component = load_component(&engine)?;
@@ -96,6 +105,8 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow!("cannot link WASI: {e}"))?;
         runnerwire::codec::host_fs::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| anyhow!("cannot link host-fs: {e}"))?;
+        runnerwire::codec::fast_writes::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| anyhow!("cannot link fast-writes: {e}"))?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let (engine_for_ticker, stop) = (engine.clone(), ticker_stop.clone());
         std::thread::Builder::new()
@@ -107,7 +118,7 @@ impl Runtime {
                 }
             })
             .context("cannot start the epoch ticker")?;
-        Ok(Runtime { engine, component, linker, ticker_stop })
+        Ok(Runtime { engine, component, linker, ticker_stop, fast_writes: true })
     }
 
     /// A fresh store that sees only `grants`, under `budget`.
@@ -177,7 +188,7 @@ impl Runtime {
         let call_ticks = (budget.call_timeout.as_millis() as u64 * TICKS_PER_SECOND / 1000).max(1);
         let grants = Arc::new(host_grants);
         let writes = WriteQueue::new(grants.clone());
-        let state = HostState { wasi: builder.build(), table: ResourceTable::new(), limits, grants, writes, call_ticks };
+        let state = HostState { wasi: builder.build(), table: ResourceTable::new(), limits, grants, writes, call_ticks, fast_writes: self.fast_writes };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
         arm(&mut store);

@@ -1,5 +1,5 @@
 //! What one store holds (WASI, the grants, the write queue, the limits), and the
-//! `host-fs` import implemented on it.
+//! `host-fs` and `fast-writes` imports implemented on it.
 
 use std::sync::Arc;
 
@@ -7,7 +7,8 @@ use wasmtime::component::ResourceTable;
 use wasmtime::StoreLimits;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::runnerwire::codec::host_fs::{Host, Meta, WriteFailure};
+use super::bindings::runnerwire::codec::fast_writes::{self, QueueError, WriteError, WriteFailure};
+use super::bindings::runnerwire::codec::host_fs::{Host, Meta};
 use super::host_fs::Grants;
 use super::write_queue::WriteQueue;
 
@@ -21,6 +22,8 @@ pub struct HostState {
     pub(super) writes: WriteQueue,
     /// Epoch ticks one call into the component may run.
     pub(super) call_ticks: u64,
+    /// Whether the `fast-writes` import is offered (else the component writes via WASI).
+    pub(super) fast_writes: bool,
 }
 
 impl WasiView for HostState {
@@ -46,23 +49,37 @@ impl Host for HostState {
     fn make_symlink(&mut self, target: String, path: String) -> Result<(), String> {
         self.grants.make_symlink(target, path)
     }
-    fn write_file(&mut self, path: String, data: Vec<u8>, mode: u32) -> Result<(), String> {
-        self.grants.write_file(&path, &data, mode).map(|_new| ())
-    }
-    fn write_at(&mut self, path: String, offset: u64, data: Vec<u8>) -> Result<(), String> {
-        self.grants.write_at(&path, offset, &data)
-    }
-    fn queue_write(&mut self, path: String, data: Vec<u8>, mode: u32, tag: u64) -> Result<(), WriteFailure> {
-        self.writes.push(path, data, mode, tag)
-    }
-    fn flush_writes(&mut self, before: Option<u64>) -> Result<(), WriteFailure> {
-        self.writes.flush(before)
-    }
     fn utc_offset(&mut self, unix_seconds: i64) -> i32 {
         use chrono::{Local, Offset, TimeZone};
         match Local.timestamp_opt(unix_seconds, 0) {
             chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.offset().fix().local_minus_utc(),
             chrono::LocalResult::None => 0,
         }
+    }
+}
+
+/// The optional import: offered unless the runtime was made without it (the tests of the
+/// component's WASI fallback), then every call answers `unsupported`.
+impl fast_writes::Host for HostState {
+    fn write_file(&mut self, path: String, data: Vec<u8>, mode: u32) -> Result<(), WriteError> {
+        if !self.fast_writes {
+            return Err(WriteError::Unsupported);
+        }
+        self.grants.write_file(&path, &data, mode).map(|_new| ()).map_err(WriteError::Failed)
+    }
+    fn write_at(&mut self, path: String, offset: u64, data: Vec<u8>) -> Result<(), WriteError> {
+        if !self.fast_writes {
+            return Err(WriteError::Unsupported);
+        }
+        self.grants.write_at(&path, offset, &data).map_err(WriteError::Failed)
+    }
+    fn queue_write(&mut self, path: String, data: Vec<u8>, mode: u32, tag: u64) -> Result<(), QueueError> {
+        if !self.fast_writes {
+            return Err(QueueError::Unsupported);
+        }
+        self.writes.push(path, data, mode, tag).map_err(QueueError::Failed)
+    }
+    fn flush_writes(&mut self, before: Option<u64>) -> Result<(), WriteFailure> {
+        self.writes.flush(before)
     }
 }

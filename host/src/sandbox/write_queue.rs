@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use super::bindings::runnerwire::codec::host_fs::WriteFailure;
+use super::bindings::runnerwire::codec::fast_writes::WriteFailure;
 use super::host_fs::Grants;
 
 /// Bytes of file content queued for one writer at most.
