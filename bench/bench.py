@@ -331,8 +331,11 @@ def parse_stream(data):
     return items
 
 
-def build_stream(path, events):
-    with open(FIXTURE_STREAM, "rb") as f:
+def build_stream(path, events, fixture=FIXTURE_STREAM, enrich=None):
+    """`events` events cloned cyclically from `fixture`'s, renumbered (counter 1..N, fresh
+    seeded uuid4s), between its status lines and before its archive and eof; `enrich(event,
+    rng)`, if given, may change each clone first."""
+    with open(fixture, "rb") as f:
         items = parse_stream(f.read())
     statuses = [it for it in items if it[0] == "status"]
     templates = [it[2] for it in items if it[0] == "event"]
@@ -341,7 +344,7 @@ def build_stream(path, events):
     head = [it for it in statuses if it[2]["status"] in ("starting", "running")]
     final = [it for it in statuses if it[2]["status"] not in ("starting", "running")]
     if not (templates and len(head) == 2 and len(final) == 1 and len(zips) == 1 and len(eofs) == 1):
-        raise BenchError(f"{FIXTURE_STREAM}: not the expected shape (status/events/zipfile/eof)")
+        raise BenchError(f"{fixture}: not the expected shape (status/events/zipfile/eof)")
 
     rng = random.Random(20240101)
     with open(path, "wb") as out:
@@ -349,6 +352,8 @@ def build_stream(path, events):
             out.write(raw)
         for i in range(events):
             event = dict(templates[i % len(templates)])
+            if enrich is not None:
+                enrich(event, rng)
             event["counter"] = i + 1
             event["uuid"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
             out.write(json.dumps(event).encode("utf-8") + b"\n")
@@ -356,6 +361,37 @@ def build_stream(path, events):
         out.write(zips[0][1])
         out.write(eofs[0][1])
     return os.path.getsize(path)
+
+
+RICH_FIXTURE_STREAM = os.path.join(REPO, "fixtures", "awx", "result.stream")
+
+
+def enrich_event(event, rng):
+    """What richer jobs than the recorded one put in events, as upstream's callback writes
+    them (json.dumps: NaN and Infinity bare, big ints in full, non-ASCII as \\u escapes, floats
+    in repr's shortest form): a float duration in every event's event_data, and in each
+    result's `res` nested facts with NaN, +-Infinity, 2**70, assorted floats and non-ASCII
+    text (accented, CJK, an emoji: a surrogate pair)."""
+    data = dict(event.get("event_data") or {})
+    # A fresh duration per event, as measured: six decimals (time's microseconds), now and
+    # then a float whose repr needs all 17 digits.
+    data["duration"] = round(rng.uniform(0.001, 3.0), 6) if rng.random() < 0.8 else rng.uniform(0.001, 3.0)
+    if "res" in data:
+        res = dict(data["res"])
+        res["facts"] = {
+            "load": [rng.random(), round(rng.uniform(0, 8), 2), 0.1 + 0.2, 1e-07, 6.02e+23],
+            "ratio": float("nan"),
+            "ceiling": float("inf"),
+            "floor": float("-inf"),
+            "inode_total": 2 ** 70,
+            "owner": "Zoë Müller-Ståhl",
+            "motd": "déployé ✓ — 完了しました 🚀",
+            "mounts": [{"mount": "/srv/données", "size_total": 2 ** 40 + rng.randrange(2 ** 20), "free_pct": round(rng.uniform(0, 100), 1)}],
+        }
+        data["res"] = res
+        if event.get("stdout"):
+            event["stdout"] = event["stdout"] + "\r\n\u001b[0;32m  motd: déployé ✓ — 完了しました 🚀\u001b[0m"
+    event["event_data"] = data
 
 
 def list_files(root):
