@@ -57,6 +57,13 @@ pub fn scan_paths<const N: usize>(text: &[u8], max_depth: usize, wanted: [&[&[u8
     Some(Members { values })
 }
 
+/// Byte for byte, inline: keys and literals are short, and wasm's memcmp is a call and a
+/// byte loop (the literals `true`, `null`... and key lookups called it on every line).
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// Length and three of the bytes: equal keys always agree, different ones seldom (keys
 /// are mostly distinct words). Loads, no copies: wasm has no inline memcpy or memcmp.
 fn fingerprint(key: &[u8]) -> u64 {
@@ -106,7 +113,8 @@ impl Scanner<'_> {
     }
 
     fn eat(&mut self, expected: &[u8]) -> Option<()> {
-        if self.text[self.pos..].starts_with(expected) {
+        let found = self.text.get(self.pos..self.pos + expected.len())?;
+        if same(found, expected) {
             self.pos += expected.len();
             Some(())
         } else {
@@ -129,7 +137,7 @@ impl Scanner<'_> {
             b'n' => self.eat(b"null"),
             b'N' => self.eat(b"NaN"),
             b'I' => self.eat(b"Infinity"),
-            b'-' if self.text[self.pos..].starts_with(b"-Infinity") => self.eat(b"-Infinity"),
+            b'-' if self.text.get(self.pos + 1) == Some(&b'I') => self.eat(b"-Infinity"),
             b'-' | b'0'..=b'9' => self.number(),
             _ => None,
         }
@@ -154,7 +162,7 @@ impl Scanner<'_> {
             let print = fingerprint(&self.text[key.start + 1..key.end - 1]);
             let bit = (print.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize;
             if seen[bit / 64] & (1 << (bit % 64)) != 0
-                && self.keys[first_key..].iter().any(|(p, k)| *p == print && self.text[k.clone()] == self.text[key.clone()])
+                && self.keys[first_key..].iter().any(|(p, k)| *p == print && same(&self.text[k.clone()], &self.text[key.clone()]))
             {
                 return None;
             }
@@ -186,7 +194,7 @@ impl Scanner<'_> {
             let i = rest.trailing_zeros() as usize;
             rest &= rest - 1;
             let path = self.paths[i];
-            if self.path_prints[i].get(depth - 1) == Some(&print) && path.get(depth - 1) == Some(&name) {
+            if self.path_prints[i].get(depth - 1) == Some(&print) && path.get(depth - 1).is_some_and(|p| same(p, name)) {
                 if path.len() == depth {
                     ends |= 1 << i;
                 } else {
