@@ -64,9 +64,15 @@ Stages:
             successful, or the script exits 1. CPU and RSS are the nodes' (not this process's
             children), so those columns say n/a. Needs `make receptor` (skipped without it).
   decoder   `runnerwire validate` and `runnerwire inspect --json` on a stream built like the
-            process stream with --decoder-events events (default 100,000, ~106 MB): MB/s,
-            start-up included. Upstream has no such commands (its reading of a stream is the
-            process row), so that column says n/a.
+            process stream with --decoder-events events (default 100,000, ~106 MB), and
+            `validate` on a rich stream of 3/4 as many events (~97 MB) built the same way from
+            the recorded AWX-shaped job fixtures/awx/result.stream (coloured output, many event
+            shapes), each event enriched as a richer job's would be and written as upstream's
+            callback writes it: a float duration in every event's event_data, and in each
+            result's res nested facts with NaN, Infinity, -Infinity, 2**70, floats of every
+            length and non-ASCII text (accented, CJK, an emoji); MB/s, start-up included.
+            Upstream has no such commands (its reading of a stream is the process row), so
+            that column says n/a.
 
 Before timing, each tool runs once, untimed, on the small recorded fixture stream (worker: on
 a one-task job), so the OS page cache is warm for
@@ -792,25 +798,34 @@ def bench_start(args, tmp, place, _env, commands, checks):
 
 
 def bench_decoder(args, tmp, place, env, commands, checks):
-    """`validate` and `inspect --json` on the process stage's stream: MB/s, start included.
+    """`validate` and `inspect --json` on the process stage's stream, and `validate` on a
+    richer one (events from fixtures/awx, enriched: enrich_event): MB/s, start included.
     Upstream has no such commands; its reading of the same stream is the process row."""
     stream = os.path.join(tmp, "result.stream")
     print(f"decoder: building a {args.decoder_events}-event stream ...", flush=True)
     size = build_stream(stream, args.decoder_events)
+    rich = os.path.join(tmp, "rich.stream")
+    rich_events = args.decoder_events * 3 // 4
+    print(f"decoder: building a {rich_events}-event rich stream ...", flush=True)
+    rich_size = build_stream(rich, rich_events, RICH_FIXTURE_STREAM, enrich_event)
     rows = []
-    for label, extra_args in (("validate", []), ("inspect --json", ["--json"])):
+    for label, extra_args, path, nbytes, what in (
+        ("validate", [], stream, size, f"{args.decoder_events} events ({mb(size)})"),
+        ("inspect --json", ["--json"], stream, size, f"{args.decoder_events} events ({mb(size)})"),
+        ("validate", [], rich, rich_size, f"{rich_events} rich events ({mb(rich_size)})"),
+    ):
         sub = "validate" if label == "validate" else "inspect"
         argv = [args.runnerwire, sub, *extra_args]
-        commands.append(describe(argv, stream, os.devnull))
+        commands.append(describe(argv, path, os.devnull))
         results = []
         for i in range(max(args.runs, 5)):
-            r = run_measured(argv, stream, os.devnull, tmp, env, os.path.join(tmp, "stderr-decoder"))
+            r = run_measured(argv, path, os.devnull, tmp, env, os.path.join(tmp, "stderr-decoder"))
             results.append(r)
-            print(f"  runnerwire {label} run {i + 1}: {r.seconds:7.3f} s ({size / r.seconds / 1e6:.0f} MB/s), "
+            print(f"  runnerwire {label} ({what}) run {i + 1}: {r.seconds:7.3f} s ({nbytes / r.seconds / 1e6:.0f} MB/s), "
                   f"peak RSS {mb(r.maxrss_kib * 1024)}", flush=True)
         ours = Measured(results, lambda r: r.maxrss_kib)
-        rows.append(Row(f"decoder: {label}", place, f"{args.decoder_events} events ({mb(size)})", None, ours,
-                        f"{size / ours.best / 1e6:.0f} MB/s"))
+        rows.append(Row(f"decoder: {label}", place, what, None, ours,
+                        f"{nbytes / ours.best / 1e6:.0f} MB/s"))
     return rows
 
 
