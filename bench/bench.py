@@ -64,9 +64,15 @@ Stages:
             successful, or the script exits 1. CPU and RSS are the nodes' (not this process's
             children), so those columns say n/a. Needs `make receptor` (skipped without it).
   decoder   `runnerwire validate` and `runnerwire inspect --json` on a stream built like the
-            process stream with --decoder-events events (default 100,000, ~106 MB): MB/s,
-            start-up included. Upstream has no such commands (its reading of a stream is the
-            process row), so that column says n/a.
+            process stream with --decoder-events events (default 100,000, ~106 MB), and
+            `validate` on a rich stream of 3/4 as many events (~97 MB) built the same way from
+            the recorded AWX-shaped job fixtures/awx/result.stream (coloured output, many event
+            shapes), each event enriched as a richer job's would be and written as upstream's
+            callback writes it: a float duration in every event's event_data, and in each
+            result's res nested facts with NaN, Infinity, -Infinity, 2**70, floats of every
+            length and non-ASCII text (accented, CJK, an emoji); MB/s, start-up included.
+            Upstream has no such commands (its reading of a stream is the process row), so
+            that column says n/a.
 
 Before timing, each tool runs once, untimed, on the small recorded fixture stream (worker: on
 a one-task job), so the OS page cache is warm for
@@ -331,8 +337,11 @@ def parse_stream(data):
     return items
 
 
-def build_stream(path, events):
-    with open(FIXTURE_STREAM, "rb") as f:
+def build_stream(path, events, fixture=FIXTURE_STREAM, enrich=None):
+    """`events` events cloned cyclically from `fixture`'s, renumbered (counter 1..N, fresh
+    seeded uuid4s), between its status lines and before its archive and eof; `enrich(event,
+    rng)`, if given, may change each clone first."""
+    with open(fixture, "rb") as f:
         items = parse_stream(f.read())
     statuses = [it for it in items if it[0] == "status"]
     templates = [it[2] for it in items if it[0] == "event"]
@@ -341,7 +350,7 @@ def build_stream(path, events):
     head = [it for it in statuses if it[2]["status"] in ("starting", "running")]
     final = [it for it in statuses if it[2]["status"] not in ("starting", "running")]
     if not (templates and len(head) == 2 and len(final) == 1 and len(zips) == 1 and len(eofs) == 1):
-        raise BenchError(f"{FIXTURE_STREAM}: not the expected shape (status/events/zipfile/eof)")
+        raise BenchError(f"{fixture}: not the expected shape (status/events/zipfile/eof)")
 
     rng = random.Random(20240101)
     with open(path, "wb") as out:
@@ -349,6 +358,8 @@ def build_stream(path, events):
             out.write(raw)
         for i in range(events):
             event = dict(templates[i % len(templates)])
+            if enrich is not None:
+                enrich(event, rng)
             event["counter"] = i + 1
             event["uuid"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
             out.write(json.dumps(event).encode("utf-8") + b"\n")
@@ -356,6 +367,37 @@ def build_stream(path, events):
         out.write(zips[0][1])
         out.write(eofs[0][1])
     return os.path.getsize(path)
+
+
+RICH_FIXTURE_STREAM = os.path.join(REPO, "fixtures", "awx", "result.stream")
+
+
+def enrich_event(event, rng):
+    """What richer jobs than the recorded one put in events, as upstream's callback writes
+    them (json.dumps: NaN and Infinity bare, big ints in full, non-ASCII as \\u escapes, floats
+    in repr's shortest form): a float duration in every event's event_data, and in each
+    result's `res` nested facts with NaN, +-Infinity, 2**70, assorted floats and non-ASCII
+    text (accented, CJK, an emoji: a surrogate pair)."""
+    data = dict(event.get("event_data") or {})
+    # A fresh duration per event, as measured: six decimals (time's microseconds), now and
+    # then a float whose repr needs all 17 digits.
+    data["duration"] = round(rng.uniform(0.001, 3.0), 6) if rng.random() < 0.8 else rng.uniform(0.001, 3.0)
+    if "res" in data:
+        res = dict(data["res"])
+        res["facts"] = {
+            "load": [rng.random(), round(rng.uniform(0, 8), 2), 0.1 + 0.2, 1e-07, 6.02e+23],
+            "ratio": float("nan"),
+            "ceiling": float("inf"),
+            "floor": float("-inf"),
+            "inode_total": 2 ** 70,
+            "owner": "Zoë Müller-Ståhl",
+            "motd": "déployé ✓ — 完了しました 🚀",
+            "mounts": [{"mount": "/srv/données", "size_total": 2 ** 40 + rng.randrange(2 ** 20), "free_pct": round(rng.uniform(0, 100), 1)}],
+        }
+        data["res"] = res
+        if event.get("stdout"):
+            event["stdout"] = event["stdout"] + "\r\n\u001b[0;32m  motd: déployé ✓ — 完了しました 🚀\u001b[0m"
+    event["event_data"] = data
 
 
 def list_files(root):
@@ -756,25 +798,34 @@ def bench_start(args, tmp, place, _env, commands, checks):
 
 
 def bench_decoder(args, tmp, place, env, commands, checks):
-    """`validate` and `inspect --json` on the process stage's stream: MB/s, start included.
+    """`validate` and `inspect --json` on the process stage's stream, and `validate` on a
+    richer one (events from fixtures/awx, enriched: enrich_event): MB/s, start included.
     Upstream has no such commands; its reading of the same stream is the process row."""
     stream = os.path.join(tmp, "result.stream")
     print(f"decoder: building a {args.decoder_events}-event stream ...", flush=True)
     size = build_stream(stream, args.decoder_events)
+    rich = os.path.join(tmp, "rich.stream")
+    rich_events = args.decoder_events * 3 // 4
+    print(f"decoder: building a {rich_events}-event rich stream ...", flush=True)
+    rich_size = build_stream(rich, rich_events, RICH_FIXTURE_STREAM, enrich_event)
     rows = []
-    for label, extra_args in (("validate", []), ("inspect --json", ["--json"])):
+    for label, extra_args, path, nbytes, what in (
+        ("validate", [], stream, size, f"{args.decoder_events} events ({mb(size)})"),
+        ("inspect --json", ["--json"], stream, size, f"{args.decoder_events} events ({mb(size)})"),
+        ("validate", [], rich, rich_size, f"{rich_events} rich events ({mb(rich_size)})"),
+    ):
         sub = "validate" if label == "validate" else "inspect"
         argv = [args.runnerwire, sub, *extra_args]
-        commands.append(describe(argv, stream, os.devnull))
+        commands.append(describe(argv, path, os.devnull))
         results = []
         for i in range(max(args.runs, 5)):
-            r = run_measured(argv, stream, os.devnull, tmp, env, os.path.join(tmp, "stderr-decoder"))
+            r = run_measured(argv, path, os.devnull, tmp, env, os.path.join(tmp, "stderr-decoder"))
             results.append(r)
-            print(f"  runnerwire {label} run {i + 1}: {r.seconds:7.3f} s ({size / r.seconds / 1e6:.0f} MB/s), "
+            print(f"  runnerwire {label} ({what}) run {i + 1}: {r.seconds:7.3f} s ({nbytes / r.seconds / 1e6:.0f} MB/s), "
                   f"peak RSS {mb(r.maxrss_kib * 1024)}", flush=True)
         ours = Measured(results, lambda r: r.maxrss_kib)
-        rows.append(Row(f"decoder: {label}", place, f"{args.decoder_events} events ({mb(size)})", None, ours,
-                        f"{size / ours.best / 1e6:.0f} MB/s"))
+        rows.append(Row(f"decoder: {label}", place, what, None, ours,
+                        f"{nbytes / ours.best / 1e6:.0f} MB/s"))
     return rows
 
 

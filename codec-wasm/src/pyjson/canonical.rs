@@ -42,7 +42,9 @@ pub fn scan_paths<const N: usize>(text: &[u8], max_depth: usize, wanted: [&[&[u8
     if body.first() != Some(&b'{') {
         return None;
     }
-    let mut scanner = Scanner { text: body, pos: 0, scratch: Vec::new(), keys: Vec::new(), paths: &wanted, path_prints, found: [const { None }; 32] };
+    // Room for an event's keys at all open levels, so the scan seldom reallocates.
+    let keys = Vec::with_capacity(64);
+    let mut scanner = Scanner { text: body, pos: 0, scratch: Vec::new(), keys, paths: &wanted, path_prints, found: [const { None }; 32] };
     let everything = if N == 32 { u32::MAX } else { (1u32 << N) - 1 };
     scanner.object(1, max_depth, everything)?;
     if scanner.pos != body.len() {
@@ -53,6 +55,13 @@ pub fn scan_paths<const N: usize>(text: &[u8], max_depth: usize, wanted: [&[&[u8
         *slot = found;
     }
     Some(Members { values })
+}
+
+/// Byte for byte, inline: keys and literals are short, and wasm's memcmp is a call and a
+/// byte loop (the literals `true`, `null`... and key lookups called it on every line).
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Length and three of the bytes: equal keys always agree, different ones seldom (keys
@@ -104,7 +113,8 @@ impl Scanner<'_> {
     }
 
     fn eat(&mut self, expected: &[u8]) -> Option<()> {
-        if self.text[self.pos..].starts_with(expected) {
+        let found = self.text.get(self.pos..self.pos + expected.len())?;
+        if same(found, expected) {
             self.pos += expected.len();
             Some(())
         } else {
@@ -127,7 +137,7 @@ impl Scanner<'_> {
             b'n' => self.eat(b"null"),
             b'N' => self.eat(b"NaN"),
             b'I' => self.eat(b"Infinity"),
-            b'-' if self.text[self.pos..].starts_with(b"-Infinity") => self.eat(b"-Infinity"),
+            b'-' if self.text.get(self.pos + 1) == Some(&b'I') => self.eat(b"-Infinity"),
             b'-' | b'0'..=b'9' => self.number(),
             _ => None,
         }
@@ -152,7 +162,7 @@ impl Scanner<'_> {
             let print = fingerprint(&self.text[key.start + 1..key.end - 1]);
             let bit = (print.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize;
             if seen[bit / 64] & (1 << (bit % 64)) != 0
-                && self.keys[first_key..].iter().any(|(p, k)| *p == print && self.text[k.clone()] == self.text[key.clone()])
+                && self.keys[first_key..].iter().any(|(p, k)| *p == print && same(&self.text[k.clone()], &self.text[key.clone()]))
             {
                 return None;
             }
@@ -184,7 +194,7 @@ impl Scanner<'_> {
             let i = rest.trailing_zeros() as usize;
             rest &= rest - 1;
             let path = self.paths[i];
-            if self.path_prints[i].get(depth - 1) == Some(&print) && path.get(depth - 1) == Some(&name) {
+            if self.path_prints[i].get(depth - 1) == Some(&print) && path.get(depth - 1).is_some_and(|p| same(p, name)) {
                 if path.len() == depth {
                     ends |= 1 << i;
                 } else {
@@ -270,12 +280,15 @@ impl Scanner<'_> {
     }
 
     /// The code unit of a `\uXXXX` escape at `at`, lowercase hex only (as Python writes it).
+    /// Digit by digit: colour codes and non-ASCII text make escapes common in events.
     fn escaped_unit(&self, at: usize) -> Option<u32> {
-        let escape = self.text.get(at..at + 6)?;
-        if &escape[..2] != b"\\u" || !escape[2..].iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return None;
-        }
-        u32::from_str_radix(std::str::from_utf8(&escape[2..]).ok()?, 16).ok()
+        let &[b'\\', b'u', a, b, c, d] = self.text.get(at..at + 6)? else { return None };
+        let hex = |digit: u8| match digit {
+            b'0'..=b'9' => Some(u32::from(digit - b'0')),
+            b'a'..=b'f' => Some(u32::from(digit - b'a' + 10)),
+            _ => None,
+        };
+        Some(hex(a)? << 12 | hex(b)? << 8 | hex(c)? << 4 | hex(d)?)
     }
 
     /// An int as `int.__repr__` writes it (no `-0`, within Python's digit limit), or a
@@ -310,6 +323,9 @@ impl Scanner<'_> {
         if !float {
             return (text != b"-0" && int_digits <= INT_MAX_STR_DIGITS).then_some(());
         }
+        if short_float_repr(text) {
+            return Some(());
+        }
         let value: f64 = std::str::from_utf8(text).ok()?.parse().ok()?;
         self.scratch.clear();
         write_json_float(value, &mut self.scratch);
@@ -326,6 +342,68 @@ impl Scanner<'_> {
     fn skip_digits(&mut self) {
         while matches!(self.peek(), Some(b'0'..=b'9')) {
             self.pos += 1;
+        }
+    }
+}
+
+/// True when `text` (a JSON number with a fraction or exponent) is `float.__repr__` of the
+/// value it parses to, known without parsing it: it has at most 15 significant digits, lies
+/// in the normal range, and is laid out as repr lays out those digits. Parsing and
+/// re-printing every float is most of the cost of a line with many (a `duration` in every
+/// event). False means "not known": the caller then checks the slow way.
+///
+/// Why 15 digits suffice: two different decimals of at most 15 significant digits never
+/// parse to the same double (DBL_DIG), so such a text is the only candidate of its length
+/// or shorter that round-trips, hence repr's shortest digits, and no tie can arise.
+pub(super) fn short_float_repr(text: &[u8]) -> bool {
+    let text = text.strip_prefix(b"-").unwrap_or(text);
+    let (mantissa, exponent) = match text.iter().position(|&b| b == b'e') {
+        Some(e) => (&text[..e], Some(&text[e + 1..])),
+        None => (text, None),
+    };
+    let (int, frac) = match mantissa.iter().position(|&b| b == b'.') {
+        Some(dot) => (&mantissa[..dot], Some(&mantissa[dot + 1..])),
+        None => (mantissa, None),
+    };
+    // The grammar already holds: digits, no leading zero but a lone one, a nonempty fraction.
+    let ends_nonzero = |digits: &[u8]| digits.last().is_some_and(|&d| d != b'0');
+    match exponent {
+        // Repr's exponent form, for a decimal point more than 16 places right or 4 left of the
+        // first digit: `d[.ddd]e[+-]XX`, no trailing zero, two exponent digits at least.
+        Some(exponent) => {
+            let (sign, digits) = match exponent.split_first() {
+                Some((&sign @ (b'+' | b'-'), digits)) => (sign, digits),
+                _ => return false,
+            };
+            let well_written = match digits {
+                [b'0', d] => *d != b'0',
+                [first, _] | [first, _, _] => *first != b'0',
+                _ => false,
+            };
+            if !well_written || int.len() != 1 || int == b"0" || frac.is_some_and(|f| !ends_nonzero(f) || f.len() > 14) {
+                return false;
+            }
+            let magnitude = digits.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+            // Far from the subnormals and from overflow, where the 15-digit rule fails.
+            match sign {
+                b'+' => (16..=300).contains(&magnitude),
+                _ => (5..=300).contains(&magnitude),
+            }
+        }
+        None => {
+            let Some(frac) = frac else { return false };
+            if int == b"0" {
+                // 0.0, or `0.` then at most three zeros (a fourth is exponent form), then
+                // digits ending in a nonzero one.
+                let zeros = frac.iter().take_while(|&&d| d == b'0').count();
+                frac == b"0" || (zeros <= 3 && ends_nonzero(frac) && frac.len() - zeros <= 15)
+            } else if frac == b"0" {
+                // A whole number below 10**16: its digits but for trailing zeros, then `.0`.
+                let significant = int.len() - int.iter().rev().take_while(|&&d| d == b'0').count();
+                int.len() <= 16 && significant <= 15
+            } else {
+                ends_nonzero(frac) && int.len() + frac.len() <= 15
+            }
         }
     }
 }

@@ -1152,6 +1152,82 @@ fn canonical_scan_takes_every_recorded_line() {
     assert_eq!(taken, objects.len(), "recorded lines the scan refused");
 }
 
+/// The slow check the canonical scanner falls back to: parse, write as repr, compare.
+fn float_is_its_repr(text: &[u8]) -> bool {
+    let Some(value) = std::str::from_utf8(text).ok().and_then(|t| t.parse::<f64>().ok()) else { return false };
+    let mut out = Vec::new();
+    float_repr::write_json_float(value, &mut out);
+    out == text
+}
+
+/// The shortcut that takes floats of up to 15 digits without parsing them may only ever
+/// accept what the slow check accepts: near misses of every kind (trailing zeros, too many
+/// digits, exponents at the layout's edges and the range's, padded exponents), and it must
+/// take repr's own output of such values.
+#[test]
+fn short_floats_are_taken_only_when_they_are_their_repr() {
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let digits = |rng: &mut Rng, n: u64, first_nonzero: bool| -> Vec<u8> {
+        (0..n).map(|i| if i == 0 && first_nonzero { b'1' + rng.below(9) as u8 } else if rng.chance(30) { b'0' } else { b'0' + rng.below(10) as u8 }).collect()
+    };
+    let (mut taken, mut tried) = (0, 0);
+    for _ in 0..400_000 {
+        let mut text = Vec::new();
+        if rng.chance(30) {
+            text.push(b'-');
+        }
+        let int_len = rng.below(19);
+        if int_len == 0 {
+            text.push(b'0');
+        } else {
+            text.extend(digits(&mut rng, int_len, true));
+        }
+        let exponent = rng.chance(40);
+        if !exponent || rng.chance(60) {
+            text.push(b'.');
+            let frac_len = 1 + rng.below(18);
+            text.extend(digits(&mut rng, frac_len, false));
+        }
+        if exponent {
+            text.push(b'e');
+            match rng.below(3) {
+                0 => text.push(b'+'),
+                1 => text.push(b'-'),
+                _ => {}
+            }
+            let exp_len = 1 + rng.below(4);
+            text.extend(digits(&mut rng, exp_len, false));
+        }
+        tried += 1;
+        if canonical::short_float_repr(&text) {
+            taken += 1;
+            assert!(float_is_its_repr(&text), "taken but not its repr: {}", String::from_utf8_lossy(&text));
+        }
+    }
+    assert!(taken > tried / 100, "the shortcut was hardly taken: {taken} of {tried}");
+    // Repr's own output, of values with up to 15 digits across the range it covers.
+    let mut missed = Vec::new();
+    for _ in 0..200_000 {
+        let digits = 1 + rng.below(15) as usize;
+        let exp = rng.below(601) as i32 - 300;
+        let value: f64 = format!("{}e{exp}", rng.next() % 10u64.pow(digits as u32)).parse().unwrap();
+        let value = if rng.chance(50) { -value } else { value };
+        let mut text = Vec::new();
+        float_repr::write_json_float(value, &mut text);
+        let expected = value == 0.0 || (1e-300..1e301).contains(&value.abs());
+        if canonical::short_float_repr(&text) != expected && missed.len() < 10 {
+            missed.push(String::from_utf8_lossy(&text).into_owned());
+        }
+    }
+    assert!(missed.is_empty(), "repr's output the shortcut misjudged: {missed:?}");
+    for edge in [&b"0.0"[..], b"-0.0", b"0.0001", b"1000000000000000.0", b"1e+16", b"1e-05", b"1.5e+300", b"1e-300", b"123456789012345.0", b"0.123456789012345"] {
+        assert!(canonical::short_float_repr(edge), "{}", String::from_utf8_lossy(edge));
+    }
+    for miss in [&b"0.00"[..], b"1.50", b"0.00001", b"1e+15", b"1e-04", b"1e5", b"1e+5", b"1e+016", b"1.0e+16", b"10e+16", b"1e+301", b"1e-301", b"10000000000000000.0", b"1.1234567890123456", b"1E+16"] {
+        assert!(!canonical::short_float_repr(miss), "{}", String::from_utf8_lossy(miss));
+    }
+}
+
 #[test]
 fn canonical_scan_refuses_near_misses() {
     for doc in [

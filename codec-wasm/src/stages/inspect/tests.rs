@@ -118,3 +118,33 @@ fn a_line_is_classified_by_the_stream_it_is_in() {
     let (_, summary) = inspect_chunked(result, result.len(), Limits::default());
     assert_eq!(summary.kwargs, None, "a result stream's kwargs member is not the job's kwargs");
 }
+
+/// Not a check: how fast `validate`'s inspector and `process`'s decoder read a stream, natively,
+/// and how many of its lines take the canonical fast path (a profiling aid, under `perf`):
+///   RUNNERWIRE_SPEED_FILE=big.stream cargo test --release -p runnerwire-codec -- --ignored --nocapture reading_speed
+#[test]
+#[ignore]
+fn reading_speed() {
+    let Ok(path) = std::env::var("RUNNERWIRE_SPEED_FILE") else { return };
+    let stream = std::fs::read(&path).unwrap();
+    let canonical = stream.split(|&b| b == b'\n').filter(|l| crate::pyjson::canonical::scan(l, 100, [b"event".as_slice()]).is_some()).count();
+    let lines = stream.split(|&b| b == b'\n').count();
+    println!("{path}: {lines} lines, {canonical} canonical");
+    let mb = stream.len() as f64 / 1e6;
+    for round in 0..3 {
+        let started = std::time::Instant::now();
+        let (_, summary) = inspect_as(&stream, 1 << 16, Limits::default(), true, false);
+        let inspect = started.elapsed().as_secs_f64();
+        let started = std::time::Instant::now();
+        let mut decoder = crate::wire::decoder::Decoder::with_raw_events(Limits::default());
+        let mut frames = 0;
+        for piece in stream.chunks(1 << 16) {
+            decoder.push(piece);
+            while let Ok(Some(_)) = decoder.next() {
+                frames += 1;
+            }
+        }
+        let decode = started.elapsed().as_secs_f64();
+        println!("round {round}: inspector {:.0} MB/s ({} problems), decoder {:.0} MB/s ({frames} frames)", mb / inspect, summary.problems, mb / decode);
+    }
+}
