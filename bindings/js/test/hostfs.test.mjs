@@ -1,4 +1,4 @@
-// The Node host's `host-fs.write-file` holds to the WIT's contract as the native host
+// The Node host's `fast-writes.write-file` holds to the WIT's contract as the native host
 // does: exactly the mode asked for (neither the umask nor an existing file's old mode
 // survives), a link where the file goes replaced and never written through, nothing
 // written outside the grant.
