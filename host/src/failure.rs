@@ -2,6 +2,7 @@
 
 use crate::exit;
 use crate::sandbox::wit_types::{ErrorKind, StreamError};
+use crate::sandbox::Trapped;
 
 #[derive(Debug)]
 pub struct Failure {
@@ -50,6 +51,13 @@ impl Failure {
             return Failure { code: exit::SUCCESS, message: String::new() };
         }
         Failure { code: exit::IO_ERROR, message: format!("cannot write stdout: {e}") }
+    }
+}
+
+/// `?` on a call into the component makes its trap a stage's failure.
+impl From<Trapped> for Failure {
+    fn from(trapped: Trapped) -> Self {
+        Failure::trap(trapped.into_error())
     }
 }
 

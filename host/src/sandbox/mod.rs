@@ -14,7 +14,7 @@ pub use bindings::{wit_frames, wit_process, wit_transmit, wit_types, wit_worker}
 pub use host_fs::Grant;
 pub use limits::{budget, wit_limits};
 pub use runnerwire_policy::args::LimitArgs;
-pub use runtime::{arm, engine_config, precompile, Budget, Instance, Runtime, COMPONENT};
+pub use runtime::{arm, engine_config, precompile, Budget, Instance, Runtime, Trapped, COMPONENT};
 pub use state::HostState;
 
 /// The wasmtime this host is built on, for crates that embed the host (the Python module).

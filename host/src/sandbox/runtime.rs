@@ -81,6 +81,32 @@ pub struct Instance {
     pub codec: Codec,
 }
 
+/// A call into the component trapped: out of time or memory, a host import failed, or a
+/// bug. A type of its own (not `wasmtime::Error`, which is `anyhow::Error`) so that `?`
+/// can turn exactly these into a stage's failure and nothing else.
+#[derive(Debug)]
+pub struct Trapped(wasmtime::Error);
+
+impl Trapped {
+    /// What wasmtime reported (a `wasmtime::Trap` code, when it was one).
+    pub fn into_error(self) -> wasmtime::Error {
+        self.0
+    }
+}
+
+/// Transparent: says what wasmtime said.
+impl std::fmt::Display for Trapped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for Trapped {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
 /// Re-arms the time budget; call before each call into the component.
 pub fn arm(store: &mut Store<HostState>) -> &mut Store<HostState> {
     let ticks = store.data().call_ticks;
