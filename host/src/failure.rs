@@ -24,7 +24,8 @@ impl Failure {
         Failure { code: exit::INTERNAL, message: format!("{e:#}") }
     }
     /// A trap inside the component: out of time, out of memory, or a bug.
-    pub fn trap(e: wasmtime::Error) -> Self {
+    /// Reached through `From<Trapped>`: only what a call into the component returned.
+    fn trap(e: wasmtime::Error) -> Self {
         let message = match e.downcast_ref::<wasmtime::Trap>() {
             Some(wasmtime::Trap::Interrupt) => "the sandboxed codec ran past its time budget (--step-timeout)".to_string(),
             Some(wasmtime::Trap::AllocationTooLarge) => "the sandboxed codec ran out of its memory budget (--max-memory-bytes)".to_string(),

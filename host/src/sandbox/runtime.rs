@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimitsBuilder};
+use wasmtime::{AsContextMut, Config, Engine, Store, StoreContextMut, StoreLimitsBuilder};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use super::bindings::{runnerwire, Codec};
@@ -75,10 +75,25 @@ impl Drop for Runtime {
     }
 }
 
-/// A running instance with its store.
+/// A running instance: the bindings, and the store they call into. Two fields, so a
+/// binding borrowed from `codec` can be called while `store` is borrowed mutably.
 pub struct Instance {
-    pub store: Store<HostState>,
     pub codec: Codec,
+    pub store: TimedStore,
+}
+
+/// An instance's store, lent out only through [`TimedStore::call`]: every call into the
+/// component then runs under a fresh time budget, never one a previous call left.
+pub struct TimedStore(Store<HostState>);
+
+impl TimedStore {
+    /// Makes one call into the component under a fresh time budget: `call` gets the store
+    /// to hand to a binding's `call_*` (or a resource's `resource_drop`, which runs the
+    /// component's destructor). A trap comes back as [`Trapped`].
+    pub fn call<R>(&mut self, call: impl FnOnce(StoreContextMut<'_, HostState>) -> wasmtime::Result<R>) -> Result<R, Trapped> {
+        arm(&mut self.0);
+        call(self.0.as_context_mut()).map_err(Trapped)
+    }
 }
 
 /// A call into the component trapped: out of time or memory, a host import failed, or a
@@ -107,11 +122,11 @@ impl std::error::Error for Trapped {
     }
 }
 
-/// Re-arms the time budget; call before each call into the component.
-pub fn arm(store: &mut Store<HostState>) -> &mut Store<HostState> {
+/// Re-arms the time budget. Private to this file: a call made anywhere else is made
+/// through [`TimedStore::call`], which cannot forget it.
+fn arm(store: &mut Store<HostState>) {
     let ticks = store.data().call_ticks;
     store.set_epoch_deadline(ticks);
-    store
 }
 
 impl Runtime {
@@ -153,7 +168,7 @@ impl Runtime {
         let mut store = self.sandboxed_store(grants, budget, extra)?;
         let codec = Codec::instantiate(&mut store, &self.component, &self.linker)
             .map_err(|e| anyhow!("cannot instantiate the component: {e}"))?;
-        Ok(Instance { store, codec })
+        Ok(Instance { codec, store: TimedStore(store) })
     }
 
     /// Runs any WASI command component in exactly the sandbox a codec run gets (grants,
