@@ -2,6 +2,7 @@
 
 use crate::exit;
 use crate::sandbox::wit_types::{ErrorKind, StreamError};
+use crate::sandbox::Trapped;
 
 #[derive(Debug)]
 pub struct Failure {
@@ -23,7 +24,8 @@ impl Failure {
         Failure { code: exit::INTERNAL, message: format!("{e:#}") }
     }
     /// A trap inside the component: out of time, out of memory, or a bug.
-    pub fn trap(e: wasmtime::Error) -> Self {
+    /// Reached through `From<Trapped>`: only what a call into the component returned.
+    fn trap(e: wasmtime::Error) -> Self {
         let message = match e.downcast_ref::<wasmtime::Trap>() {
             Some(wasmtime::Trap::Interrupt) => "the sandboxed codec ran past its time budget (--step-timeout)".to_string(),
             Some(wasmtime::Trap::AllocationTooLarge) => "the sandboxed codec ran out of its memory budget (--max-memory-bytes)".to_string(),
@@ -50,6 +52,13 @@ impl Failure {
             return Failure { code: exit::SUCCESS, message: String::new() };
         }
         Failure { code: exit::IO_ERROR, message: format!("cannot write stdout: {e}") }
+    }
+}
+
+/// `?` on a call into the component makes its trap a stage's failure.
+impl From<Trapped> for Failure {
+    fn from(trapped: Trapped) -> Self {
+        Failure::trap(trapped.into_error())
     }
 }
 

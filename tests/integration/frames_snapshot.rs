@@ -1,20 +1,20 @@
 //! Snapshots of every fixture stream as the component decodes it, through the WIT
 //! `frames` interface, with run-specific values (uuids, times, pids, temp paths) redacted.
 
-use runnerwire::sandbox::{arm, wit_frames, wit_types, Budget, Runtime};
+use runnerwire::sandbox::{wit_frames, wit_types, Budget, Runtime};
 
 fn decode(runtime: &Runtime, kind: wit_types::StreamKind, stream: &[u8]) -> String {
     let mut instance = runtime.instantiate(&[], Budget::default()).unwrap();
     let frames = instance.codec.runnerwire_codec_frames().decoder();
     let types = instance.codec.runnerwire_codec_types();
-    let limits = types.call_default_limits(arm(&mut instance.store)).unwrap();
-    let decoder = frames.call_constructor(arm(&mut instance.store), kind, limits).unwrap();
-    frames.call_push(arm(&mut instance.store), decoder, stream).unwrap();
-    frames.call_finish(arm(&mut instance.store), decoder).unwrap();
+    let limits = instance.store.call(|store| types.call_default_limits(store)).unwrap();
+    let decoder = instance.store.call(|store| frames.call_constructor(store, kind, limits)).unwrap();
+    instance.store.call(|store| frames.call_push(store, decoder, stream)).unwrap();
+    instance.store.call(|store| frames.call_finish(store, decoder)).unwrap();
     let mut out = String::new();
     let mut archive_bytes = 0usize;
     loop {
-        match frames.call_next(arm(&mut instance.store), decoder).unwrap() {
+        match instance.store.call(|store| frames.call_next(store, decoder)).unwrap() {
             Ok(Some(wit_frames::Frame::Line(line))) => {
                 out.push_str(&format!("@{} {} {}\n", line.offset, format!("{:?}", line.kind).trim_start_matches("LineKind::").to_lowercase(), line.json));
             }

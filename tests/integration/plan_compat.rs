@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use crate::common::*;
-use runnerwire::sandbox::{arm, wit_worker, Grant, Runtime};
+use runnerwire::sandbox::{wit_worker, Grant, Runtime};
 use serde_json::{json, Value};
 
 /// One job: kwargs as the worker has them, files to put in the private data dir.
@@ -189,7 +189,7 @@ fn our_plan(runtime: &Runtime, pdd: &Path, kwargs: &Value, env: &[(String, Strin
         uid: std::fs::metadata(pdd).map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap(),
     };
     let api = instance.codec.runnerwire_codec_worker();
-    api.call_make_plan(arm(&mut instance.store), &kwargs.to_string(), &host).unwrap()
+    instance.store.call(|store| api.call_make_plan(store, &kwargs.to_string(), &host)).unwrap()
 }
 
 fn pairs(list: &[(String, String)]) -> Value {

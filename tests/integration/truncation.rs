@@ -10,7 +10,7 @@ use clap::Parser;
 use crate::common::sandbox::Sandbox;
 use crate::common::*;
 use runnerwire::cli::{Cli, Command, PortableCommand};
-use runnerwire::sandbox::{arm, wit_worker, Grant, Runtime};
+use runnerwire::sandbox::{wit_worker, Grant, Runtime};
 
 /// Streams up to this size are cut at every offset.
 const EVERY_OFFSET_UP_TO: usize = 16 << 10;
@@ -85,12 +85,12 @@ fn every_cut_of_every_job_stream_is_refused_by_the_job_reader() {
             let mut instance = runtime.instantiate(&grants, Default::default()).unwrap();
             let codec = &instance.codec;
             let api = codec.runnerwire_codec_worker().job_reader();
-            let defaults = codec.runnerwire_codec_types().call_default_limits(arm(&mut instance.store)).unwrap();
+            let defaults = instance.store.call(|store| codec.runnerwire_codec_types().call_default_limits(store)).unwrap();
             let pdd = sandbox.target().to_string_lossy().into_owned();
-            let reader = api.call_constructor(arm(&mut instance.store), defaults, &pdd).unwrap();
-            let mut state = api.call_feed(arm(&mut instance.store), reader, &stream[..cut]).expect(&what);
+            let reader = instance.store.call(|store| api.call_constructor(store, defaults, &pdd)).unwrap();
+            let mut state = instance.store.call(|store| api.call_feed(store, reader, &stream[..cut])).expect(&what);
             if matches!(state, wit_worker::JobInput::NeedMore) {
-                state = api.call_finish(arm(&mut instance.store), reader).expect(&what);
+                state = instance.store.call(|store| api.call_finish(store, reader)).expect(&what);
             }
             let wit_worker::JobInput::Refused((reply, error)) = state else { panic!("{what}: not refused") };
             assert!(error.offset <= cut as u64, "{what}: offset {} past the cut: {}", error.offset, error.message);

@@ -16,7 +16,7 @@ use anyhow::Context;
 
 use crate::cli::ConformanceArgs;
 use crate::failure::{Failure, StageResult};
-use crate::sandbox::{arm, Grant, Runtime};
+use crate::sandbox::{Grant, Runtime, Trapped};
 
 pub fn run(args: ConformanceArgs) -> StageResult {
     if args.transmit.is_none() && args.worker.is_none() && args.process.is_none() {
@@ -97,17 +97,17 @@ pub fn inspect_summary(runtime: &Runtime, stream: &[u8]) -> anyhow::Result<serde
     let scratch = tempfile::tempdir()?;
     let grants = [Grant { host_path: scratch.path().to_path_buf(), guest_path: "/scratch", writable: true }];
     let mut instance = runtime.instantiate(&grants, Default::default())?;
-    let limits = instance.codec.runnerwire_codec_types().call_default_limits(arm(&mut instance.store)).map_err(wasm_error)?;
+    let limits = instance.store.call(|store| instance.codec.runnerwire_codec_types().call_default_limits(store)).map_err(wasm_error)?;
     let api = instance.codec.runnerwire_codec_inspect().inspector();
-    let inspector = api.call_constructor(arm(&mut instance.store), limits).map_err(wasm_error)?;
-    api.call_push(arm(&mut instance.store), inspector, stream).map_err(wasm_error)?;
-    let tail = api.call_finish(arm(&mut instance.store), inspector).map_err(wasm_error)?;
+    let inspector = instance.store.call(|store| api.call_constructor(store, limits)).map_err(wasm_error)?;
+    instance.store.call(|store| api.call_push(store, inspector, stream)).map_err(wasm_error)?;
+    let tail = instance.store.call(|store| api.call_finish(store, inspector)).map_err(wasm_error)?;
     let last = tail.split(|&b| b == b'\n').filter(|l| !l.is_empty()).next_back().unwrap_or_default();
     let value: serde_json::Value = serde_json::from_slice(last)?;
     Ok(value["summary"].clone())
 }
 
 /// A call into the component failed (a trap: out of time or memory, or a bug).
-pub fn wasm_error(e: wasmtime::Error) -> anyhow::Error {
-    anyhow::anyhow!("the sandboxed codec failed: {e:#}")
+pub fn wasm_error(trapped: Trapped) -> anyhow::Error {
+    anyhow::anyhow!("the sandboxed codec failed: {:#}", trapped.into_error())
 }

@@ -10,7 +10,7 @@ use super::corpus::Scenario;
 use super::exec;
 use super::normalize::{per_host, Normalizer};
 use super::tree::{self, Kind, Node};
-use crate::sandbox::{arm, wit_worker, Grant, Runtime};
+use crate::sandbox::{wit_worker, Grant, Runtime};
 
 /// How long one stage may take (a worker runs a real playbook).
 const STAGE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -231,11 +231,11 @@ fn unpack_job(runtime: &Runtime, stream: &[u8], into: &Path) -> anyhow::Result<R
     let mut instance = runtime.instantiate(&Grant::with_scratch(into, "/pdd", true, scratch.path()), Default::default())?;
     let api = instance.codec.runnerwire_codec_worker().job_reader();
     let types = instance.codec.runnerwire_codec_types();
-    let limits = types.call_default_limits(arm(&mut instance.store)).map_err(super::wasm_error)?;
-    let reader = api.call_constructor(arm(&mut instance.store), limits, &into.display().to_string()).map_err(super::wasm_error)?;
-    let mut state = api.call_feed(arm(&mut instance.store), reader, stream).map_err(super::wasm_error)?;
+    let limits = instance.store.call(|store| types.call_default_limits(store)).map_err(super::wasm_error)?;
+    let reader = instance.store.call(|store| api.call_constructor(store, limits, &into.display().to_string())).map_err(super::wasm_error)?;
+    let mut state = instance.store.call(|store| api.call_feed(store, reader, stream)).map_err(super::wasm_error)?;
     if matches!(state, wit_worker::JobInput::NeedMore) {
-        state = api.call_finish(arm(&mut instance.store), reader).map_err(super::wasm_error)?;
+        state = instance.store.call(|store| api.call_finish(store, reader)).map_err(super::wasm_error)?;
     }
     Ok(match state {
         wit_worker::JobInput::Ready(_) => Ok(()),

@@ -1,7 +1,8 @@
-//! The sandbox the codec component runs in: the wasmtime embedding (`runtime`), the
-//! bindings generated from the component's WIT (`bindings`), the directories a run is
-//! granted and the `host-fs` import on them (`host_fs`, `write_queue`, `state`), and the
-//! stream limits handed to the component (`limits`). Nothing here imports the CLI.
+//! The sandbox the codec component runs in: the wasmtime embedding (`runtime`, whose
+//! `TimedStore::call` is the one way into the component, each call under a fresh time
+//! budget), the bindings generated from the component's WIT (`bindings`), the directories
+//! a run is granted and the `host-fs` import on them (`host_fs`, `write_queue`, `state`),
+//! and the stream limits handed to the component (`limits`). Nothing here imports the CLI.
 
 mod bindings;
 mod host_fs;
@@ -16,7 +17,7 @@ pub use bindings::{wit_frames, wit_process, wit_transmit, wit_types, wit_worker}
 pub use host_fs::Grant;
 pub use limits::{budget, wit_limits};
 pub use runnerwire_policy::args::LimitArgs;
-pub use runtime::{arm, engine_config, precompile, Budget, Instance, Runtime, COMPONENT};
+pub use runtime::{engine_config, precompile, Budget, Instance, Runtime, TimedStore, Trapped, COMPONENT};
 pub use state::HostState;
 
 /// The wasmtime this host is built on, for crates that embed the host (the Python module).

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimitsBuilder};
+use wasmtime::{AsContextMut, Config, Engine, Store, StoreContextMut, StoreLimitsBuilder};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use super::bindings::{runnerwire, Codec};
@@ -77,17 +77,58 @@ impl Drop for Runtime {
     }
 }
 
-/// A running instance with its store.
+/// A running instance: the bindings, and the store they call into. Two fields, so a
+/// binding borrowed from `codec` can be called while `store` is borrowed mutably.
 pub struct Instance {
-    pub store: Store<HostState>,
     pub codec: Codec,
+    pub store: TimedStore,
 }
 
-/// Re-arms the time budget; call before each call into the component.
-pub fn arm(store: &mut Store<HostState>) -> &mut Store<HostState> {
+/// An instance's store, lent out only through [`TimedStore::call`]: every call into the
+/// component then runs under a fresh time budget, never one a previous call left.
+pub struct TimedStore(Store<HostState>);
+
+impl TimedStore {
+    /// Makes one call into the component under a fresh time budget: `call` gets the store
+    /// to hand to a binding's `call_*` (or a resource's `resource_drop`, which runs the
+    /// component's destructor). A trap comes back as [`Trapped`].
+    pub fn call<R>(&mut self, call: impl FnOnce(StoreContextMut<'_, HostState>) -> wasmtime::Result<R>) -> Result<R, Trapped> {
+        arm(&mut self.0);
+        call(self.0.as_context_mut()).map_err(Trapped)
+    }
+}
+
+/// A call into the component trapped: out of time or memory, a host import failed, or a
+/// bug. A type of its own (not `wasmtime::Error`, which is `anyhow::Error`) so that `?`
+/// can turn exactly these into a stage's failure and nothing else.
+#[derive(Debug)]
+pub struct Trapped(wasmtime::Error);
+
+impl Trapped {
+    /// What wasmtime reported (a `wasmtime::Trap` code, when it was one).
+    pub fn into_error(self) -> wasmtime::Error {
+        self.0
+    }
+}
+
+/// Transparent: says what wasmtime said.
+impl std::fmt::Display for Trapped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for Trapped {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Re-arms the time budget. Private to this file: a call made anywhere else is made
+/// through [`TimedStore::call`], which cannot forget it.
+fn arm(store: &mut Store<HostState>) {
     let ticks = store.data().call_ticks;
     store.set_epoch_deadline(ticks);
-    store
 }
 
 impl Runtime {
@@ -138,7 +179,7 @@ impl Runtime {
         let mut store = self.sandboxed_store(grants, budget, extra)?;
         let codec = Codec::instantiate(&mut store, &self.component, &self.linker)
             .map_err(|e| anyhow!("cannot instantiate the component: {e}"))?;
-        Ok(Instance { store, codec })
+        Ok(Instance { codec, store: TimedStore(store) })
     }
 
     /// Runs any WASI command component in exactly the sandbox a codec run gets (grants,

@@ -9,7 +9,7 @@ use anyhow::Context;
 use crate::cli::{InspectArgs, SandboxArgs};
 use crate::exit;
 use crate::failure::{Failure, StageResult};
-use crate::sandbox::{arm, wit_limits, Grant, LimitArgs, Runtime};
+use crate::sandbox::{wit_limits, Grant, LimitArgs, Runtime};
 
 /// What one inspection produced.
 pub struct Inspection {
@@ -74,19 +74,19 @@ pub fn inspect_stream(
     let scratch = tempfile::Builder::new().prefix("runnerwire-inspect-").tempdir().context("cannot create a scratch dir").map_err(Failure::io)?;
     let grants = [Grant { host_path: scratch.path().to_path_buf(), guest_path: "/scratch", writable: true }];
     let mut instance = runtime.instantiate(&grants, budget).map_err(Failure::internal)?;
-    let defaults = instance.codec.runnerwire_codec_types().call_default_limits(arm(&mut instance.store)).map_err(Failure::trap)?;
+    let defaults = instance.store.call(|store| instance.codec.runnerwire_codec_types().call_default_limits(store))?;
     let api = instance.codec.runnerwire_codec_inspect().inspector();
     let limits = wit_limits(limits, defaults);
-    let inspector = if json_lines { api.call_constructor(arm(&mut instance.store), limits) } else { api.call_validator(arm(&mut instance.store), limits) }
-        .map_err(Failure::trap)?;
+    let inspector =
+        instance.store.call(|store| if json_lines { api.call_constructor(store, limits) } else { api.call_validator(store, limits) })?;
     super::chunks::each_chunk(input, |chunk| {
-        let found = api.call_push(arm(&mut instance.store), inspector, chunk).map_err(Failure::trap)?;
+        let found = instance.store.call(|store| api.call_push(store, inspector, chunk))?;
         lines(&found)?;
         Ok(std::ops::ControlFlow::Continue(()))
     })?;
-    let found = api.call_finish(arm(&mut instance.store), inspector).map_err(Failure::trap)?;
+    let found = instance.store.call(|store| api.call_finish(store, inspector))?;
     lines(&found)?;
-    let text = api.call_text_report(arm(&mut instance.store), inspector).map_err(Failure::trap)?;
-    let first_problem = api.call_first_problem(arm(&mut instance.store), inspector).map_err(Failure::trap)?;
+    let text = instance.store.call(|store| api.call_text_report(store, inspector))?;
+    let first_problem = instance.store.call(|store| api.call_first_problem(store, inspector))?;
     Ok(Inspection { text, first_problem })
 }

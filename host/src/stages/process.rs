@@ -8,7 +8,7 @@ use anyhow::Context;
 use crate::cli::ProcessArgs;
 use crate::exit;
 use crate::failure::{Failure, StageResult};
-use crate::sandbox::{arm, wit_limits, wit_process, Grant, Runtime};
+use crate::sandbox::{wit_limits, wit_process, Grant, Runtime};
 use super::paths::absolute;
 
 pub fn run(args: ProcessArgs) -> StageResult {
@@ -26,18 +26,16 @@ pub fn process(runtime: &Runtime, args: &ProcessArgs, cwd: &std::path::Path, inp
     let budget = crate::sandbox::budget(&args.sandbox);
     // The artifact-dir rule is format logic: ask the component, with nothing granted.
     let mut probe = runtime.instantiate(&[], budget).map_err(Failure::internal)?;
-    let artifact_dir = probe
-        .codec
-        .runnerwire_codec_process()
-        .call_artifact_dir(
-            arm(&mut probe.store),
+    let artifact_dir = probe.store.call(|store| {
+        probe.codec.runnerwire_codec_process().call_artifact_dir(
+            store,
             &cwd.to_string_lossy(),
             &pdd.to_string_lossy(),
             args.ident.as_deref(),
             args.artifact_dir.as_ref().map(|p| p.to_string_lossy().into_owned()).as_deref(),
         )
-        .map_err(Failure::trap)?;
-    let defaults = probe.codec.runnerwire_codec_types().call_default_limits(arm(&mut probe.store)).map_err(Failure::trap)?;
+    })?;
+    let defaults = probe.store.call(|store| probe.codec.runnerwire_codec_types().call_default_limits(store))?;
     drop(probe);
     std::fs::create_dir_all(&artifact_dir)
         .with_context(|| format!("cannot create the artifact dir {artifact_dir}"))
@@ -48,28 +46,29 @@ pub fn process(runtime: &Runtime, args: &ProcessArgs, cwd: &std::path::Path, inp
     let mut instance = runtime.instantiate(&grants, budget).map_err(Failure::internal)?;
     let api = instance.codec.runnerwire_codec_process().processor();
     let limits = wit_limits(&args.limits, defaults);
-    let processor = if args.resume {
-        api.call_resuming(arm(&mut instance.store), limits, args.quiet)
-    } else {
-        api.call_constructor(arm(&mut instance.store), limits, args.quiet)
-    }
-    .map_err(Failure::trap)?;
+    let processor = instance.store.call(|store| {
+        if args.resume {
+            api.call_resuming(store, limits, args.quiet)
+        } else {
+            api.call_constructor(store, limits, args.quiet)
+        }
+    })?;
 
     super::chunks::each_chunk(input, |chunk| {
-        let printed = api.call_feed(arm(&mut instance.store), processor, chunk).map_err(Failure::trap)?;
+        let printed = instance.store.call(|store| api.call_feed(store, processor, chunk))?;
         let printed = printed.map_err(|fault| print_then_fail(out, fault))?;
         out.write_all(&printed).map_err(Failure::write)?;
         // Like upstream, stop at eof: the writer may keep the pipe open.
-        let complete = api.call_complete(arm(&mut instance.store), processor).map_err(Failure::trap)?;
+        let complete = instance.store.call(|store| api.call_complete(store, processor))?;
         Ok(if complete { std::ops::ControlFlow::Break(()) } else { std::ops::ControlFlow::Continue(()) })
     })?;
-    let (printed, outcome) = api
-        .call_finish(arm(&mut instance.store), processor)
-        .map_err(Failure::trap)?
+    let (printed, outcome) = instance
+        .store
+        .call(|store| api.call_finish(store, processor))?
         .map_err(|fault| print_then_fail(out, fault))?;
     out.write_all(&printed).map_err(Failure::write)?;
     out.flush().map_err(Failure::write)?;
-    let _ = processor.resource_drop(&mut instance.store);
+    let _ = instance.store.call(|store| processor.resource_drop(store));
     Ok(match outcome.status.as_deref() {
         Some("successful") => exit::SUCCESS,
         _ => match outcome.rc {

@@ -9,7 +9,7 @@ use crate::cli::TransmitArgs;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::failure::{Failure, StageResult};
-use crate::sandbox::{arm, wit_transmit, Budget, Grant, Instance, Runtime};
+use crate::sandbox::{wit_transmit, Budget, Grant, Instance, Runtime};
 use super::paths::{absolute, random_hex_ident};
 
 pub fn run(args: TransmitArgs) -> StageResult {
@@ -99,17 +99,14 @@ pub fn transmit(runtime: &Runtime, pdd: &Path, request: &wit_transmit::TransmitR
         pack_parts_in_parallel(runtime, &mut instance, pdd, scratch.path(), budget);
     }
     let api = instance.codec.runnerwire_codec_transmit().transmitter();
-    let transmitter = api
-        .call_start(arm(&mut instance.store), request)
-        .map_err(Failure::trap)?
-        .map_err(Failure::stream)?;
+    let transmitter = instance.store.call(|store| api.call_start(store, request))?.map_err(Failure::stream)?;
     loop {
-        let chunk = api.call_next_chunk(arm(&mut instance.store), transmitter).map_err(Failure::trap)?.map_err(Failure::stream)?;
+        let chunk = instance.store.call(|store| api.call_next_chunk(store, transmitter))?.map_err(Failure::stream)?;
         let Some(chunk) = chunk else { break };
         out.write_all(&chunk).map_err(Failure::write)?;
     }
     out.flush().map_err(Failure::write)?;
-    let _ = transmitter.resource_drop(&mut instance.store);
+    let _ = instance.store.call(|store| transmitter.resource_drop(store));
     Ok(crate::exit::SUCCESS)
 }
 
@@ -118,7 +115,7 @@ pub fn transmit(runtime: &Runtime, pdd: &Path, request: &wit_transmit::TransmitR
 /// entries in. Only a speed-up: a file not packed apart, for whatever reason, is packed by
 /// `start`, which reports any error.
 fn pack_parts_in_parallel(runtime: &Runtime, instance: &mut Instance, pdd: &Path, scratch: &Path, budget: Budget) {
-    let plan = instance.codec.runnerwire_codec_transmit().call_plan_parts(arm(&mut instance.store));
+    let plan = instance.store.call(|store| instance.codec.runnerwire_codec_transmit().call_plan_parts(store));
     let Ok(Ok(jobs)) = plan else { return };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if cores < 2 || jobs.len() < 2 {
@@ -127,14 +124,14 @@ fn pack_parts_in_parallel(runtime: &Runtime, instance: &mut Instance, pdd: &Path
     let next = AtomicUsize::new(0);
     let pack_part = |instance: &mut Instance, index: u32| {
         let api = instance.codec.runnerwire_codec_transmit().part_packer();
-        let Ok(Ok(part)) = api.call_start(arm(&mut instance.store), index) else { return };
+        let Ok(Ok(part)) = instance.store.call(|store| api.call_start(store, index)) else { return };
         while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
-            if !matches!(api.call_add(arm(&mut instance.store), part, job), Ok(Ok(()))) {
+            if !matches!(instance.store.call(|store| api.call_add(store, part, job)), Ok(Ok(()))) {
                 break;
             }
         }
-        let _ = api.call_finish(arm(&mut instance.store), part);
-        let _ = part.resource_drop(&mut instance.store);
+        let _ = instance.store.call(|store| api.call_finish(store, part));
+        let _ = instance.store.call(|store| part.resource_drop(store));
     };
     std::thread::scope(|threads| {
         for index in 1..cores.min(jobs.len()) {

@@ -20,7 +20,7 @@ use anyhow::Context;
 
 use crate::cli::WorkerArgs;
 use crate::failure::{Failure, StageResult};
-use crate::sandbox::{arm, wit_limits, wit_types, wit_worker, Grant, Instance, Runtime};
+use crate::sandbox::{wit_limits, wit_types, wit_worker, Grant, Instance, Runtime};
 use keeper::Aftercare;
 
 /// The callback plugin that marks events in ansible's output; written to a private temp
@@ -88,11 +88,11 @@ pub fn run(args: WorkerArgs) -> StageResult {
         // SAFETY: getuid cannot fail.
         uid: unsafe { libc::getuid() },
     };
-    let plan = worker_api.call_make_plan(arm(&mut reader.store), &kwargs, &host).map_err(Failure::trap)?;
+    let plan = reader.store.call(|store| worker_api.call_make_plan(store, &kwargs, &host))?;
     // A job that cannot run as asked gets upstream's error status and eof, and never runs
     // anywhere else (a container request is never run on the node itself).
     let mut refuse = |why: &str, code: u8| -> StageResult {
-        let stream = worker_api.call_error_stream(arm(&mut reader.store), why).map_err(Failure::trap)?;
+        let stream = reader.store.call(|store| worker_api.call_error_stream(store, why))?;
         out.write_all(&stream).map_err(Failure::write)?;
         out.flush().map_err(Failure::write)?;
         Ok(code)
@@ -125,12 +125,12 @@ pub fn run(args: WorkerArgs) -> StageResult {
         out.write_all(bytes).map_err(Failure::write)?;
         out.flush().map_err(Failure::write)
     };
-    let line = api.call_status_line(arm(&mut runner.store), "starting", &plan, true).map_err(Failure::trap)?;
+    let line = runner.store.call(|store| api.call_status_line(store, "starting", &plan, true))?;
     send(&mut out, &line)?;
-    let line = api.call_status_line(arm(&mut runner.store), "running", &plan, false).map_err(Failure::trap)?;
+    let line = runner.store.call(|store| api.call_status_line(store, "running", &plan, false))?;
     send(&mut out, &line)?;
 
-    let defaults = runner.codec.runnerwire_codec_types().call_default_limits(arm(&mut runner.store)).map_err(Failure::trap)?;
+    let defaults = runner.store.call(|store| runner.codec.runnerwire_codec_types().call_default_limits(store))?;
     let limits = wit_limits(&args.limits, defaults);
     let filter_api = api.event_filter();
     let stdout_artifact = match (plan.suppress_output_file, plan.json_mode) {
@@ -138,9 +138,9 @@ pub fn run(args: WorkerArgs) -> StageResult {
         (false, true) => wit_worker::StdoutArtifact::Json,
         (false, false) => wit_worker::StdoutArtifact::Text,
     };
-    let filter = filter_api
-        .call_constructor(arm(&mut runner.store), &plan.ident, seed(), limits.max_line_bytes, &plan.passwords, stdout_artifact)
-        .map_err(Failure::trap)?;
+    let filter = runner
+        .store
+        .call(|store| filter_api.call_constructor(store, &plan.ident, seed(), limits.max_line_bytes, &plan.passwords, stdout_artifact))?;
     let mut last_line = isolation::LastLine::default();
     let started = Instant::now();
     let mut last_output = Instant::now();
@@ -230,15 +230,15 @@ pub fn run(args: WorkerArgs) -> StageResult {
                 };
                 last_output = Instant::now();
                 last_line.push(&buf[..n]);
-                let events = filter_api
-                    .call_feed(arm(&mut runner.store), filter, &buf[..n], &now_iso())
-                    .map_err(Failure::trap)?
+                let events = runner
+                    .store
+                    .call(|store| filter_api.call_feed(store, filter, &buf[..n], &now_iso()))?
                     .map_err(Failure::stream)?;
                 if !events.is_empty() {
                     send(&mut out, &events)?;
                     last_sent = Instant::now();
                 }
-                if let Some(answer) = filter_api.call_take_reply(arm(&mut runner.store), filter).map_err(Failure::trap)? {
+                if let Some(answer) = runner.store.call(|store| filter_api.call_take_reply(store, filter))? {
                     pending_answer = Some(answer);
                 }
             }
@@ -260,15 +260,15 @@ pub fn run(args: WorkerArgs) -> StageResult {
         Err(e) => {
             // Like upstream when the command cannot start: the error as output, rc 127.
             let text = format!("{}: {e}\r\n", plan.command.first().map(String::as_str).unwrap_or(""));
-            let events = filter_api
-                .call_feed(arm(&mut runner.store), filter, text.as_bytes(), &now_iso())
-                .map_err(Failure::trap)?
+            let events = runner
+                .store
+                .call(|store| filter_api.call_feed(store, filter, text.as_bytes(), &now_iso()))?
                 .map_err(Failure::stream)?;
             send(&mut out, &events)?;
             (127, "failed")
         }
     };
-    let events = filter_api.call_finish(arm(&mut runner.store), filter, &now_iso()).map_err(Failure::trap)?.map_err(Failure::stream)?;
+    let events = runner.store.call(|store| filter_api.call_finish(store, filter, &now_iso()))?.map_err(Failure::stream)?;
     send(&mut out, &events)?;
 
     // 3. Final status, artifacts, eof.
@@ -284,12 +284,13 @@ pub fn run(args: WorkerArgs) -> StageResult {
     // request, said as upstream says a job it cannot run failed.
     let engine_failed = plan.container.as_ref().filter(|_| ended.is_none() && rc == isolation::ENGINE_FAILED);
     let status = if engine_failed.is_some() { "error" } else { status };
-    api.call_write_artifacts(arm(&mut runner.store), &plan, rc, status).map_err(Failure::trap)?.map_err(Failure::stream)?;
+    runner.store.call(|store| api.call_write_artifacts(store, &plan, rc, status))?.map_err(Failure::stream)?;
     let line = match engine_failed {
-        Some(run) => api
-            .call_error_status_line(arm(&mut runner.store), &plan, &isolation::engine_failure(run, &last_line.get()))
-            .map_err(Failure::trap)?,
-        None => api.call_status_line(arm(&mut runner.store), status, &plan, false).map_err(Failure::trap)?,
+        Some(run) => {
+            let failure = isolation::engine_failure(run, &last_line.get());
+            runner.store.call(|store| api.call_error_status_line(store, &plan, &failure))?
+        }
+        None => runner.store.call(|store| api.call_status_line(store, status, &plan, false))?,
     };
     send(&mut out, &line)?;
     stream_artifacts(&mut runner, &mut out)?;
@@ -353,8 +354,8 @@ fn read_job(
     out: &mut std::io::StdoutLock,
 ) -> Result<Result<String, (Vec<u8>, wit_types::StreamError)>, Failure> {
     let api = reader.codec.runnerwire_codec_worker().job_reader();
-    let defaults = reader.codec.runnerwire_codec_types().call_default_limits(arm(&mut reader.store)).map_err(Failure::trap)?;
-    let job = api.call_constructor(arm(&mut reader.store), wit_limits(limits, defaults), pdd).map_err(Failure::trap)?;
+    let defaults = reader.store.call(|store| reader.codec.runnerwire_codec_types().call_default_limits(store))?;
+    let job = reader.store.call(|store| api.call_constructor(store, wit_limits(limits, defaults), pdd))?;
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let mut buf = vec![0u8; READ_CHUNK];
@@ -370,12 +371,7 @@ fn read_job(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => 0, // upstream treats a read error like the end of the stream
         };
-        let state = if n == 0 {
-            api.call_finish(arm(&mut reader.store), job)
-        } else {
-            api.call_feed(arm(&mut reader.store), job, &buf[..n])
-        }
-        .map_err(Failure::trap)?;
+        let state = reader.store.call(|store| if n == 0 { api.call_finish(store, job) } else { api.call_feed(store, job, &buf[..n]) })?;
         match state {
             wit_worker::JobInput::NeedMore if n > 0 => continue,
             // `finish` always decides; anything else is a codec bug, reported as one.
@@ -390,8 +386,8 @@ fn read_job(
 
 fn stream_artifacts(runner: &mut Instance, out: &mut std::io::StdoutLock) -> Result<(), Failure> {
     let api = runner.codec.runnerwire_codec_worker().artifact_stream();
-    let stream = api.call_start(arm(&mut runner.store)).map_err(Failure::trap)?.map_err(Failure::stream)?;
-    while let Some(chunk) = api.call_next_chunk(arm(&mut runner.store), stream).map_err(Failure::trap)?.map_err(Failure::stream)? {
+    let stream = runner.store.call(|store| api.call_start(store))?.map_err(Failure::stream)?;
+    while let Some(chunk) = runner.store.call(|store| api.call_next_chunk(store, stream))?.map_err(Failure::stream)? {
         out.write_all(&chunk).map_err(Failure::write)?;
     }
     out.flush().map_err(Failure::write)

@@ -18,7 +18,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
 use runnerwire::failure::Failure;
-use runnerwire::sandbox::{arm, wit_limits, wit_process, wit_types, Budget, Grant, LimitArgs, Runtime};
+use runnerwire::sandbox::{wit_limits, wit_process, wit_types, Budget, Grant, LimitArgs, Runtime, Trapped};
 use runnerwire::stages;
 
 /// One runtime per process: the engine, the component (deserialized once) and the linker.
@@ -44,8 +44,11 @@ impl From<PyErr> for Problem {
     }
 }
 
-fn trap(e: runnerwire::sandbox::wasmtime::Error) -> Problem {
-    Problem::Codec(Failure::trap(e).message)
+/// `?` on a call into the component: a trap crosses as the CLI would word it.
+impl From<Trapped> for Problem {
+    fn from(trapped: Trapped) -> Self {
+        Problem::Codec(Failure::from(trapped).message)
+    }
 }
 
 fn problem_value<'py>(py: Python<'py>, problem: Problem) -> PyResult<Bound<'py, PyTuple>> {
@@ -160,10 +163,9 @@ fn artifact_dir(cwd: &str, private_data_dir: &str, ident: Option<&str>, artifact
     let runtime = runtime()?;
     let mut probe = runtime.instantiate(&[], Budget::default()).map_err(|e| PyRuntimeError::new_err(format!("{e:#}")))?;
     probe
-        .codec
-        .runnerwire_codec_process()
-        .call_artifact_dir(arm(&mut probe.store), cwd, private_data_dir, ident, artifact_dir)
-        .map_err(|e| PyRuntimeError::new_err(Failure::trap(e).message))
+        .store
+        .call(|store| probe.codec.runnerwire_codec_process().call_artifact_dir(store, cwd, private_data_dir, ident, artifact_dir))
+        .map_err(|trapped| PyRuntimeError::new_err(Failure::from(trapped).message))
 }
 
 /// The `process` stage one step at a time over the component's stepper, the stream read
@@ -204,21 +206,23 @@ fn process_steps<'py>(
     let loads = py.import("json")?.getattr("loads")?;
     let mut values = pyvalue::Builder::default();
     let result = (|| -> Result<wit_process::Outcome, Problem> {
-        let defaults = instance.codec.runnerwire_codec_types().call_default_limits(arm(&mut instance.store)).map_err(trap)?;
+        let defaults = instance.store.call(|store| instance.codec.runnerwire_codec_types().call_default_limits(store))?;
         let limits = wit_limits(&limit_args(limits)?, defaults);
         let api = instance.codec.runnerwire_codec_process().stepper();
-        let stepper = if resume {
-            api.call_resuming(arm(&mut instance.store), limits, quiet)
-        } else {
-            api.call_constructor(arm(&mut instance.store), limits, quiet)
-        }
-        .map_err(trap)?;
+        let stepper = instance.store.call(|store| {
+            if resume {
+                api.call_resuming(store, limits, quiet)
+            } else {
+                api.call_constructor(store, limits, quiet)
+            }
+        })?;
         let outcome = loop {
             // Without the GIL: the component may block reading the stream from a pipe that a
             // Python thread feeds (a file object as `_input`).
             let store = &mut instance.store;
-            let step = if may_block { py.detach(|| api.call_next(arm(store), stepper)) } else { api.call_next(arm(store), stepper) };
-            let step = step.map_err(trap)?.map_err(Problem::Stream)?;
+            let mut next = || store.call(|store| api.call_next(store, stepper));
+            let step = if may_block { py.detach(next) } else { next() };
+            let step = step?.map_err(Problem::Stream)?;
             match step {
                 wit_process::Step::Status(json) => {
                     if let Some(f) = &on_status {
@@ -236,7 +240,7 @@ fn process_steps<'py>(
                         };
                         let keep = f.call1((event,))?;
                         if !keep.is_truthy()? {
-                            api.call_skip_event(arm(&mut instance.store), stepper).map_err(trap)?;
+                            instance.store.call(|store| api.call_skip_event(store, stepper))?;
                         }
                     }
                 }
@@ -248,7 +252,7 @@ fn process_steps<'py>(
                 wit_process::Step::End(outcome) => break outcome,
             }
         };
-        let _ = stepper.resource_drop(&mut instance.store);
+        let _ = instance.store.call(|store| stepper.resource_drop(store));
         Ok(outcome)
     })();
     match result {
