@@ -571,9 +571,22 @@ def bench_process(args, tmp, place, env, commands, checks):
 
 
 def bench_transmit(args, tmp, place, env, commands, checks):
-    pdd = os.path.join(tmp, "pdd")
-    print(f"transmit: generating a ~{args.transmit_mb:g} MB private data dir ...", flush=True)
-    pdd_size, pdd_files = build_pdd(pdd, args.transmit_mb)
+    """The README's tree on every filesystem; the issue's three shapes on the first (tmpfs)."""
+    shapes = [("mixed", lambda root: build_pdd(root, args.transmit_mb))]
+    if place == places(args)[0][0]:
+        shapes += [(name, build) for name, build in TRANSMIT_SHAPES.items() if name in args.transmit_shapes]
+    rows = []
+    for name, build in shapes:
+        pdd = os.path.join(tmp, f"pdd-{name}")
+        print(f"transmit: generating the {name} private data dir ...", flush=True)
+        pdd_size, pdd_files = build(pdd)
+        rows.append(transmit_row(args, tmp, place, env, commands, checks, pdd,
+                                 f"{name}: {mb(pdd_size)} pdd ({pdd_files} files)"))
+        subprocess.run(["rm", "-rf", pdd], check=False)
+    return rows
+
+
+def transmit_row(args, tmp, place, env, commands, checks, pdd, what):
     outs = {"upstream": os.path.join(tmp, "transmit-upstream.out"),
             "runnerwire": os.path.join(tmp, "transmit-runnerwire.out")}
     argvs = {"upstream": [args.upstream, "transmit", pdd, "-p", "site.yml", "--ident", IDENT],
@@ -605,8 +618,61 @@ def bench_transmit(args, tmp, place, env, commands, checks):
             f"{sorted(up_members - our_members)[:5]}, only runnerwire {sorted(our_members - up_members)[:5]}"
         )
     else:
-        checks.append(f"transmit check: both archives list the same {len(up_members)} entries")
-    return Row("transmit", place, f"{mb(pdd_size)} pdd ({pdd_files} files)", up, ours)
+        checks.append(f"transmit check ({what}): both archives list the same {len(up_members)} entries")
+    return Row("transmit", place, what, up, ours)
+
+
+
+def tree_size(root):
+    size = count = 0
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            size += os.path.getsize(os.path.join(dirpath, name))
+            count += 1
+    return size, count
+
+
+def text_blob(rng, vocab, size):
+    words = rng.choices(vocab, k=size // 6 + 16)
+    lines = [" ".join(words[i:i + 12]) for i in range(0, len(words), 12)]
+    return "\n".join(lines).encode("ascii")[:size - 1] + b"\n"
+
+
+def shape_pdd(root, files):
+    """A private data dir with the demo playbook and inventory, plus `files(rng, vocab)`'s
+    (relative path, bytes) pairs under data/."""
+    os.makedirs(os.path.join(root, "project"))
+    os.makedirs(os.path.join(root, "inventory"))
+    with open(os.path.join(root, "project", "site.yml"), "w") as f:
+        f.write(PLAYBOOK)
+    with open(os.path.join(root, "inventory", "hosts"), "w") as f:
+        f.write(INVENTORY)
+    rng = random.Random(4321)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    vocab = ["".join(rng.choices(letters, k=rng.randint(2, 10))) for _ in range(3000)]
+    for rel, data in files(rng, vocab):
+        path = os.path.join(root, "data", rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+    return tree_size(root)
+
+
+# Issue 18's three shapes: text with a few incompressible blobs, a few large text files, and
+# a project of many small files (collections).
+TRANSMIT_SHAPES = {
+    "text+blobs": lambda root: shape_pdd(root, lambda rng, vocab: [
+        *((f"text/{i // 50:02d}/doc-{i:03d}.txt", text_blob(rng, vocab, 28_000 + rng.randint(0, 1_000))) for i in range(600)),
+        *((f"bin/blob-{i}.bin", random.Random(99 + i).randbytes(4 << 20)) for i in range(6)),
+    ]),
+    "large-text": lambda root: shape_pdd(root, lambda rng, vocab: [
+        (f"text/big-{i}.txt", text_blob(rng, vocab, 4_900_000)) for i in range(8)
+    ]),
+    "small-files": lambda root: shape_pdd(root, lambda rng, vocab: [
+        (f"collections/ns{i % 7}/col{i % 41}/plugins/mod_{i:04d}.py", text_blob(rng, vocab, rng.randint(1_000, 5_000)))
+        for i in range(5000)
+    ]),
+}
 
 
 def build_worker_pdd(root, tasks):
@@ -1049,6 +1115,8 @@ def main():
     ap.add_argument("--decoder-events", type=int, default=100000,
                     help="events in the decoder's stream (default 100000, ~106 MB: start-up is a small part)")
     ap.add_argument("--transmit-mb", type=float, default=50, help="size of the transmitted private data dir, MB (default 50)")
+    ap.add_argument("--transmit-shapes", nargs="*", default=list(TRANSMIT_SHAPES), choices=list(TRANSMIT_SHAPES),
+                    help="the other private data dir shapes transmit is timed on, on tmpfs (default: all)")
     ap.add_argument("--tasks", type=int, default=500, help="debug tasks in the worker playbook (default 500)")
     ap.add_argument("--mesh-jobs", type=int, default=8, help="jobs submitted at once to one mesh node (default 8)")
     ap.add_argument("--venv-bin", help="bin dir of the venv with upstream ansible-runner "
