@@ -94,14 +94,18 @@ export async function* frames(source, { kind = 'result', limits } = {}) {
   yield* drain();
 }
 
-/** Upstream's CLI makes the private data dir (0700) and an empty daemon.log (0600). */
-function preparePrivateDataDir(pdd) {
-  if (!existsSync(pdd) || !statSync(pdd).isDirectory()) mkdirSync(pdd, { recursive: true, mode: 0o700 });
-  const log = join(pdd, 'daemon.log');
-  try {
-    lstatSync(log);
-  } catch {
-    closeSync(openSync(log, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600));
+/** Carries out the component's preparation steps (what upstream's CLI makes first), in order. */
+function prepare(steps) {
+  for (const { tag, val } of steps) {
+    if (tag === 'make-dir' && !(existsSync(val.path) && statSync(val.path).isDirectory())) {
+      mkdirSync(val.path, { recursive: true, mode: val.mode });
+    } else if (tag === 'make-empty-file') {
+      try {
+        lstatSync(val.path);
+      } catch {
+        closeSync(openSync(val.path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, val.mode));
+      }
+    }
   }
 }
 
@@ -115,12 +119,12 @@ function preparePrivateDataDir(pdd) {
  */
 export async function process(source, privateDataDir, { ident, artifactDir, quiet = false, resume = false, limits, onOutput = () => {}, cwd = globalThis.process.cwd() } = {}) {
   const pdd = isAbsolute(privateDataDir) ? privateDataDir : resolve(cwd, privateDataDir);
+  const probe = await load();
   try {
-    preparePrivateDataDir(pdd);
+    prepare(probe.process.prepareSteps(pdd));
   } catch (e) {
     throw new Failure(`cannot create ${pdd}: ${e.message}`, EXIT.IO_ERROR);
   }
-  const probe = await load();
   const dir = probe.process.artifactDir(cwd, pdd, ident ?? undefined, artifactDir ?? undefined);
   try {
     mkdirSync(dir, { recursive: true });
@@ -176,7 +180,7 @@ function validInventory(codec, cwd, pdd, inventory) {
 export async function* transmit(dir, options = {}) {
   const cwd = options.cwd ?? globalThis.process.cwd();
   const pdd = resolve(cwd, dir);
-  if (!existsSync(pdd)) mkdirSync(pdd, { recursive: true, mode: 0o700 });
+  prepare((await load()).transmit.prepareSteps(pdd));
   const hex = () => randomBytes(16).toString('hex');
   const request = {
     privateDataDir: pdd,

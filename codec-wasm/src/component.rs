@@ -233,6 +233,22 @@ impl wit_process::Guest for Component {
     fn artifact_dir(cwd: String, private_data_dir: String, ident: Option<String>, artifact_dir: Option<String>) -> String {
         paths::process_artifact_dir(&cwd, &private_data_dir, ident.as_deref(), artifact_dir.as_deref())
     }
+    fn prepare_steps(private_data_dir: String) -> Vec<wit_types::PrepareStep> {
+        steps_to_wit(runnerwire_policy::prepare::for_process(std::path::Path::new(&private_data_dir)))
+    }
+}
+
+/// The policy's preparation steps as the WIT carries them.
+fn steps_to_wit(steps: Vec<runnerwire_policy::prepare::Step>) -> Vec<wit_types::PrepareStep> {
+    use runnerwire_policy::prepare::Step;
+    let text = |p: std::path::PathBuf| p.to_string_lossy().into_owned();
+    steps
+        .into_iter()
+        .map(|step| match step {
+            Step::Dir { path, mode } => wit_types::PrepareStep::MakeDir(wit_types::PathMode { path: text(path), mode }),
+            Step::EmptyFile { path, mode } => wit_types::PrepareStep::MakeEmptyFile(wit_types::PathMode { path: text(path), mode }),
+        })
+        .collect()
 }
 
 impl wit_process::GuestProcessor for ProcessorResource {
@@ -288,6 +304,10 @@ impl wit_transmit::Guest for Component {
             candidates: candidates.into_iter().map(|p| p.to_string_lossy().into_owned()).collect(),
             not_found: inventory::not_found(&inventory),
         }
+    }
+
+    fn prepare_steps(private_data_dir: String) -> Vec<wit_types::PrepareStep> {
+        steps_to_wit(runnerwire_policy::prepare::for_transmit(std::path::Path::new(&private_data_dir)))
     }
 
     fn plan_parts() -> Result<Vec<wit_transmit::PartJob>, wit_types::StreamError> {

@@ -1,7 +1,7 @@
 //! What runnerwire's runs are called and how they end, written once: exit codes, the words
 //! of each error kind, the exit code of a `process` outcome, the command-line grammar of
-//! the stages every runtime runs (inspect, validate, process), and upstream's rule for an
-//! `--inventory` value. The native host links this
+//! the stages every runtime runs (inspect, validate, process), upstream's rule for an
+//! `--inventory` value, and what is made in the private data dir before a stage runs. The native host links this
 //! crate; the component exports it (`types.exit-code`, `types.describe`, `cli.parse`), so
 //! the Node and Python packages ask instead of keeping copies.
 
@@ -10,5 +10,6 @@ pub mod errors;
 pub mod exit;
 pub mod inventory;
 pub mod paths;
+pub mod prepare;
 
 pub use errors::{describe, ErrorKind};

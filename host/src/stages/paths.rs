@@ -4,6 +4,30 @@ use std::io::Read;
 
 pub use runnerwire_policy::paths::absolute;
 
+/// Carries out the policy's preparation steps (`runnerwire_policy::prepare`), in order.
+pub fn prepare(steps: &[runnerwire_policy::prepare::Step]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use runnerwire_policy::prepare::Step;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    for step in steps {
+        match step {
+            Step::Dir { path, mode } if !path.is_dir() => {
+                std::fs::DirBuilder::new().recursive(true).mode(*mode).create(path).with_context(|| format!("cannot create {}", path.display()))?;
+            }
+            Step::EmptyFile { path, mode } if std::fs::symlink_metadata(path).is_err() => {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(*mode)
+                    .open(path)
+                    .with_context(|| format!("cannot create {}", path.display()))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// A fresh `uuid4().hex`, which is what upstream's transmit uses as the default ident.
 pub fn random_hex_ident() -> String {
     let mut bytes = [0u8; 16];

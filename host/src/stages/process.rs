@@ -84,21 +84,8 @@ fn print_then_fail(out: &mut dyn Write, fault: wit_process::Fault) -> Failure {
     Failure::stream(fault.error)
 }
 
-/// What upstream's CLI does before processing: the private data dir (0700) and an empty
-/// `daemon.log` (0600) in it. (The Python package's `process` calls this too.)
+/// What upstream's CLI does before processing (the policy's steps: the private data dir,
+/// 0700, and an empty `daemon.log`, 0600). The Python package's `process` calls this too.
 pub fn prepare_private_data_dir(pdd: &std::path::Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    if !pdd.is_dir() {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(pdd).with_context(|| format!("cannot create {}", pdd.display()))?;
-    }
-    let log = pdd.join("daemon.log");
-    if std::fs::symlink_metadata(&log).is_err() {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&log)
-            .with_context(|| format!("cannot create {}", log.display()))?;
-    }
-    Ok(())
+    super::paths::prepare(&runnerwire_policy::prepare::for_process(pdd))
 }

@@ -27,15 +27,7 @@ pub fn run(args: TransmitArgs) -> StageResult {
 pub fn request_for(args: TransmitArgs, cwd: &Path) -> Result<(PathBuf, wit_transmit::TransmitRequest), Failure> {
     let pdd = absolute(cwd, &args.private_data_dir);
     // Like upstream's CLI: a missing private data dir is created (0700).
-    if !pdd.is_dir() {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&pdd)
-            .with_context(|| format!("cannot create {}", pdd.display()))
-            .map_err(Failure::io)?;
-    }
+    super::paths::prepare(&runnerwire_policy::prepare::for_transmit(&pdd)).map_err(Failure::io)?;
     if args.host_pattern.is_some() && args.module.is_none() && args.role.is_none() {
         return Err(Failure::usage("the --hosts option can only be used with -m or -r"));
     }
