@@ -455,29 +455,36 @@ def compare_process_outputs(up_dir, ours_dir, events):
 # The generated private data dir
 
 
-def build_pdd(root, total_mb):
-    total = int(total_mb * 1_000_000)
+def pdd_skeleton(root):
+    """The demo playbook and inventory, in a new private data dir."""
     os.makedirs(os.path.join(root, "project"))
     os.makedirs(os.path.join(root, "inventory"))
-    os.makedirs(os.path.join(root, "data", "text"))
-    os.makedirs(os.path.join(root, "data", "bin"))
     with open(os.path.join(root, "project", "site.yml"), "w") as f:
         f.write(PLAYBOOK)
     with open(os.path.join(root, "inventory", "hosts"), "w") as f:
         f.write(INVENTORY)
 
+
+def vocabulary(rng):
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return ["".join(rng.choices(letters, k=rng.randint(2, 10))) for _ in range(3000)]
+
+
+def build_pdd(root, total_mb):
+    total = int(total_mb * 1_000_000)
+    pdd_skeleton(root)
+    os.makedirs(os.path.join(root, "data", "text"))
+    os.makedirs(os.path.join(root, "data", "bin"))
+
     # Half text: ~100 KB files of pseudo-random words (compressible).
     rng = random.Random(1234)
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    vocab = ["".join(rng.choices(letters, k=rng.randint(2, 10))) for _ in range(3000)]
+    vocab = vocabulary(rng)
     text_budget = total // 2
     file_size = 100_000
     n = 0
     while text_budget > 0:
         size = min(file_size, text_budget)
-        words = rng.choices(vocab, k=size // 6 + 16)
-        lines = [" ".join(words[i:i + 12]) for i in range(0, len(words), 12)]
-        blob = "\n".join(lines).encode("ascii")[:size - 1] + b"\n"
+        blob = text_blob(rng, vocab, size)
         with open(os.path.join(root, "data", "text", f"doc-{n:04d}.txt"), "wb") as f:
             f.write(blob)
         text_budget -= len(blob)
@@ -491,13 +498,7 @@ def build_pdd(root, total_mb):
         with open(os.path.join(root, "data", "bin", f"blob-{i}.bin"), "wb") as f:
             f.write(random.Random(5678 + i).randbytes(size))
 
-    size = 0
-    count = 0
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            size += os.path.getsize(os.path.join(dirpath, name))
-            count += 1
-    return size, count
+    return tree_size(root)
 
 
 def check_transmit_output(path, who):
@@ -641,15 +642,9 @@ def text_blob(rng, vocab, size):
 def shape_pdd(root, files):
     """A private data dir with the demo playbook and inventory, plus `files(rng, vocab)`'s
     (relative path, bytes) pairs under data/."""
-    os.makedirs(os.path.join(root, "project"))
-    os.makedirs(os.path.join(root, "inventory"))
-    with open(os.path.join(root, "project", "site.yml"), "w") as f:
-        f.write(PLAYBOOK)
-    with open(os.path.join(root, "inventory", "hosts"), "w") as f:
-        f.write(INVENTORY)
+    pdd_skeleton(root)
     rng = random.Random(4321)
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    vocab = ["".join(rng.choices(letters, k=rng.randint(2, 10))) for _ in range(3000)]
+    vocab = vocabulary(rng)
     for rel, data in files(rng, vocab):
         path = os.path.join(root, "data", rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)

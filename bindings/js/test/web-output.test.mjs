@@ -467,18 +467,23 @@ test('links: #event=N opens at that event with its data, secrets masked as inspe
   });
 });
 
+/** The URL a view server prints (the first line that has one). */
+function servedUrl(child, name) {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/http:\/\/127\.0\.0\.1:\d+\/#\S+/);
+      if (m) resolve(m[0]);
+    });
+    child.once('exit', (code) => reject(new Error(`${name} exited ${code}: ${out}`)));
+  });
+}
+
 test('view.mjs serves the page and one stream, and the page opens it from the link', async () => {
   const child = spawn(process.execPath, [join(ROOT, 'bindings', 'js', 'view.mjs'), MULTI, '--no-open'], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
-    const url = await new Promise((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d) => {
-        out += d;
-        const m = out.match(/http:\/\/127\.0\.0\.1:\d+\/#\S+/);
-        if (m) resolve(m[0]);
-      });
-      child.once('exit', (code) => reject(new Error(`view.mjs exited ${code}: ${out}`)));
-    });
+    const url = await servedUrl(child, 'view.mjs');
     const page = await web.browser.newPage();
     const errors = [];
     page.on('pageerror', (e) => errors.push(String(e)));
@@ -508,15 +513,7 @@ test('runnerwire view (the native CLI) serves the page and one stream, and the p
   delete env.RUNNERWIRE_WEB;
   const child = spawn(NATIVE, ['view', AWX, '--no-open'], { stdio: ['ignore', 'pipe', 'inherit'], env });
   try {
-    const url = await new Promise((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d) => {
-        out += d;
-        const m = out.match(/http:\/\/127\.0\.0\.1:\d+\/#\S+/);
-        if (m) resolve(m[0]);
-      });
-      child.once('exit', (code) => reject(new Error(`runnerwire view exited ${code}: ${out}`)));
-    });
+    const url = await servedUrl(child, 'runnerwire view');
     assert.match(url, /#src=stream&name=result\.stream$/);
     const page = await web.browser.newPage();
     const errors = [];
