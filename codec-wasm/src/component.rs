@@ -60,24 +60,10 @@ impl HostFs for WasiHostFs {
         host_fs::utc_offset(unix_seconds)
     }
     fn write_file(&self, path: &str, data: &[u8], mode: u32) -> io::Result<()> {
-        if !FAST_WRITES_UNSUPPORTED.load(Ordering::Relaxed) {
-            match fast_writes::write_file(path, data, mode) {
-                Ok(()) => return Ok(()),
-                Err(fast_writes::WriteError::Failed(message)) => return Err(host_err(message)),
-                Err(fast_writes::WriteError::Unsupported) => FAST_WRITES_UNSUPPORTED.store(true, Ordering::Relaxed),
-            }
-        }
-        wasi_writes::write_file(path, data, mode)
+        fast_write(|| fast_writes::write_file(path, data, mode)).unwrap_or_else(|| wasi_writes::write_file(path, data, mode))
     }
     fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> io::Result<()> {
-        if !FAST_WRITES_UNSUPPORTED.load(Ordering::Relaxed) {
-            match fast_writes::write_at(path, offset, data) {
-                Ok(()) => return Ok(()),
-                Err(fast_writes::WriteError::Failed(message)) => return Err(host_err(message)),
-                Err(fast_writes::WriteError::Unsupported) => FAST_WRITES_UNSUPPORTED.store(true, Ordering::Relaxed),
-            }
-        }
-        wasi_writes::write_at(path, offset, data)
+        fast_write(|| fast_writes::write_at(path, offset, data)).unwrap_or_else(|| wasi_writes::write_at(path, offset, data))
     }
     fn queue_write(&self, path: &str, data: &[u8], mode: u32, tag: u64) -> Result<(), WriteFailure> {
         if !FAST_WRITES_UNSUPPORTED.load(Ordering::Relaxed) {
@@ -95,6 +81,22 @@ impl HostFs for WasiHostFs {
             return Ok(());
         }
         fast_writes::flush_writes(before).map_err(write_failure)
+    }
+}
+
+/// A `fast-writes` call's result, or none when the host has no such import (then WASI
+/// does the write).
+fn fast_write(call: impl FnOnce() -> Result<(), fast_writes::WriteError>) -> Option<io::Result<()>> {
+    if FAST_WRITES_UNSUPPORTED.load(Ordering::Relaxed) {
+        return None;
+    }
+    match call() {
+        Ok(()) => Some(Ok(())),
+        Err(fast_writes::WriteError::Failed(message)) => Some(Err(host_err(message))),
+        Err(fast_writes::WriteError::Unsupported) => {
+            FAST_WRITES_UNSUPPORTED.store(true, Ordering::Relaxed);
+            None
+        }
     }
 }
 
