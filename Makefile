@@ -182,7 +182,7 @@ bench-hostile: build venv
 	$(VENV)/bin/python bench/hostile_rss.py --venv-bin $(VENV)/bin --runnerwire $(BIN)
 
 ## Speed and memory side by side with upstream.
-bench: build venv core-venv receptor
+bench: build bindings venv core-venv receptor
 	$(VENV)/bin/python bench/bench.py --venv-bin $(VENV)/bin --runnerwire $(BIN)
 
 ## The component in Node and Python next to the native CLI (MB/s on one large stream).

@@ -33,7 +33,9 @@ Stages:
             generated private data dir of about --transmit-mb MB (default 50): half compressible
             text files of ~100 KB, half a few large files of random bytes (fixed seeds). Both
             outputs must start with a `{"kwargs": ` line, hold a `{"zipfile": ` line and end
-            with `{"eof": true}\\n`, or the script exits 1.
+            with `{"eof": true}\\n`, or the script exits 1. On tmpfs also on three other trees
+            (--transmit-shapes): 600 text files with 6 random 4 MiB blobs, 8 large text files,
+            and 5,000 small files of 1-5 KB (a project with collections).
   worker    `ansible-runner worker --private-data-dir <dir>` against
             `runnerwire worker --private-data-dir <dir>`, each reading the same job stream on
             stdin (made once by upstream's `transmit` from a private data dir whose
@@ -52,6 +54,13 @@ Stages:
             wchar minus the stdout size instead. Both result streams must end with
             `{"eof": true}\\n`, have `{"status": "successful"` as their last status line and
             hold one `runner_on_ok` event per task, or the script exits 1.
+  runtimes  The Node and Python packages' CLIs (`node bindings/js/cli.mjs process`,
+            `python -m runnerwire process`) on the process stream, each alternated with
+            upstream's `ansible-runner process`; and the Python package's Processor.run()
+            in-process next to upstream's (bench/processor_api.py), with AWX's handler (every
+            event_handler call returns False) and with every event file kept: wall time only,
+            and both sides must see the same handler calls and files, or the script exits 1.
+            Needs `make bindings` (skipped without it).
   mesh      Jobs through a real Receptor mesh on loopback (tests/mesh/mesh.py: a controller
             and two execution nodes, one running runnerwire as `ansible-runner`, one upstream's
             ansible-runner, AWX's work-command block, signed work), submitted and read as AWX
@@ -105,6 +114,7 @@ import random
 import shlex
 import subprocess
 import sys
+import shutil
 import tempfile
 import time
 import uuid
@@ -129,7 +139,7 @@ WORKER_INVENTORY = "localhost ansible_connection=local ansible_python_interprete
 HWM_POLL = 0.005  # seconds between VmHWM samples of the worker process
 
 
-STAGES = ("start", "process", "transmit", "worker", "decoder", "mesh")
+STAGES = ("start", "process", "transmit", "worker", "decoder", "runtimes", "mesh")
 # Stages whose figures depend on the filesystem: run on tmpfs and on disk.
 BY_FILESYSTEM = ("process", "transmit")
 
@@ -907,6 +917,52 @@ class WallOnly:
         self.best, self.user, self.rss = min(seconds), None, None
 
 
+def bench_runtimes(args, tmp, place, env, commands, checks):
+    """The other runtimes next to upstream: the Node and Python packages' CLIs running
+    `process` on the process stage's stream, and the Python package's Processor.run()
+    in-process (AWX's handler; every event file kept) next to upstream's Processor."""
+    import processor_api  # the sibling script: both Processors in a child interpreter each
+
+    node_cli = os.path.join(REPO, "bindings", "js", "cli.mjs")
+    python = os.path.join(REPO, "bindings", "python", ".venv", "bin", "python")
+    if not (os.path.exists(os.path.join(REPO, "bindings", "js", "gen", "runnerwire_codec.js")) and os.access(python, os.X_OK)):
+        print("runtimes: skipped (the packages are not built: run `make bindings`)", flush=True)
+        return []
+    stream = os.path.join(tmp, "result.stream")
+    size = build_stream(stream, args.events)
+    rows = []
+
+    def runner(name, argv_of):
+        def run(i):
+            d = os.path.join(tmp, f"runtimes-{name}-{i}")
+            os.mkdir(d)
+            if i == 0:
+                commands.append(describe(argv_of(d), stream, os.devnull))
+            r = run_measured(argv_of(d), stream, os.devnull, tmp, env, os.path.join(tmp, f"stderr-{name}"))
+            subprocess.run(["rm", "-rf", d], check=True)
+            return r
+        return run
+
+    upstream = runner("upstream", lambda d: [args.upstream, "process", d, "--ident", IDENT])
+    for label, cli in (("Node", [shutil.which("node") or "node", node_cli]), ("Python", [python, "-m", "runnerwire"])):
+        up, ours = interleave(args.runs, ("upstream", upstream),
+                              (label, runner(label, lambda d, cli=cli: cli + ["process", d, "--ident", IDENT])))
+        rows.append(Row(f"process ({label} CLI)", place, f"{args.events} events ({mb(size)})", up, ours))
+    py = processor_api.pythons(args.venv_bin)
+    for mode, what in (("awx", "AWX's handler"), ("files", "every file kept")):
+        up_times, our_times = [], []
+        for _ in range(args.runs):  # alternating: both sides see the same load
+            t, up_seen = processor_api.measure("upstream", py["upstream"], stream, mode, tmp, 1)
+            up_times.append(t)
+            t, our_seen = processor_api.measure("runnerwire", py["runnerwire"], stream, mode, tmp, 1)
+            our_times.append(t)
+            print(f"  Processor.run() ({what}): upstream {up_times[-1]:.2f} s, runnerwire {our_times[-1]:.2f} s", flush=True)
+        if up_seen != our_seen:
+            raise BenchError(f"Processor.run() ({what}): upstream saw {up_seen}, runnerwire {our_seen}")
+        rows.append(Row("Python Processor.run()", place, f"{args.events} events, {what}", WallOnly(up_times), WallOnly(our_times)))
+    return rows
+
+
 def bench_mesh(args, tmp, place, env, commands, checks):
     """Jobs through a real Receptor mesh, runnerwire's node next to upstream's."""
     receptor = os.path.join(REPO, "target", "receptor", "receptor")
@@ -1149,7 +1205,7 @@ def main():
 
     binaries = {path: identity(path) for path in (args.upstream, args.runnerwire)}
     benches = {"start": bench_start, "process": bench_process, "transmit": bench_transmit, "decoder": bench_decoder,
-               "mesh": bench_mesh}
+               "runtimes": bench_runtimes, "mesh": bench_mesh}
     rows, commands, checks, failures, after = [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="runnerwire-bench-") as tmp:
         floor = rss_floor(tmp, env)
