@@ -5,7 +5,7 @@
 
 import { createReadStream, openSync } from 'node:fs';
 import { inspect, validate, process as processStage, EXIT, Failure, StreamError } from './index.mjs';
-import { load } from './lib/load.mjs';
+import { policy } from './lib/policy.mjs';
 
 const out = globalThis.process.stdout;
 
@@ -35,10 +35,9 @@ const STRERROR = {
 };
 
 /** The parsed command as `{command, ...its arguments}`, or the early exit clap would make. */
-async function parse(argv) {
-  const codec = await load();
+function parse(argv) {
   try {
-    const { tag, val } = codec.cli.parse(argv);
+    const { tag, val } = policy.cli.parse(argv);
     return { command: tag, ...val };
   } catch (e) {
     if (!(e && typeof e === 'object' && 'payload' in e)) throw e;
@@ -49,7 +48,7 @@ async function parse(argv) {
 }
 
 async function run(argv) {
-  const args = await parse(argv);
+  const args = parse(argv);
   switch (args.command) {
     case 'inspect': {
       const pending = [];

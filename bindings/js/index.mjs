@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, isAbsolute } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { load } from './lib/load.mjs';
+import { policy } from './lib/policy.mjs';
 import { limitsFor } from './lib/limits.mjs';
 import { chunks } from './lib/source.mjs';
 import { EXIT, Failure, StreamError, streamError } from './lib/errors.mjs';
@@ -14,7 +15,7 @@ export { EXIT, Failure, StreamError };
 
 /** The component's default limits. */
 export async function defaultLimits() {
-  return (await load()).types.defaultLimits();
+  return policy.types.defaultLimits();
 }
 
 function scratchDir(stage) {
@@ -119,13 +120,12 @@ function prepare(steps) {
  */
 export async function process(source, privateDataDir, { ident, artifactDir, quiet = false, resume = false, limits, onOutput = () => {}, cwd = globalThis.process.cwd() } = {}) {
   const pdd = isAbsolute(privateDataDir) ? privateDataDir : resolve(cwd, privateDataDir);
-  const probe = await load();
   try {
-    prepare(probe.process.prepareSteps(pdd));
+    prepare(policy.process.prepareSteps(pdd));
   } catch (e) {
     throw new Failure(`cannot create ${pdd}: ${e.message}`, EXIT.IO_ERROR);
   }
-  const dir = probe.process.artifactDir(cwd, pdd, ident ?? undefined, artifactDir ?? undefined);
+  const dir = policy.process.artifactDir(cwd, pdd, ident ?? undefined, artifactDir ?? undefined);
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
@@ -165,8 +165,8 @@ export async function process(source, privateDataDir, { ident, artifactDir, quie
 }
 
 /** Upstream's `valid_inventory`, the rule the component gives: the first candidate that is a file or a directory. */
-function validInventory(codec, cwd, pdd, inventory) {
-  const { candidates, notFound } = codec.transmit.inventoryCandidates(cwd, pdd, String(inventory));
+function validInventory(cwd, pdd, inventory) {
+  const { candidates, notFound } = policy.transmit.inventoryCandidates(cwd, pdd, String(inventory));
   const found = candidates.find((p) => existsSync(p) && (statSync(p).isFile() || statSync(p).isDirectory()));
   if (found === undefined) throw new Failure(notFound, EXIT.USAGE);
   return found;
@@ -180,7 +180,7 @@ function validInventory(codec, cwd, pdd, inventory) {
 export async function* transmit(dir, options = {}) {
   const cwd = options.cwd ?? globalThis.process.cwd();
   const pdd = resolve(cwd, dir);
-  prepare((await load()).transmit.prepareSteps(pdd));
+  prepare(policy.transmit.prepareSteps(pdd));
   const hex = () => randomBytes(16).toString('hex');
   const request = {
     privateDataDir: pdd,
@@ -196,7 +196,7 @@ export async function* transmit(dir, options = {}) {
     jsonMode: Boolean(options.jsonMode),
     omitEventData: Boolean(options.omitEventData),
     onlyFailedEventData: Boolean(options.onlyFailedEventData),
-    inventory: options.inventory === undefined ? undefined : validInventory(await load(), cwd, pdd, options.inventory),
+    inventory: options.inventory === undefined ? undefined : validInventory(cwd, pdd, options.inventory),
     forks: options.forks === undefined ? undefined : String(options.forks),
     projectDir: options.projectDir,
     artifactDir: options.artifactDir,

@@ -1,9 +1,9 @@
 // Failures as the native CLI reports them: one line and an exit code. The words and the
 // numbers are the component's (`types.exit-code`, `types.describe`): asked once, here.
 
-import { load } from './load.mjs';
+import { policy } from './policy.mjs';
 
-const { types } = await load();
+const { types } = policy;
 
 /** Exit codes by the WIT's `exit-status` names: EXIT.SUCCESS, EXIT.BAD_STREAM, ... */
 export const EXIT = Object.freeze(
