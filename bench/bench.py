@@ -142,6 +142,9 @@ HWM_POLL = 0.005  # seconds between VmHWM samples of the worker process
 STAGES = ("start", "process", "transmit", "worker", "decoder", "runtimes", "mesh")
 # Stages whose figures depend on the filesystem: run on tmpfs and on disk.
 BY_FILESYSTEM = ("process", "transmit")
+# Stages that write thousands of files but are not worth both places: tmpfs only, where the
+# disk's writeback does not swamp the difference between runtimes.
+ON_TMPFS = ("runtimes",)
 
 
 class BenchError(Exception):
@@ -546,6 +549,23 @@ def check_transmit_output(path, who):
 # Stages
 
 
+def process_runner(tmp, stream, env, commands, name, argv_of, last):
+    """interleave()'s run function for `process` of `stream`: each run in a fresh directory
+    (the first run's command recorded); `last[name]` keeps only the latest tree, since each
+    holds 20000+ files."""
+    def run(i):
+        d = os.path.join(tmp, f"process-{name}-{i}")
+        os.mkdir(d)
+        if i == 0:
+            commands.append(describe(argv_of(d), stream, os.devnull))
+        r = run_measured(argv_of(d), stream, os.devnull, tmp, env, os.path.join(tmp, f"stderr-{name}"))
+        if name in last:
+            subprocess.run(["rm", "-rf", last[name]], check=True)
+        last[name] = d
+        return r
+    return run
+
+
 def bench_process(args, tmp, place, env, commands, checks):
     stream = os.path.join(tmp, "result.stream")
     print(f"process: building a {args.events}-event stream from {os.path.relpath(FIXTURE_STREAM, REPO)} ...",
@@ -561,20 +581,7 @@ def bench_process(args, tmp, place, env, commands, checks):
         run_measured(argv(d), FIXTURE_STREAM, os.devnull, tmp, env, os.path.join(tmp, "stderr"))
 
     last = {}
-
-    def runner(name, argv):
-        def run(i):
-            d = os.path.join(tmp, f"process-{name}-{i}")
-            os.mkdir(d)
-            if i == 0:
-                commands.append(describe(argv(d), stream, os.devnull))
-            r = run_measured(argv(d), stream, os.devnull, tmp, env, os.path.join(tmp, f"stderr-{name}"))
-            if name in last:  # keep only the latest tree: 20000+ files each
-                subprocess.run(["rm", "-rf", last[name]], check=True)
-            last[name] = d
-            return r
-        return run
-
+    runner = lambda name, argv_of: process_runner(tmp, stream, env, commands, name, argv_of, last)
     up, ours = interleave(
         args.runs, ("upstream", runner("upstream", up_argv)), ("runnerwire", runner("runnerwire", our_argv)))
     checks.extend(compare_process_outputs(last["upstream"], last["runnerwire"], args.events))
@@ -931,20 +938,10 @@ def bench_runtimes(args, tmp, place, env, commands, checks):
     stream = os.path.join(tmp, "result.stream")
     size = build_stream(stream, args.events)
     rows = []
-
-    def runner(name, argv_of):
-        def run(i):
-            d = os.path.join(tmp, f"runtimes-{name}-{i}")
-            os.mkdir(d)
-            if i == 0:
-                commands.append(describe(argv_of(d), stream, os.devnull))
-            r = run_measured(argv_of(d), stream, os.devnull, tmp, env, os.path.join(tmp, f"stderr-{name}"))
-            subprocess.run(["rm", "-rf", d], check=True)
-            return r
-        return run
-
-    upstream = runner("upstream", lambda d: [args.upstream, "process", d, "--ident", IDENT])
+    last = {}
+    runner = lambda name, argv_of: process_runner(tmp, stream, env, commands, name, argv_of, last)
     for label, cli in (("Node", [shutil.which("node") or "node", node_cli]), ("Python", [python, "-m", "runnerwire"])):
+        upstream = runner(f"upstream-{label}", lambda d: [args.upstream, "process", d, "--ident", IDENT])
         up, ours = interleave(args.runs, ("upstream", upstream),
                               (label, runner(label, lambda d, cli=cli: cli + ["process", d, "--ident", IDENT])))
         rows.append(Row(f"process ({label} CLI)", place, f"{args.events} events ({mb(size)})", up, ours))
@@ -1210,7 +1207,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="runnerwire-bench-") as tmp:
         floor = rss_floor(tmp, env)
         for stage in stages:
-            for label, root in (runs_in if stage in BY_FILESYSTEM else [default_place]):
+            for label, root in (runs_in if stage in BY_FILESYSTEM else runs_in[:1] if stage in ON_TMPFS else [default_place]):
                 print(f"== {stage} ({label}: {root})", flush=True)
                 work = tempfile.mkdtemp(prefix=f"runnerwire-bench-{stage}-", dir=root)
                 try:
