@@ -6,10 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::wire::decoder::{self, Decoder, Frame, LineKind};
 use crate::error::{ErrorKind, StreamError};
-use crate::fsys::{HostFs, Meta, WriteFailure};
+use crate::fsys::{Encoded, HostFs, Meta, WriteFailure};
 use crate::limits::Limits;
 use crate::stages::process::{ProcessDirs, Processor};
-use crate::archive::pack::{PartJob, PartPacker};
 use crate::stages::transmit::{TransmitRequest, Transmitter};
 use crate::{paths, pyjson};
 
@@ -19,7 +18,7 @@ use exports::runnerwire::codec::frames as wit_frames;
 use exports::runnerwire::codec::process as wit_process;
 use exports::runnerwire::codec::transmit as wit_transmit;
 use exports::runnerwire::codec::types as wit_types;
-use runnerwire::codec::{fast_writes, host_fs};
+use runnerwire::codec::{fast_writes, host_fs, native_deflate};
 
 /// Guest paths of the directories the host grants.
 const ARTIFACTS: &str = "/artifacts";
@@ -81,6 +80,31 @@ impl HostFs for WasiHostFs {
             return Ok(());
         }
         fast_writes::flush_writes(before).map_err(write_failure)
+    }
+    fn encode_files_natively(&self, paths: &[String], out_prefix: &str) -> io::Result<Option<Vec<Encoded>>> {
+        use runnerwire_policy::entry_data::{EntryData, Method};
+        match native_deflate::encode_files(paths, out_prefix) {
+            Ok(encoded) => Ok(Some(
+                encoded
+                    .into_iter()
+                    .map(|e| Encoded {
+                        data: EntryData {
+                            method: match e.method {
+                                native_deflate::EntryMethod::Stored => Method::Stored,
+                                native_deflate::EntryMethod::Deflated => Method::Deflated,
+                            },
+                            crc32: e.crc32,
+                            size: e.size,
+                            compressed_size: e.compressed_size,
+                        },
+                        output: e.output,
+                        offset: e.offset,
+                    })
+                    .collect(),
+            )),
+            Err(native_deflate::EncodeError::Unsupported) => Ok(None),
+            Err(native_deflate::EncodeError::Failed(message)) => Err(host_err(message)),
+        }
     }
 }
 
@@ -296,7 +320,6 @@ struct TransmitterResource(RefCell<Transmitter>);
 
 impl wit_transmit::Guest for Component {
     type Transmitter = TransmitterResource;
-    type PartPacker = PartPackerResource;
 
     fn inventory_candidates(cwd: String, private_data_dir: String, inventory: String) -> wit_transmit::InventoryLookup {
         use runnerwire_policy::inventory;
@@ -310,34 +333,6 @@ impl wit_transmit::Guest for Component {
 
     fn prepare_steps(private_data_dir: String) -> Vec<wit_types::PrepareStep> {
         steps_to_wit(runnerwire_policy::prepare::for_transmit(std::path::Path::new(&private_data_dir)))
-    }
-
-    fn plan_parts() -> Result<Vec<wit_transmit::PartJob>, wit_types::StreamError> {
-        let jobs = crate::archive::pack::plan_parts(PDD, &WasiHostFs).map_err(|e| error_to_wit(e.at(0)))?;
-        Ok(jobs.into_iter().map(|j| wit_transmit::PartJob { path: j.path, name: j.name, size: j.size }).collect())
-    }
-}
-
-/// `finish` consumes the packer; the resource keeps it until then.
-struct PartPackerResource(RefCell<Option<PartPacker<'static>>>);
-
-impl wit_transmit::GuestPartPacker for PartPackerResource {
-    fn start(index: u32) -> Result<wit_transmit::PartPacker, wit_types::StreamError> {
-        let packer = PartPacker::start(&crate::stages::transmit::parts_dir(SCRATCH), index, &WasiHostFs).map_err(|e| error_to_wit(e.at(0)))?;
-        Ok(wit_transmit::PartPacker::new(PartPackerResource(RefCell::new(Some(packer)))))
-    }
-    fn add(&self, job: wit_transmit::PartJob) -> Result<(), wit_types::StreamError> {
-        let job = PartJob { path: job.path, name: job.name, size: job.size };
-        match self.0.borrow_mut().as_mut() {
-            Some(packer) => packer.add(&job).map_err(|e| error_to_wit(e.at(0))),
-            None => Err(error_to_wit(StreamError::new(ErrorKind::Io, 0, "part already finished"))),
-        }
-    }
-    fn finish(&self) -> Result<(), wit_types::StreamError> {
-        match self.0.borrow_mut().take() {
-            Some(packer) => packer.finish().map_err(|e| error_to_wit(e.at(0))),
-            None => Ok(()),
-        }
     }
 }
 

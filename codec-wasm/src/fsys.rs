@@ -60,6 +60,21 @@ pub trait HostFs {
     fn flush_writes(&self, _before: Option<u64>) -> Result<(), WriteFailure> {
         Ok(())
     }
+    /// Encodes the regular files at `paths` into output files `{out_prefix}.N` as the
+    /// host's native deflate does (see `archive::encode`); `None` when the host does not
+    /// offer that, and the caller encodes them itself. This default offers nothing.
+    fn encode_files_natively(&self, _paths: &[String], _out_prefix: &str) -> io::Result<Option<Vec<Encoded>>> {
+        Ok(None)
+    }
+}
+
+/// Where one file's entry data was written, and what the zip headers need to know of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Encoded {
+    pub data: runnerwire_policy::entry_data::EntryData,
+    /// Which output file (`{out_prefix}.{output}`) holds the data, from `offset` on.
+    pub output: u32,
+    pub offset: u64,
 }
 
 /// A queued write that failed: its path, the tag it was queued with, why.
@@ -146,9 +161,9 @@ impl<'a> HostFileWriter<'a> {
         Ok(HostFileWriter { fs, path: path.to_string(), buf: Vec::with_capacity(WRITER_BUFFER), buf_start: 0, pos: 0, len: 0 })
     }
 
-    /// Bytes in the file (after a flush).
-    pub fn len(&self) -> u64 {
-        self.len
+    /// Where the next write goes.
+    pub fn position(&self) -> u64 {
+        self.pos
     }
 }
 

@@ -244,9 +244,10 @@ fn every_transmit_option_gives_upstreams_kwargs_and_archive() {
     }
 }
 
-/// transmit packs large files on one instance per core. The stream must be the very bytes
-/// packing on one core gives (taskset pins that run to one CPU, where nothing is packed
-/// apart), the same from run to run, and upstream's worker must unpack it to the source.
+/// transmit encodes files on every core (the host's `native-deflate`). The stream must be
+/// the very bytes encoding on one core gives (taskset pins that run to one CPU, so one
+/// worker encodes everything), the same from run to run, and upstream's worker must unpack
+/// it to the source.
 #[test]
 fn packing_on_every_core_gives_the_bytes_one_core_gives() {
     let tmp = tempfile::tempdir().unwrap();

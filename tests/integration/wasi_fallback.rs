@@ -75,3 +75,36 @@ fn transmit_without_fast_writes_sends_the_same_bytes() {
     runnerwire::stages::transmit::transmit(&Runtime::new().unwrap().without_fast_writes(), &pdd, &request, Budget::default(), &mut wasi).unwrap();
     assert!(fast.len() > 1000 && fast == wasi, "the streams differ ({} and {} bytes)", fast.len(), wasi.len());
 }
+
+/// Without `native-deflate` the component encodes every file itself (wasm, one core, WASI
+/// reads), as in Node and the browser: the stream must be the very bytes the native
+/// encoding on every core sends, with and without `fast-writes` too.
+#[test]
+fn transmit_without_native_deflate_sends_the_same_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pdd = tmp.path().join("pdd");
+    std::fs::create_dir_all(pdd.join("project/empty")).unwrap();
+    std::fs::write(pdd.join("project/site.yml"), "- hosts: all\n  tasks: []\n").unwrap();
+    let noise: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    std::fs::write(pdd.join("project/noise.bin"), &noise).unwrap();
+    std::fs::write(pdd.join("project/big.txt"), "a line of text, and then some\n".repeat(200_000)).unwrap();
+    for i in 0..300 {
+        let dir = pdd.join(format!("project/collections/c{}", i % 7));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("m\u{fc}d-{i:03}.py")), format!("# module {i}\nx = {i}\n").repeat(i % 40 + 1)).unwrap();
+    }
+    std::fs::write(pdd.join("project/zero.txt"), "").unwrap();
+    std::os::unix::fs::symlink("site.yml", pdd.join("project/link.yml")).unwrap();
+    let args = TransmitArgs { private_data_dir: pdd.clone(), playbook: Some("site.yml".into()), ident: Some("same".into()), ..Default::default() };
+    let (pdd, request) = runnerwire::stages::transmit::request_for(args, tmp.path()).unwrap();
+    let send = |runtime: Runtime| {
+        let mut out = Vec::new();
+        runnerwire::stages::transmit::transmit(&runtime, &pdd, &request, Budget::default(), &mut out).unwrap();
+        out
+    };
+    let native = send(Runtime::new().unwrap());
+    let own = send(Runtime::new().unwrap().without_native_deflate());
+    let wasi_only = send(Runtime::new().unwrap().without_native_deflate().without_fast_writes());
+    assert!(native.len() > 1000 && native == own, "the streams differ ({} and {} bytes)", native.len(), own.len());
+    assert!(native == wasi_only, "the stream through WASI alone differs");
+}

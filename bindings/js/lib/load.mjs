@@ -27,6 +27,14 @@ async function coreModule(name) {
   return modules.get(name);
 }
 
+// Not offered: Node's zlib is another deflate, whose bytes would differ from the native
+// CLI's, so the component encodes files itself and the archive is the same everywhere.
+const nativeDeflate = {
+  encodeFiles: () => {
+    throw { tag: 'unsupported' };
+  },
+};
+
 /**
  * A fresh instance that sees only `grants`.
  * @param {{guest: string, host: string, writable: boolean}[]} grants
@@ -39,6 +47,7 @@ export async function load(grants = []) {
     ...wasi.getImportObject(),
     'runnerwire:codec/host-fs': fs,
     'runnerwire:codec/fast-writes': fs,
+    'runnerwire:codec/native-deflate': nativeDeflate,
   };
   return instantiate(coreModule, imports);
 }

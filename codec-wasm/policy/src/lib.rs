@@ -6,6 +6,7 @@
 //! the Node and Python packages ask instead of keeping copies.
 
 pub mod args;
+pub mod entry_data;
 pub mod errors;
 pub mod exit;
 pub mod inventory;

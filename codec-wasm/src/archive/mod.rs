@@ -3,11 +3,13 @@
 //! unpacking a received one behind bounds checks that never write outside the target.
 
 pub(crate) mod dostime;
+pub(crate) mod encode;
 pub(crate) mod pack;
 pub(crate) mod spool;
 pub(crate) mod stream;
 pub(crate) mod unpack;
 pub(crate) mod zip_bounds;
+pub(crate) mod zip_layout;
 
 #[cfg(all(test, unix))]
 mod tests;

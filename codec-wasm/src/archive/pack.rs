@@ -1,37 +1,23 @@
-//! Packing a directory into a zip the way upstream's `stream_dir` does: deflated files with
+//! Packing a directory into a zip the way upstream's `stream_dir` does: files with
 //! `st_mode << 16` attributes, every directory as its own `name/` entry (empty ones kept),
 //! symlinks stored with their target text (never followed), FIFOs skipped, times clamped
 //! into the zip range. Entries are sorted, so the same tree gives the same archive.
 //!
-//! Unlike upstream, a file whose first block does not compress is stored, not deflated:
-//! deflating random or already compressed bytes costs most of transmit's time and saves
-//! nothing. Any zip reader (upstream's `zipfile` included) takes both methods.
-//!
-//! Deflating is most of the rest, so large files can be packed apart into "part" zips in
-//! scratch, one per instance of the component on other cores ([`plan_parts`],
-//! [`PartPacker`]); [`pack`] then copies their entries in as they are. A part's entry is the
-//! one this packer would have written, so the archive is the same bytes either way.
+//! The tree is walked first and its files' data encoded all at once (`encode`: by the
+//! host on all its cores when it offers that), then the archive is laid out around that
+//! data ([`Packed`]): its size is known before its first byte, and its bytes are read out
+//! in order without ever being written whole to disk.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, DateTime, ZipWriter};
+use runnerwire_policy::entry_data::{self, EntryData, Method};
 
-use crate::archive::dostime;
+use super::encode::{encode_files, output_path};
+use super::zip_layout::{end_records, end_records_len, ZipEntry};
+use crate::archive::dostime::{self, ZipTime};
 use crate::error::{EntryError, ErrorKind};
-use crate::fsys::{HostFileWriter, HostFs, Meta, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG};
-
-/// MS-DOS directory attribute, which Python also sets on directory entries.
-const DOS_DIRECTORY: u32 = 0x10;
-/// Zip64 is needed for entries of 4 GiB and more.
-const ZIP64_THRESHOLD: u64 = 0xffff_ffff;
-/// How much of a file the trial compression reads; smaller files are always deflated.
-const TRIAL_BYTES: usize = 16 << 10;
-/// Files from this size on are worth packing apart (a part costs a few file operations).
-const PART_MIN_BYTES: u64 = 64 << 10;
-/// A first block that deflates to more than this share of its size is not worth deflating.
-const STORE_ABOVE_RATIO: f64 = 0.95;
+use crate::fsys::{HostFs, Meta, S_IFDIR, S_IFLNK, S_IFREG};
 
 /// A file that is not on disk but must be in the archive (see transmit's `env/cmdline`).
 #[derive(Clone, Debug)]
@@ -42,96 +28,257 @@ pub struct ExtraFile {
     pub content: Vec<u8>,
 }
 
-/// Writes the zip of `source` (and `extra` files) to `zip_path`; returns the zip's size.
-/// Parts in `parts_dir` (see [`pack_part`]) are copied in where they match.
-pub fn pack(source: &str, zip_path: &str, fs: &dyn HostFs, extra: &[ExtraFile], parts_dir: Option<&str>) -> Result<u64, EntryError> {
-    let out = HostFileWriter::create(fs, zip_path).map_err(|e| EntryError::io("cannot create scratch archive", zip_path, e))?;
-    let parts = parts_dir.map(open_parts).unwrap_or_default();
-    let mut packer = Packer { fs, zip: ZipWriter::new(out), parts };
-    walk(fs, source, "", &mut |entry| match entry {
-        Entry::Directory { name, meta } => packer.directory(&name, meta.mode, meta.mtime),
-        Entry::Other { name, path, meta } => packer.non_directory(&name, &path, &meta),
-    })?;
-    for file in extra {
-        if let Some((dir, _)) = file.name.rsplit_once('/') {
-            if fs.lstat(&format!("{source}/{dir}")).map_err(|e| EntryError::io("cannot stat", dir, e))?.is_none() {
-                packer.directory(&format!("{dir}/"), S_IFDIR | 0o700, file.mtime)?;
-            }
-        }
-        packer.start(&file.name, S_IFREG | file.mode, file.mtime, file.content.len() as u64, CompressionMethod::Deflated)?;
-        packer.zip.write_all(&file.content).map_err(|e| EntryError::io("cannot write archive entry", &file.name, e))?;
-    }
-    let mut writer = packer.zip.finish().map_err(|e| EntryError::new(ErrorKind::Io, format!("cannot finish archive: {e}")))?;
-    writer.flush().map_err(|e| EntryError::io("cannot write", zip_path, e))?;
-    Ok(writer.len())
+/// Where an entry's data is.
+enum Data {
+    /// Directories.
+    Empty,
+    /// Link targets and extra files.
+    Inline(Vec<u8>),
+    /// A file's, in an output file of the encoding.
+    Encoded { output: u32, offset: u64 },
 }
 
-/// A file worth packing apart: where it is and its name in the archive.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PartJob {
-    pub path: String,
-    pub name: String,
-    pub size: u64,
+/// An archive laid out: each entry's headers, where its data is, and where it starts.
+pub struct Packed {
+    entries: Vec<(ZipEntry, Data)>,
+    /// Where each entry's local header starts.
+    offsets: Vec<u64>,
+    directory_offset: u64,
+    directory_len: u64,
+    outputs_prefix: String,
 }
 
-/// The regular files of `source` worth packing apart, largest first (the order that keeps
-/// several packers busy to the end).
-pub fn plan_parts(source: &str, fs: &dyn HostFs) -> Result<Vec<PartJob>, EntryError> {
-    let mut jobs = Vec::new();
+/// Lays out the zip of `source` (and `extra` files); the files' data is encoded into
+/// `scratch_dir`.
+pub fn plan(source: &str, scratch_dir: &str, fs: &dyn HostFs, extra: &[ExtraFile]) -> Result<Packed, EntryError> {
+    let zip_time = |mtime: i64| dostime::to_zip_time(mtime, fs.utc_offset(mtime));
+    let mut entries = Vec::new();
+    let mut files = Vec::new();
     walk(fs, source, "", &mut |entry| {
-        if let Entry::Other { name, path, meta } = entry {
-            if meta.file_type() == S_IFREG && meta.size >= PART_MIN_BYTES {
-                jobs.push(PartJob { path, name, size: meta.size });
-            }
+        match entry {
+            Entry::Directory { name, meta } => entries.push((blank(name, meta.mode, zip_time(meta.mtime)), Data::Empty)),
+            Entry::Other { name, path, meta } => match meta.file_type() {
+                S_IFLNK => {
+                    let target = fs.read_link(&path).map_err(|e| EntryError::io("cannot read symlink", &path, e))?;
+                    // Upstream names a link by its walk directory joined to its name, so a
+                    // top-level link is `./name` (files and deeper links are not).
+                    let name = if name.contains('/') { name } else { format!("./{name}") };
+                    // Upstream's exact attributes for links: 0o120777, stored, target text as data.
+                    let data = EntryData { method: Method::Stored, crc32: crc32fast::hash(target.as_bytes()), size: target.len() as u64, compressed_size: target.len() as u64 };
+                    entries.push((with_data(blank(name, S_IFLNK | 0o777, zip_time(meta.mtime)), data), Data::Inline(target.into_bytes())));
+                }
+                S_IFREG => {
+                    files.push((entries.len(), path));
+                    entries.push((blank(name, meta.mode, zip_time(meta.mtime)), Data::Empty));
+                }
+                // Reading a FIFO would block forever (upstream skips them too), as would
+                // sockets and devices.
+                _ => {}
+            },
         }
         Ok(())
     })?;
-    jobs.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));
-    Ok(jobs)
+    let paths: Vec<String> = files.iter().map(|(_, path)| path.clone()).collect();
+    let outputs_prefix = format!("{scratch_dir}/entries");
+    for ((index, _), encoded) in files.iter().zip(encode_files(fs, &paths, &outputs_prefix)?) {
+        let (entry, data) = &mut entries[*index];
+        *entry = with_data(entry.clone(), encoded.data);
+        *data = Data::Encoded { output: encoded.output, offset: encoded.offset };
+    }
+    let mut encoder = entry_data::Encoder::default();
+    for file in extra {
+        if let Some((dir, _)) = file.name.rsplit_once('/') {
+            if fs.lstat(&format!("{source}/{dir}")).map_err(|e| EntryError::io("cannot stat", dir, e))?.is_none() {
+                entries.push((blank(format!("{dir}/"), S_IFDIR | 0o700, zip_time(file.mtime)), Data::Empty));
+            }
+        }
+        let mut content = Vec::new();
+        let data = encoder.encode(&mut &file.content[..], &mut content).map_err(|e| EntryError::io("cannot encode", &file.name, e))?;
+        entries.push((with_data(blank(file.name.clone(), S_IFREG | file.mode, zip_time(file.mtime)), data), Data::Inline(content)));
+    }
+    Ok(Packed::lay_out(entries, outputs_prefix))
 }
 
-/// Packs files into one part zip in `parts_dir`, the entries [`pack`] would write for them.
-pub struct PartPacker<'a> {
-    packer: Packer<'a>,
-    /// Written aside and renamed when finished: a part that exists is whole.
-    unfinished: String,
-    path: String,
+/// An entry with no data yet (a directory keeps it so).
+fn blank(name: String, mode: u32, time: ZipTime) -> ZipEntry {
+    ZipEntry { name, mode, time, method: Method::Stored, crc32: 0, size: 0, compressed_size: 0 }
 }
 
-impl<'a> PartPacker<'a> {
-    pub fn start(parts_dir: &str, index: u32, fs: &'a dyn HostFs) -> Result<Self, EntryError> {
-        std::fs::create_dir_all(parts_dir).map_err(|e| EntryError::io("cannot create", parts_dir, e))?;
-        let path = format!("{parts_dir}/{index}.zip");
-        let unfinished = format!("{path}.partial");
-        let out = HostFileWriter::create(fs, &unfinished).map_err(|e| EntryError::io("cannot create", &unfinished, e))?;
-        let packer = Packer { fs, zip: ZipWriter::new(out), parts: Vec::new() };
-        Ok(PartPacker { packer, unfinished, path })
+fn with_data(entry: ZipEntry, data: EntryData) -> ZipEntry {
+    ZipEntry { method: data.method, crc32: data.crc32, size: data.size, compressed_size: data.compressed_size, ..entry }
+}
+
+impl Packed {
+    fn lay_out(entries: Vec<(ZipEntry, Data)>, outputs_prefix: String) -> Packed {
+        let mut offsets = Vec::with_capacity(entries.len());
+        let mut at = 0u64;
+        for (entry, _) in &entries {
+            offsets.push(at);
+            at += entry.local_header_len() + entry.compressed_size;
+        }
+        let directory_len = entries.iter().zip(&offsets).map(|((e, _), offset)| e.central_header_len(*offset)).sum();
+        Packed { entries, offsets, directory_offset: at, directory_len, outputs_prefix }
     }
 
-    /// Packs one planned file (gone or no longer a file: nothing to pack).
-    pub fn add(&mut self, job: &PartJob) -> Result<(), EntryError> {
-        let meta = self.packer.fs.lstat(&job.path).map_err(|e| EntryError::io("cannot stat", &job.path, e))?;
-        match meta.filter(|m| m.file_type() == S_IFREG) {
-            Some(meta) => self.packer.regular_file(&job.name, &job.path, &meta),
-            None => Ok(()),
+    /// The archive's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.directory_offset + self.directory_len + end_records_len(self.entries.len(), self.directory_offset, self.directory_len)
+    }
+
+    /// The archive's bytes, in order.
+    pub fn into_reader(self) -> PackedReader {
+        PackedReader { packed: self, step: Step::Local(0), pending: Vec::new(), pending_at: 0, data_left: 0, outputs: Vec::new(), current: 0 }
+    }
+
+}
+
+enum Step {
+    Local(usize),
+    Central(usize),
+    End,
+    Done,
+}
+
+/// Central headers gathered per read: many small records, few copies.
+const CENTRAL_BATCH: usize = 64 << 10;
+/// Each output file is read front to back through a buffer this large.
+const OUTPUT_BUFFER: usize = 1 << 20;
+
+/// Reads a [`Packed`] archive out: headers made as they are reached, data copied from the
+/// encoding's output files (each read front to back: see `native-deflate.encode-files`).
+pub struct PackedReader {
+    packed: Packed,
+    step: Step,
+    /// Header bytes (or inline data) not yet handed out.
+    pending: Vec<u8>,
+    pending_at: usize,
+    /// Bytes of the current entry's encoded data not yet handed out.
+    data_left: u64,
+    /// Each output file and where it is read up to.
+    outputs: Vec<Option<(BufReader<File>, u64)>>,
+    current: usize,
+}
+
+impl PackedReader {
+    /// Removes the encoding's output files (once the archive has been read out).
+    pub fn remove_outputs(&mut self) {
+        self.outputs.clear();
+        let mut used: Vec<u32> = self.packed.entries.iter().filter_map(|(_, d)| match d {
+            Data::Encoded { output, .. } => Some(*output),
+            _ => None,
+        }).collect();
+        used.sort_unstable();
+        used.dedup();
+        for output in used {
+            let _ = std::fs::remove_file(output_path(&self.packed.outputs_prefix, output));
         }
     }
 
-    pub fn finish(self) -> Result<(), EntryError> {
-        let mut writer = self.packer.zip.finish().map_err(|e| EntryError::new(ErrorKind::Io, format!("cannot finish part {}: {e}", self.unfinished)))?;
-        writer.flush().map_err(|e| EntryError::io("cannot write", &self.unfinished, e))?;
-        drop(writer);
-        std::fs::rename(&self.unfinished, &self.path).map_err(|e| EntryError::io("cannot rename", &self.unfinished, e))
+    /// Queues the next headers; false when the archive is done.
+    fn advance(&mut self) -> io::Result<bool> {
+        self.pending.clear();
+        self.pending_at = 0;
+        match self.step {
+            Step::Local(i) if i < self.packed.entries.len() => {
+                let (entry, data) = &self.packed.entries[i];
+                entry.local_header(&mut self.pending);
+                match data {
+                    Data::Empty => {}
+                    Data::Inline(bytes) => self.pending.extend_from_slice(bytes),
+                    Data::Encoded { output, offset } => {
+                        let (output, offset, len) = (*output as usize, *offset, entry.compressed_size);
+                        self.seek_output(output, offset)?;
+                        self.current = output;
+                        self.data_left = len;
+                    }
+                }
+                self.step = Step::Local(i + 1);
+            }
+            Step::Local(_) => self.step = Step::Central(0),
+            Step::Central(mut i) => {
+                while i < self.packed.entries.len() && self.pending.len() < CENTRAL_BATCH {
+                    self.packed.entries[i].0.central_header(self.packed.offsets[i], &mut self.pending);
+                    i += 1;
+                }
+                self.step = if i < self.packed.entries.len() { Step::Central(i) } else { Step::End };
+            }
+            Step::End => {
+                let p = &self.packed;
+                end_records(p.entries.len(), p.directory_offset, p.directory_len, &mut self.pending);
+                self.step = Step::Done;
+            }
+            Step::Done => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Places output `output`'s reader at `offset` (where it already is, in the usual case).
+    fn seek_output(&mut self, output: usize, offset: u64) -> io::Result<()> {
+        if self.outputs.len() <= output {
+            self.outputs.resize_with(output + 1, || None);
+        }
+        let slot = &mut self.outputs[output];
+        if slot.is_none() {
+            let path = output_path(&self.packed.outputs_prefix, output as u32);
+            let file = File::open(&path).map_err(|e| io::Error::new(e.kind(), format!("cannot read {path}: {e}")))?;
+            *slot = Some((BufReader::with_capacity(OUTPUT_BUFFER, file), 0));
+        }
+        if let Some((reader, at)) = slot {
+            if *at != offset {
+                reader.seek(SeekFrom::Start(offset))?;
+                *at = offset;
+            }
+        }
+        Ok(())
     }
 }
 
-/// The finished parts in `parts_dir` (none when there is no such directory).
-fn open_parts(parts_dir: &str) -> Vec<zip::ZipArchive<BufReader<File>>> {
-    let Ok(entries) = std::fs::read_dir(parts_dir) else { return Vec::new() };
-    let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "zip")).collect();
-    paths.sort();
-    // Large reads: each is a call out of the sandbox.
-    paths.into_iter().filter_map(|p| zip::ZipArchive::new(BufReader::with_capacity(64 << 10, File::open(p).ok()?)).ok()).collect()
+impl Read for PackedReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.pending_at < self.pending.len() {
+                let n = buf.len().min(self.pending.len() - self.pending_at);
+                buf[..n].copy_from_slice(&self.pending[self.pending_at..self.pending_at + n]);
+                self.pending_at += n;
+                return Ok(n);
+            }
+            if self.data_left > 0 {
+                let want = buf.len().min(usize::try_from(self.data_left).unwrap_or(usize::MAX));
+                let Some((reader, at)) = self.outputs.get_mut(self.current).and_then(Option::as_mut) else {
+                    return Err(io::Error::other("an entry's output file is not open"));
+                };
+                let n = reader.read(&mut buf[..want])?;
+                if n == 0 {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "an entry's encoded data ended early"));
+                }
+                *at += n as u64;
+                self.data_left -= n as u64;
+                return Ok(n);
+            }
+            if !self.advance()? {
+                return Ok(0);
+            }
+        }
+    }
+}
+
+/// Writes the zip of `source` (and `extra` files) to `zip_path`; returns the zip's size.
+/// (The stages stream the archive instead: [`crate::archive::stream::ArchiveStream`].)
+#[cfg(test)]
+pub fn pack(source: &str, zip_path: &str, scratch_dir: &str, fs: &dyn HostFs, extra: &[ExtraFile]) -> Result<u64, EntryError> {
+    use crate::fsys::HostFileWriter;
+    use std::io::Write;
+    let packed = plan(source, scratch_dir, fs, extra)?;
+    let size = packed.size();
+    let mut reader = packed.into_reader();
+    let mut out = HostFileWriter::create(fs, zip_path).map_err(|e| EntryError::io("cannot create scratch archive", zip_path, e))?;
+    let copied = io::copy(&mut reader, &mut out).and_then(|n| out.flush().map(|_| n));
+    reader.remove_outputs();
+    let copied = copied.map_err(|e| EntryError::io("cannot write", zip_path, e))?;
+    if copied != size {
+        return Err(EntryError::new(ErrorKind::Io, format!("the archive of {source} came out {copied} bytes, not the {size} laid out")));
+    }
+    Ok(size)
 }
 
 /// What the walk finds, in archive order.
@@ -168,112 +315,4 @@ fn walk(fs: &dyn HostFs, dir: &str, prefix: &str, visit: &mut dyn FnMut(Entry) -
         walk(fs, path, &format!("{prefix}{name}/"), visit)?;
     }
     Ok(())
-}
-
-struct Packer<'a> {
-    fs: &'a dyn HostFs,
-    zip: ZipWriter<HostFileWriter<'a>>,
-    /// Parts packed elsewhere, to copy entries from.
-    parts: Vec<zip::ZipArchive<BufReader<File>>>,
-}
-
-impl Packer<'_> {
-    fn non_directory(&mut self, name: &str, path: &str, meta: &Meta) -> Result<(), EntryError> {
-        match meta.file_type() {
-            S_IFLNK => {
-                let target = self.fs.read_link(path).map_err(|e| EntryError::io("cannot read symlink", path, e))?;
-                // Upstream names a link by its walk directory joined to its name, so a
-                // top-level link is `./name` (files and deeper links are not).
-                let top_level;
-                let name = if name.contains('/') {
-                    name
-                } else {
-                    top_level = format!("./{name}");
-                    top_level.as_str()
-                };
-                // Upstream's exact attributes for links: 0o120777, stored, target text as data.
-                self.start(name, S_IFLNK | 0o777, meta.mtime, target.len() as u64, CompressionMethod::Stored)?;
-                self.zip.write_all(target.as_bytes()).map_err(|e| EntryError::io("cannot write archive entry", name, e))
-            }
-            // Reading a FIFO would block forever (upstream skips them too), as would sockets
-            // and devices.
-            S_IFIFO => Ok(()),
-            S_IFREG if self.copy_part(name, meta)? => Ok(()),
-            S_IFREG => self.regular_file(name, path, meta),
-            _ => Ok(()),
-        }
-    }
-
-    fn regular_file(&mut self, name: &str, path: &str, meta: &Meta) -> Result<(), EntryError> {
-        let mut src = BufReader::with_capacity(256 << 10, File::open(path).map_err(|e| EntryError::io("cannot read", path, e))?);
-        let mut first = Vec::with_capacity(TRIAL_BYTES);
-        (&mut src).take(TRIAL_BYTES as u64).read_to_end(&mut first).map_err(|e| EntryError::io("cannot read", path, e))?;
-        let method = if compresses(&first) { CompressionMethod::Deflated } else { CompressionMethod::Stored };
-        self.start(name, meta.mode, meta.mtime, meta.size, method)?;
-        self.zip.write_all(&first).map_err(|e| EntryError::io("cannot pack", path, e))?;
-        io::copy(&mut src, &mut self.zip).map_err(|e| EntryError::io("cannot pack", path, e))?;
-        Ok(())
-    }
-
-    /// Copies in the entry packed elsewhere for `name`, if one was made from the file as it
-    /// is now (same size, mode and time); false to pack it here.
-    fn copy_part(&mut self, name: &str, meta: &Meta) -> Result<bool, EntryError> {
-        if meta.size < PART_MIN_BYTES {
-            return Ok(false);
-        }
-        let time = self.zip_time(meta.mtime);
-        for part in &mut self.parts {
-            let Some(index) = part.index_for_name(name) else { continue };
-            let Ok(entry) = part.by_index_raw(index) else { continue };
-            let same_file = entry.size() == meta.size && entry.unix_mode() == Some(meta.mode) && entry.last_modified() == Some(time);
-            if !same_file {
-                continue;
-            }
-            self.zip.raw_copy_file(entry).map_err(|e| EntryError::new(ErrorKind::Io, format!("cannot add {name:?} to archive: {e}")))?;
-            return Ok(true);
-        }
-        Ok(false)
-    }
-
-    fn directory(&mut self, name: &str, mode: u32, mtime: i64) -> Result<(), EntryError> {
-        let options = self.options(mode, mtime, 0, CompressionMethod::Stored).external_attributes((mode << 16) | DOS_DIRECTORY);
-        self.zip.add_directory(name, options).map_err(|e| EntryError::new(ErrorKind::Io, format!("cannot add {name:?} to archive: {e}")))
-    }
-
-    fn start(&mut self, name: &str, mode: u32, mtime: i64, size: u64, method: CompressionMethod) -> Result<(), EntryError> {
-        let options = self.options(mode, mtime, size, method);
-        self.zip.start_file(name, options).map_err(|e| EntryError::new(ErrorKind::Io, format!("cannot add {name:?} to archive: {e}")))
-    }
-
-    /// A file time as the archive holds it: local time, clamped into the zip range.
-    fn zip_time(&self, mtime: i64) -> DateTime {
-        let t = dostime::to_zip_time(mtime, self.fs.utc_offset(mtime));
-        DateTime::from_date_and_time(t.year, t.month, t.day, t.hour, t.minute, t.second).unwrap_or_default()
-    }
-
-    fn options(&self, mode: u32, mtime: i64, size: u64, method: CompressionMethod) -> SimpleFileOptions {
-        let time = self.zip_time(mtime);
-        let level = if method == CompressionMethod::Deflated { Some(6) } else { None };
-        SimpleFileOptions::default()
-            .compression_method(method)
-            .compression_level(level)
-            .system(zip::System::Unix)
-            .external_attributes(mode << 16)
-            .last_modified_time(time)
-            .large_file(size >= ZIP64_THRESHOLD)
-    }
-}
-
-/// Whether a file starting with `first` is worth deflating: small files always are (as
-/// upstream does it), larger ones when their first block shrinks.
-fn compresses(first: &[u8]) -> bool {
-    if first.len() < TRIAL_BYTES {
-        return true;
-    }
-    let mut trial = flate2::write::DeflateEncoder::new(io::sink(), flate2::Compression::fast());
-    let sized = trial.write_all(first).and_then(|_| trial.try_finish()).map(|_| trial.total_out());
-    match sized {
-        Ok(out) => (out as f64) <= first.len() as f64 * STORE_ABOVE_RATIO,
-        Err(_) => true,
-    }
 }

@@ -85,7 +85,7 @@ fn a_tree_round_trips_with_modes_links_empty_dirs_and_times() {
 
     let zip = tmp.path().join("a.zip");
     let extra = [ExtraFile { name: "env/cmdline".into(), mode: 0o600, mtime: 1_700_000_000, content: b"-e x=1".to_vec() }];
-    pack::pack(s(&src), s(&zip), &FS, &extra, None).unwrap();
+    pack::pack(s(&src), s(&zip), s(tmp.path()), &FS, &extra).unwrap();
     let dst = tmp.path().join("dst");
     std::fs::create_dir(&dst).unwrap();
     let report = unpack::unpack(s(&zip), s(&dst), &FS, &Limits::default(), Some("env/cmdline")).unwrap();
@@ -116,7 +116,7 @@ fn incompressible_files_are_stored_and_the_rest_deflated() {
     // Small files are deflated whatever they hold, as upstream does.
     write(&src.join("small.bin"), &noise[..1_000], 0o644);
     let zip = tmp.path().join("a.zip");
-    pack::pack(s(&src), s(&zip), &FS, &[], None).unwrap();
+    pack::pack(s(&src), s(&zip), s(tmp.path()), &FS, &[]).unwrap();
     let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
     let method = |archive: &mut zip::ZipArchive<std::fs::File>, name: &str| archive.by_name(name).unwrap().compression();
     assert_eq!(method(&mut archive, "noise.bin"), zip::CompressionMethod::Stored);
@@ -124,7 +124,7 @@ fn incompressible_files_are_stored_and_the_rest_deflated() {
     assert_eq!(method(&mut archive, "small.bin"), zip::CompressionMethod::Deflated);
     // And the same tree gives the same bytes.
     let again = tmp.path().join("b.zip");
-    pack::pack(s(&src), s(&again), &FS, &[], None).unwrap();
+    pack::pack(s(&src), s(&again), s(tmp.path()), &FS, &[]).unwrap();
     assert_eq!(std::fs::read(&zip).unwrap(), std::fs::read(&again).unwrap());
     let dst = tmp.path().join("dst");
     std::fs::create_dir(&dst).unwrap();
@@ -263,53 +263,61 @@ fn compression_ratio_is_obeyed_at_the_limit_and_enforced_past_it() {
     assert!(err.message.contains("max compression ratio") && err.message.contains("\"zeros\""), "{}", err.message);
 }
 
-/// Large files packed apart (as other instances do for transmit) and copied in give the
-/// very archive packing inline gives; a part made from other bytes of the same size and
-/// time is copied as it is (so it is really used), one whose file changed size is not.
+/// A host that encodes natively, as the native host does on several cores: files dealt
+/// out to three outputs in turn, each output holding its entries in order.
+struct DealingFs;
+
+impl crate::fsys::HostFs for DealingFs {
+    fn lstat(&self, path: &str) -> std::io::Result<Option<crate::fsys::Meta>> { FS.lstat(path) }
+    fn set_mode(&self, path: &str, mode: u32) -> std::io::Result<()> { FS.set_mode(path, mode) }
+    fn set_mtime(&self, path: &str, mtime: i64) -> std::io::Result<()> { FS.set_mtime(path, mtime) }
+    fn read_link(&self, path: &str) -> std::io::Result<String> { FS.read_link(path) }
+    fn symlink(&self, target: &str, path: &str) -> std::io::Result<()> { FS.symlink(target, path) }
+    fn utc_offset(&self, t: i64) -> i32 { FS.utc_offset(t) }
+    fn write_file(&self, path: &str, data: &[u8], mode: u32) -> std::io::Result<()> { FS.write_file(path, data, mode) }
+    fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> std::io::Result<()> { FS.write_at(path, offset, data) }
+    fn encode_files_natively(&self, paths: &[String], out_prefix: &str) -> std::io::Result<Option<Vec<crate::fsys::Encoded>>> {
+        let mut outputs: Vec<std::fs::File> = (0..3).map(|n| std::fs::File::create(format!("{out_prefix}.{n}")).unwrap()).collect();
+        let mut at = [0u64; 3];
+        let mut encoded = Vec::new();
+        let mut encoder = runnerwire_policy::entry_data::Encoder::default();
+        for (i, path) in paths.iter().enumerate() {
+            let output = i % 3;
+            let data = encoder.encode(&mut std::fs::File::open(path)?, &mut outputs[output])?;
+            encoded.push(crate::fsys::Encoded { data, output: output as u32, offset: at[output] });
+            at[output] += data.compressed_size;
+        }
+        Ok(Some(encoded))
+    }
+}
+
+/// Files encoded by a host on several outputs give the very archive the component's own
+/// encoding gives, and the outputs are gone afterwards.
 #[test]
-fn parts_packed_apart_give_the_same_archive() {
+fn files_encoded_natively_on_several_outputs_give_the_same_archive() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
-    let noise = noise(300_000, 0x9E37_79B9_7F4A_7C15);
-    write(&src.join("big/noise.bin"), &noise, 0o644);
+    write(&src.join("big/noise.bin"), &noise(300_000, 0x9E37_79B9_7F4A_7C15), 0o644);
     write(&src.join("big/text.yml"), "- name: a task\n  debug: msg=hello\n".repeat(9_000).as_bytes(), 0o640);
-    write(&src.join("top.txt"), "x".repeat(70_000).as_bytes(), 0o600);
-    write(&src.join("small.txt"), b"small\n", 0o644);
-    for f in ["big/noise.bin", "big/text.yml", "top.txt", "small.txt"] {
-        set_mtime(&src.join(f), 1_700_000_000);
+    for i in 0..20 {
+        write(&src.join(format!("small/{i:02}.txt")), format!("small file {i}\n").repeat(i * 50).as_bytes(), 0o644);
     }
-    let inline = tmp.path().join("inline.zip");
-    pack::pack(s(&src), s(&inline), &FS, &[], None).unwrap();
-
-    let jobs = pack::plan_parts(s(&src), &FS).unwrap();
-    let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
-    assert_eq!(names, ["big/text.yml", "big/noise.bin", "top.txt"], "largest first, small files inline");
-    // Two packers taking turns, as two instances would.
-    let parts = tmp.path().join("parts");
-    let mut packers = [pack::PartPacker::start(s(&parts), 0, &FS).unwrap(), pack::PartPacker::start(s(&parts), 1, &FS).unwrap()];
-    for (i, job) in jobs.iter().enumerate() {
-        packers[i % 2].add(job).unwrap();
-    }
-    for packer in packers {
-        packer.finish().unwrap();
-    }
-    let with_parts = tmp.path().join("parts.zip");
-    pack::pack(s(&src), s(&with_parts), &FS, &[], Some(s(&parts))).unwrap();
-    assert!(std::fs::read(&inline).unwrap() == std::fs::read(&with_parts).unwrap(), "parts change the archive");
-
-    // Same size and time, other bytes: the part is what goes in.
-    write(&src.join("top.txt"), "y".repeat(70_000).as_bytes(), 0o600);
-    set_mtime(&src.join("top.txt"), 1_700_000_000);
-    let stale = tmp.path().join("stale.zip");
-    pack::pack(s(&src), s(&stale), &FS, &[], Some(s(&parts))).unwrap();
-    assert!(std::fs::read(&stale).unwrap() == std::fs::read(&inline).unwrap(), "the part was not used");
-    // Another size: the part no longer matches and the file is packed here.
-    write(&src.join("top.txt"), "y".repeat(70_001).as_bytes(), 0o600);
-    set_mtime(&src.join("top.txt"), 1_700_000_000);
-    let fresh = tmp.path().join("fresh.zip");
-    pack::pack(s(&src), s(&fresh), &FS, &[], Some(s(&parts))).unwrap();
-    let mut archive = zip::ZipArchive::new(std::fs::File::open(&fresh).unwrap()).unwrap();
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut archive.by_name("top.txt").unwrap(), &mut text).unwrap();
-    assert_eq!(text, "y".repeat(70_001));
+    std::os::unix::fs::symlink("big", src.join("link")).unwrap();
+    let scratch = tmp.path().join("scratch");
+    std::fs::create_dir(&scratch).unwrap();
+    let here = tmp.path().join("here.zip");
+    pack::pack(s(&src), s(&here), s(&scratch), &FS, &[]).unwrap();
+    let dealt = tmp.path().join("dealt.zip");
+    pack::pack(s(&src), s(&dealt), s(&scratch), &DealingFs, &[]).unwrap();
+    assert!(std::fs::read(&here).unwrap() == std::fs::read(&dealt).unwrap(), "the encoding changed the archive");
+    assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0, "outputs left in scratch");
+    let dst = tmp.path().join("dst");
+    std::fs::create_dir(&dst).unwrap();
+    unpack::unpack(s(&dealt), s(&dst), &FS, &Limits::default(), None).unwrap();
+    // Zip times have 2-second resolution.
+    let even = |mut l: Vec<(String, char, u32, Vec<u8>, i64)>| {
+        l.iter_mut().for_each(|e| e.4 -= e.4 % 2);
+        l
+    };
+    assert_eq!(even(listing(&dst)), even(listing(&src)));
 }

@@ -154,7 +154,7 @@ pub struct ArtifactStreamResource(RefCell<ArchiveStream>);
 
 impl wit::GuestArtifactStream for ArtifactStreamResource {
     fn start() -> Result<wit::ArtifactStream, wit_types::StreamError> {
-        let stream = ArchiveStream::pack(ARTIFACTS, &format!("{SCRATCH}/artifacts.zip"), &WasiHostFs, &[], None)
+        let stream = ArchiveStream::pack(ARTIFACTS, SCRATCH, &WasiHostFs, &[])
             .map_err(|e| error_to_wit(e.at(0)))?;
         Ok(wit::ArtifactStream::new(ArtifactStreamResource(RefCell::new(stream))))
     }

@@ -111,11 +111,6 @@ pub fn job_kwargs(req: &TransmitRequest, cmdline_as_file: bool) -> Value {
     Value::Object(fields.into_iter().map(|(k, v)| (PyStr::from_str(k), v)).collect())
 }
 
-/// Where parts packed by other instances go (see [`crate::archive::pack::pack_part`]).
-pub fn parts_dir(scratch_dir: &str) -> String {
-    format!("{scratch_dir}/parts")
-}
-
 /// Pulls a job stream out in chunks: the kwargs line, the archive, `eof`.
 pub struct Transmitter {
     header: Option<Vec<u8>>,
@@ -147,7 +142,7 @@ impl Transmitter {
             None
         } else {
             let extra: Vec<ExtraFile> = role_playbook.into_iter().chain(cmdline_file).collect();
-            Some(ArchiveStream::pack(source, &format!("{scratch_dir}/job.zip"), fs, &extra, Some(&parts_dir(scratch_dir)))?)
+            Some(ArchiveStream::pack(source, scratch_dir, fs, &extra)?)
         };
         Ok(Transmitter { header: Some(header), archive, eof_sent: false })
     }

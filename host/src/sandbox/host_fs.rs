@@ -138,10 +138,54 @@ impl Grants {
         std::os::unix::fs::FileExt::write_all_at(&std::fs::File::from(fd), data, offset).map_err(text)
     }
 
+    /// Opens the regular file at `path` for reading, following no symlink anywhere on the
+    /// path; anything else there (a FIFO, a device) is refused, never read.
+    pub fn open_no_follow(&self, path: &str) -> io::Result<std::fs::File> {
+        use rustix::fs::{Mode, OFlags};
+        let (dir, rel) = self.resolve(path, false)?;
+        // Non-blocking: opening a FIFO put where a file was would otherwise wait forever.
+        let file = open_beneath(dir, &rel, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())?;
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+        }
+        Ok(file)
+    }
+
+    /// Creates (or empties) the file at `path` in a writable grant, following no symlink.
+    pub fn create_output(&self, path: &str) -> io::Result<std::fs::File> {
+        use rustix::fs::{Mode, OFlags};
+        let (dir, rel) = self.resolve(path, true)?;
+        open_beneath(dir, &rel, OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC, Mode::from_raw_mode(0o600))
+    }
+
     /// Removes a file this host wrote (the write queue's undo after a failure).
     pub fn remove_file(&self, path: &str) -> Result<(), String> {
         let (dir, rel) = self.resolve(path, true).map_err(text)?;
         dir.remove_file(&rel).map_err(text)
+    }
+}
+
+/// `rel` opened beneath `dir` with no symlink followed anywhere on the path.
+fn open_beneath(dir: &Dir, rel: &Path, flags: rustix::fs::OFlags, mode: rustix::fs::Mode) -> io::Result<std::fs::File> {
+    use rustix::fs::{OFlags, ResolveFlags};
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+    match rustix::fs::openat2(dir, rel, flags | OFlags::NOFOLLOW | OFlags::CLOEXEC, mode, resolve) {
+        Ok(fd) => Ok(std::fs::File::from(fd)),
+        // Kernels before openat2: cap-std resolves inside the grant the same way, and a
+        // final symlink is refused by hand.
+        Err(rustix::io::Errno::NOSYS) => {
+            if dir.symlink_metadata(rel).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(io::Error::new(io::ErrorKind::InvalidInput, "is a symbolic link"));
+            }
+            let mut options = cap_std::fs::OpenOptions::new();
+            if flags.contains(OFlags::WRONLY) {
+                options.write(true).create(true).truncate(true);
+            } else {
+                options.read(true);
+            }
+            Ok(dir.open_with(rel, &options)?.into_std())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -9,6 +9,7 @@ mod host_fs;
 #[cfg(test)]
 mod host_fs_escapes;
 mod limits;
+mod native_deflate;
 mod runtime;
 mod state;
 mod write_queue;

@@ -9,6 +9,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::runnerwire::codec::fast_writes::{self, QueueError, WriteError, WriteFailure};
 use super::bindings::runnerwire::codec::host_fs::{Host, Meta};
+use super::bindings::runnerwire::codec::native_deflate::{self, EncodeError, Encoded};
 use super::host_fs::Grants;
 use super::write_queue::WriteQueue;
 
@@ -24,6 +25,8 @@ pub struct HostState {
     pub(super) call_ticks: u64,
     /// Whether the `fast-writes` import is offered (else the component writes via WASI).
     pub(super) fast_writes: bool,
+    /// Whether `native-deflate` is offered (else the component encodes files itself).
+    pub(super) native_deflate: bool,
 }
 
 impl WasiView for HostState {
@@ -81,5 +84,17 @@ impl fast_writes::Host for HostState {
     }
     fn flush_writes(&mut self, before: Option<u64>) -> Result<(), WriteFailure> {
         self.writes.flush(before)
+    }
+}
+
+/// Offered unless the runtime was made without it (the tests of the component's own
+/// encoding), then `unsupported`.
+impl native_deflate::Host for HostState {
+    fn encode_files(&mut self, paths: Vec<String>, out_prefix: String) -> Result<Vec<Encoded>, EncodeError> {
+        if !self.native_deflate {
+            return Err(EncodeError::Unsupported);
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        self.grants.encode_files(&paths, &out_prefix, cores)
     }
 }

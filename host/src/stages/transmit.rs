@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::cli::TransmitArgs;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::failure::{Failure, StageResult};
-use crate::sandbox::{wit_transmit, Budget, Grant, Instance, Runtime};
+use crate::sandbox::{wit_transmit, Budget, Grant, Runtime};
 use super::paths::{absolute, random_hex_ident};
 
 pub fn run(args: TransmitArgs) -> StageResult {
@@ -87,9 +86,6 @@ pub fn transmit(runtime: &Runtime, pdd: &Path, request: &wit_transmit::TransmitR
     let scratch = tempfile::Builder::new().prefix("runnerwire-transmit-").tempdir().context("cannot create a scratch dir").map_err(Failure::io)?;
     let grants = Grant::with_scratch(pdd, "/pdd", false, scratch.path());
     let mut instance = runtime.instantiate(&grants, budget).map_err(Failure::internal)?;
-    if !request.only_transmit_kwargs {
-        pack_parts_in_parallel(runtime, &mut instance, pdd, scratch.path(), budget);
-    }
     let api = instance.codec.runnerwire_codec_transmit().transmitter();
     let transmitter = instance.store.call(|store| api.call_start(store, request))?.map_err(Failure::stream)?;
     loop {
@@ -100,42 +96,6 @@ pub fn transmit(runtime: &Runtime, pdd: &Path, request: &wit_transmit::TransmitR
     out.flush().map_err(Failure::write)?;
     let _ = instance.store.call(|store| transmitter.resource_drop(store));
     Ok(crate::exit::SUCCESS)
-}
-
-/// Deflating is most of transmit's work: the large files are packed into parts, one per
-/// core, each on an instance of its own (this one included), before `start` copies their
-/// entries in. Only a speed-up: a file not packed apart, for whatever reason, is packed by
-/// `start`, which reports any error.
-fn pack_parts_in_parallel(runtime: &Runtime, instance: &mut Instance, pdd: &Path, scratch: &Path, budget: Budget) {
-    let plan = instance.store.call(|store| instance.codec.runnerwire_codec_transmit().call_plan_parts(store));
-    let Ok(Ok(jobs)) = plan else { return };
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if cores < 2 || jobs.len() < 2 {
-        return;
-    }
-    let next = AtomicUsize::new(0);
-    let pack_part = |instance: &mut Instance, index: u32| {
-        let api = instance.codec.runnerwire_codec_transmit().part_packer();
-        let Ok(Ok(part)) = instance.store.call(|store| api.call_start(store, index)) else { return };
-        while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
-            if !matches!(instance.store.call(|store| api.call_add(store, part, job)), Ok(Ok(()))) {
-                break;
-            }
-        }
-        let _ = instance.store.call(|store| api.call_finish(store, part));
-        let _ = instance.store.call(|store| part.resource_drop(store));
-    };
-    std::thread::scope(|threads| {
-        for index in 1..cores.min(jobs.len()) {
-            let pack_part = &pack_part;
-            threads.spawn(move || {
-                if let Ok(mut helper) = runtime.instantiate(&Grant::with_scratch(pdd, "/pdd", false, scratch), budget) {
-                    pack_part(&mut helper, index as u32);
-                }
-            });
-        }
-        pack_part(instance, 0);
-    });
 }
 
 /// Upstream's `valid_inventory`: the first of the policy's candidates that is a file or a
