@@ -2,6 +2,7 @@
 //! `TimedStore::call` is the one way into the component, each call under a fresh time
 //! budget), the bindings generated from the component's WIT (`bindings`), the directories
 //! a run is granted and the `host-fs` import on them (`host_fs`, `write_queue`, `state`),
+//! the `native-deflate` import that encodes archives' files on every core (`native_deflate`),
 //! and the stream limits handed to the component (`limits`). Nothing here imports the CLI.
 
 mod bindings;

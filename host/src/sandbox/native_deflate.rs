@@ -61,12 +61,12 @@ impl Grants {
         while !failed.load(Ordering::Relaxed) {
             let index = next.fetch_add(1, Ordering::Relaxed);
             let Some(path) = paths.get(index) else { break };
+            let mut file = self.open_no_follow(path).map_err(|e| format!("cannot read {path}: {e}"))?;
             if out.is_none() {
                 let file = self.create_output(&out_path).map_err(|e| format!("cannot create {out_path}: {e}"))?;
                 out = Some(Counting { inner: BufWriter::with_capacity(OUTPUT_BUFFER, file), written: 0 });
             }
             let Some(out) = out.as_mut() else { break };
-            let mut file = self.open_no_follow(path).map_err(|e| format!("cannot read {path}: {e}"))?;
             let offset = out.written;
             let data = encoder.encode(&mut file, out).map_err(|e| format!("cannot encode {path}: {e}"))?;
             let method = match data.method {
