@@ -8,6 +8,7 @@
 use std::ops::Range;
 
 use super::float_repr::write_json_float;
+use super::long_float::long_float_repr;
 
 /// Python's default `sys.int_info.str_digits_check_threshold`: longer ints fail to parse.
 const INT_MAX_STR_DIGITS: usize = 4300;
@@ -323,7 +324,7 @@ impl Scanner<'_> {
         if !float {
             return (text != b"-0" && int_digits <= INT_MAX_STR_DIGITS).then_some(());
         }
-        if short_float_repr(text) {
+        if short_float_repr(text) || long_float_repr(text, &mut self.scratch) {
             return Some(());
         }
         let value: f64 = std::str::from_utf8(text).ok()?.parse().ok()?;

@@ -30,6 +30,7 @@
 pub(crate) mod canonical;
 mod encode;
 mod float_repr;
+mod long_float;
 mod parse;
 #[cfg(test)]
 mod tests;
