@@ -9,6 +9,7 @@
 
 mod archive;
 mod report;
+mod tally;
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -452,7 +453,7 @@ impl Inspector {
                 _ => {}
             }
         }
-        *self.summary.frames.entry(kind).or_default() += 1;
+        self.summary.frames.count(kind);
     }
 
     /// An event: its counter checked against the last one, counted, and its JSON line
