@@ -20,23 +20,45 @@ pub struct Members<const N: usize> {
     pub values: [Option<Range<usize>>; N],
 }
 
+/// The scanner's buffers, kept by a caller that scans line after line (two allocations
+/// per line otherwise).
+#[derive(Debug, Default)]
+pub struct ScanSpace {
+    keys: Vec<(u64, Range<usize>)>,
+    scratch: Vec<u8>,
+}
+
 /// `Some` when `text` (one object, optionally followed by a single `\n`) is canonical and no
 /// container in it is nested deeper than `max_depth`; then the ranges of the `wanted`
 /// top-level keys' values.
-pub fn scan<const N: usize>(text: &[u8], max_depth: usize, wanted: [&[u8]; N]) -> Option<Members<N>> {
-    scan_paths(text, max_depth, wanted.each_ref().map(std::slice::from_ref))
+pub fn scan_in<const N: usize>(space: &mut ScanSpace, text: &[u8], max_depth: usize, wanted: [&[u8]; N]) -> Option<Members<N>> {
+    scan_paths_in(space, text, max_depth, wanted.each_ref().map(std::slice::from_ref))
 }
 
-/// [`scan`] for members at any depth: each wanted path is the keys from the top-level
+/// [`scan_in`] with fresh buffers.
+#[cfg(test)]
+pub fn scan<const N: usize>(text: &[u8], max_depth: usize, wanted: [&[u8]; N]) -> Option<Members<N>> {
+    scan_in(&mut ScanSpace::default(), text, max_depth, wanted)
+}
+
+/// [`scan_paths_in`] with fresh buffers.
+#[cfg(test)]
+pub fn scan_paths<const N: usize>(text: &[u8], max_depth: usize, wanted: [&[&[u8]]; N]) -> Option<Members<N>> {
+    scan_paths_in(&mut ScanSpace::default(), text, max_depth, wanted)
+}
+
+/// [`scan_in`] for members at any depth: each wanted path is the keys from the top-level
 /// object down (`[b"event_data", b"host"]`); a path through something other than an object
 /// finds nothing.
-pub fn scan_paths<const N: usize>(text: &[u8], max_depth: usize, wanted: [&[&[u8]]; N]) -> Option<Members<N>> {
+pub fn scan_paths_in<const N: usize>(space: &mut ScanSpace, text: &[u8], max_depth: usize, wanted: [&[&[u8]]; N]) -> Option<Members<N>> {
     assert!(N <= 32, "wanted paths are tracked in a u32");
     let mut path_prints = [[0; MAX_PATH_DEPTH]; 32];
+    let mut depth_filters = [0u64; MAX_PATH_DEPTH];
     for (prints, path) in path_prints.iter_mut().zip(&wanted) {
         assert!(path.len() <= MAX_PATH_DEPTH, "a wanted path deeper than {MAX_PATH_DEPTH}");
-        for (print, key) in prints.iter_mut().zip(path.iter()) {
+        for ((print, key), filter) in prints.iter_mut().zip(path.iter()).zip(&mut depth_filters) {
             *print = fingerprint(key);
+            *filter |= 1 << (print_bit(*print) % 64);
         }
     }
     let body = text.strip_suffix(b"\n").unwrap_or(text);
@@ -44,11 +66,16 @@ pub fn scan_paths<const N: usize>(text: &[u8], max_depth: usize, wanted: [&[&[u8
         return None;
     }
     // Room for an event's keys at all open levels, so the scan seldom reallocates.
-    let keys = Vec::with_capacity(64);
-    let mut scanner = Scanner { text: body, pos: 0, scratch: Vec::new(), keys, paths: &wanted, path_prints, found: [const { None }; 32] };
+    let mut keys = std::mem::take(&mut space.keys);
+    keys.clear();
+    keys.reserve(64);
+    let scratch = std::mem::take(&mut space.scratch);
+    let mut scanner = Scanner { text: body, pos: 0, scratch, keys, paths: &wanted, path_prints, depth_filters, found: [const { None }; 32] };
     let everything = if N == 32 { u32::MAX } else { (1u32 << N) - 1 };
-    scanner.object(1, max_depth, everything)?;
-    if scanner.pos != body.len() {
+    let complete = scanner.object(1, max_depth, everything).is_some() && scanner.pos == body.len();
+    space.keys = std::mem::take(&mut scanner.keys);
+    space.scratch = std::mem::take(&mut scanner.scratch);
+    if !complete {
         return None;
     }
     let mut values: [Option<Range<usize>>; N] = std::array::from_fn(|_| None);
@@ -75,6 +102,12 @@ fn fingerprint(key: &[u8]) -> u64 {
     }
 }
 
+/// A key's bit (0..256) for the filters of seen and wanted keys.
+#[inline(always)]
+fn print_bit(print: u64) -> usize {
+    (print.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize
+}
+
 struct Scanner<'a> {
     text: &'a [u8],
     pos: usize,
@@ -86,6 +119,9 @@ struct Scanner<'a> {
     paths: &'a [&'a [&'a [u8]]],
     /// The [`fingerprint`] of each wanted key, by path and depth.
     path_prints: [[u64; MAX_PATH_DEPTH]; 32],
+    /// By depth, a bit per wanted key there ([`print_bit`] mod 64): most keys are no
+    /// wanted one, and one test says so without going through the paths.
+    depth_filters: [u64; MAX_PATH_DEPTH],
     found: [Option<Range<usize>>; 32],
 }
 
@@ -161,7 +197,7 @@ impl Scanner<'_> {
             let key = self.string()?;
             // Canonical strings are unique spellings, so equal keys have equal bytes.
             let print = fingerprint(&self.text[key.start + 1..key.end - 1]);
-            let bit = (print.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize;
+            let bit = print_bit(print);
             if seen[bit / 64] & (1 << (bit % 64)) != 0
                 && self.keys[first_key..].iter().any(|(p, k)| *p == print && same(&self.text[k.clone()], &self.text[key.clone()]))
             {
@@ -170,7 +206,8 @@ impl Scanner<'_> {
             seen[bit / 64] |= 1 << (bit % 64);
             self.eat_pair(b':', b' ')?;
             let start = self.pos;
-            let (ends_here, continues) = if paths == 0 { (0, 0) } else { self.paths_through(paths, depth, key.clone(), print) };
+            let wanted_here = paths != 0 && self.depth_filters.get(depth - 1).is_some_and(|f| f & 1 << (bit % 64) != 0);
+            let (ends_here, continues) = if wanted_here { self.paths_through(paths, depth, key.clone(), print) } else { (0, 0) };
             self.value(depth, max_depth, continues)?;
             let mut ends = ends_here;
             while ends != 0 {

@@ -1295,3 +1295,27 @@ fn canonical_scan_finds_members_by_path() {
     // Equal keys in different objects are fine.
     assert!(canonical::scan(br#"{"a": {"a": 1}, "b": {"a": 2}}"#, 1000, [b"a".as_slice()]).is_some());
 }
+
+/// Buffers kept from scan to scan, whatever the last scan left in them (a refusal midway,
+/// a slow-checked float), give what fresh ones give.
+#[test]
+fn canonical_scans_with_kept_buffers_agree_with_fresh_ones() {
+    let docs: [&[u8]; 6] = [
+        br#"{"a": {"b": 1, "b": 2}}"#,
+        br#"{"a": 0.30000000000000004, "b": {"c": [1e-07, 5e-324]}, "host": "h"}"#,
+        br#"{"event_data": {"host": "web1", "x": 1.50}}"#,
+        br#"{"event_data": {"host": "web1", "res": {"host": 1}}, "host": 2}"#,
+        br#"{"a": "#,
+        br#"{"host": 1, "event_data": {"y": [], "host": "z"}}"#,
+    ];
+    let nested: [&[u8]; 2] = [b"event_data", b"host"];
+    let wanted: [&[&[u8]]; 3] = [&nested, &[b"host"], &[b"a"]];
+    let mut space = canonical::ScanSpace::default();
+    for round in 0..2 {
+        for doc in docs {
+            let kept = canonical::scan_paths_in(&mut space, doc, 100, wanted).map(|m| m.values);
+            let fresh = canonical::scan_paths(doc, 100, wanted).map(|m| m.values);
+            assert_eq!(kept, fresh, "round {round}: {}", String::from_utf8_lossy(doc));
+        }
+    }
+}

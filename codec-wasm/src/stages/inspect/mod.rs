@@ -76,6 +76,8 @@ pub struct Inspector {
     canonical_fast_path: bool,
     /// Off for `validate`: frames and problems are counted, not written out.
     json_lines: bool,
+    /// The canonical scanner's buffers, kept from line to line.
+    scan_space: pyjson::canonical::ScanSpace,
 }
 
 const MAX_EXCERPT: usize = 80;
@@ -103,6 +105,7 @@ impl Inspector {
             summary: Summary::default(),
             canonical_fast_path: true,
             json_lines: true,
+            scan_space: Default::default(),
         }
     }
 
@@ -324,7 +327,8 @@ impl Inspector {
     /// line is anything else, for the full parse to judge.
     fn canonical_event(&mut self, line: &[u8], offset: u64, line_no: u64) -> bool {
         let depth = self.limits.max_json_depth as usize;
-        let Some(members) = pyjson::canonical::scan_paths(
+        let Some(members) = pyjson::canonical::scan_paths_in(
+            &mut self.scan_space,
             line,
             depth,
             [&[b"kwargs".as_slice()], &[b"status"], &[b"zipfile"], &[b"eof"], &[b"event"], &[b"counter"], &[b"uuid"], &[b"event_data", b"host"]],
