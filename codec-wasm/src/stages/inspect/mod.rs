@@ -466,7 +466,7 @@ impl Inspector {
     /// excerpt for a problem still has to be made from it.
     fn event(&mut self, fields: EventFields, offset: u64, line: u64, text: Option<&[u8]>) {
         // The counter as upstream's int, when it is one.
-        let counter = fields.counter.as_deref().filter(|c| c.iter().all(u8::is_ascii_digit)).and_then(|c| std::str::from_utf8(c).ok()?.parse::<u64>().ok());
+        let counter = fields.counter.as_deref().and_then(decimal_u64);
         self.check_counter(counter, offset, line, text);
         self.summary.count_event(&fields.event, fields.host.as_deref());
         self.count_frame("event");
@@ -669,7 +669,8 @@ struct EventFields<'a> {
 /// none when `json` is not a string.
 fn canonical_str(json: &[u8], depth: usize) -> Option<Cow<'_, str>> {
     let inner = json.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
-    if !inner.contains(&b'\\') {
+    // A loop, not `contains`: that is a call to memchr, slow for names this short.
+    if !inner.iter().any(|&b| b == b'\\') {
         // Canonical strings without escapes are printable ASCII.
         return std::str::from_utf8(inner).ok().map(Cow::Borrowed);
     }
@@ -677,6 +678,15 @@ fn canonical_str(json: &[u8], depth: usize) -> Option<Cow<'_, str>> {
         Value::Str(text) => text.as_str().map(|t| Cow::Owned(t.to_string())),
         _ => None,
     }
+}
+
+/// The value of a nonempty run of ASCII digits, if it fits a u64 (without a `&str` to
+/// parse: that costs a UTF-8 check per event).
+fn decimal_u64(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| if d.is_ascii_digit() { n.checked_mul(10)?.checked_add(u64::from(d - b'0')) } else { None })
 }
 
 /// Python's `str()` of the value `json` parses to (canonical JSON always parses).

@@ -148,3 +148,12 @@ fn reading_speed() {
         println!("round {round}: inspector {:.0} MB/s ({} problems), decoder {:.0} MB/s ({frames} frames)", mb / inspect, summary.problems, mb / decode);
     }
 }
+
+/// The counter's value, read without `str::parse`, as `str::parse` would read it.
+#[test]
+fn counters_read_as_str_parse_reads_them() {
+    let by_parse = |c: &[u8]| Some(c).filter(|c| c.iter().all(u8::is_ascii_digit)).and_then(|c| std::str::from_utf8(c).ok()?.parse::<u64>().ok());
+    for text in [&b""[..], b"0", b"7", b"007", b"12345", b"18446744073709551615", b"18446744073709551616", b"99999999999999999999", b"-1", b"+1", b"1.0", b"1e3", b"\"1\"", b"12a"] {
+        assert_eq!(decimal_u64(text), by_parse(text), "{}", String::from_utf8_lossy(text));
+    }
+}
