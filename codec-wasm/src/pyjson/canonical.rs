@@ -51,6 +51,23 @@ pub fn scan_paths<const N: usize>(text: &[u8], max_depth: usize, wanted: [&[&[u8
 /// object down (`[b"event_data", b"host"]`); a path through something other than an object
 /// finds nothing.
 pub fn scan_paths_in<const N: usize>(space: &mut ScanSpace, text: &[u8], max_depth: usize, wanted: [&[&[u8]]; N]) -> Option<Members<N>> {
+    let body = text.strip_suffix(b"\n").unwrap_or(text);
+    let (end, members) = scan_object(space, body, max_depth, wanted)?;
+    (end == body.len()).then_some(members)
+}
+
+/// [`scan_paths_in`] for the line at the start of `text`, before its newline is known: a
+/// canonical line holds no newline but the one that ends it (strings escape theirs, and no
+/// other whitespace is allowed), so the scan stops where the line ends, and the newline
+/// search is saved. `Some` when the object is followed by `\n`: then the line's length
+/// (without the newline) and the members.
+pub fn scan_line_in<const N: usize>(space: &mut ScanSpace, text: &[u8], max_depth: usize, wanted: [&[&[u8]]; N]) -> Option<(usize, Members<N>)> {
+    let (end, members) = scan_object(space, text, max_depth, wanted)?;
+    (text.get(end) == Some(&b'\n')).then_some((end, members))
+}
+
+/// The canonical object at the start of `text`: where it ends, and the wanted members.
+fn scan_object<const N: usize>(space: &mut ScanSpace, text: &[u8], max_depth: usize, wanted: [&[&[u8]]; N]) -> Option<(usize, Members<N>)> {
     assert!(N <= 32, "wanted paths are tracked in a u32");
     let mut path_prints = [[0; MAX_PATH_DEPTH]; 32];
     let mut depth_filters = [0u64; MAX_PATH_DEPTH];
@@ -61,8 +78,7 @@ pub fn scan_paths_in<const N: usize>(space: &mut ScanSpace, text: &[u8], max_dep
             *filter |= 1 << (print_bit(*print) % 64);
         }
     }
-    let body = text.strip_suffix(b"\n").unwrap_or(text);
-    if body.first() != Some(&b'{') {
+    if text.first() != Some(&b'{') {
         return None;
     }
     // Room for an event's keys at all open levels, so the scan seldom reallocates.
@@ -70,9 +86,9 @@ pub fn scan_paths_in<const N: usize>(space: &mut ScanSpace, text: &[u8], max_dep
     keys.clear();
     keys.reserve(64);
     let scratch = std::mem::take(&mut space.scratch);
-    let mut scanner = Scanner { text: body, pos: 0, scratch, keys, paths: &wanted, path_prints, depth_filters, found: [const { None }; 32] };
+    let mut scanner = Scanner { text, pos: 0, scratch, keys, paths: &wanted, path_prints, depth_filters, found: [const { None }; 32] };
     let everything = if N == 32 { u32::MAX } else { (1u32 << N) - 1 };
-    let complete = scanner.object(1, max_depth, everything).is_some() && scanner.pos == body.len();
+    let complete = scanner.object(1, max_depth, everything).is_some();
     space.keys = std::mem::take(&mut scanner.keys);
     space.scratch = std::mem::take(&mut scanner.scratch);
     if !complete {
@@ -82,7 +98,7 @@ pub fn scan_paths_in<const N: usize>(space: &mut ScanSpace, text: &[u8], max_dep
     for (slot, found) in values.iter_mut().zip(scanner.found) {
         *slot = found;
     }
-    Some(Members { values })
+    Some((scanner.pos, Members { values }))
 }
 
 /// Byte for byte, inline: keys and literals are short, and wasm's memcmp is a call and a

@@ -1319,3 +1319,26 @@ fn canonical_scans_with_kept_buffers_agree_with_fresh_ones() {
         }
     }
 }
+
+/// A line scanned with what follows it (the rest of a chunk) reads as the line alone, and
+/// only when a newline ends it.
+#[test]
+fn canonical_line_scans_agree_with_scans_of_the_line_alone() {
+    let lines = fixture_lines();
+    let nested: [&[u8]; 2] = [b"event_data", b"host"];
+    let wanted: [&[&[u8]]; 3] = [&nested, &[b"event"], &[b"counter"]];
+    let mut space = canonical::ScanSpace::default();
+    let mut taken = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let alone = canonical::scan_paths(line, 100, wanted).map(|m| m.values);
+        let next = lines.get(i + 1).map_or(&b""[..], |l| l.as_slice());
+        for (follows, ends_line) in [(&b"\n"[..], true), (b"\r\n", false), (b" \n", false), (b"", false)] {
+            let text = [line.as_slice(), follows, next].concat();
+            let found = canonical::scan_line_in(&mut space, &text, 100, wanted);
+            let expected = alone.clone().filter(|_| ends_line).map(|values| (line.len(), values));
+            assert_eq!(found.map(|(len, m)| (len, m.values)), expected, "{}", String::from_utf8_lossy(line));
+        }
+        taken += usize::from(alone.is_some());
+    }
+    assert!(taken > 100, "hardly any canonical line: {taken}");
+}

@@ -80,6 +80,10 @@ pub struct Inspector {
     scan_space: pyjson::canonical::ScanSpace,
 }
 
+/// The members of a canonical line that classify it and that an event's frame reports.
+const EVENT_MEMBERS: [&[&[u8]]; 8] =
+    [&[b"kwargs"], &[b"status"], &[b"zipfile"], &[b"eof"], &[b"event"], &[b"counter"], &[b"uuid"], &[b"event_data", b"host"]];
+
 const MAX_EXCERPT: usize = 80;
 /// Problems and statuses kept for the summary (the JSON lines have them all).
 const MAX_LISTED_PROBLEMS: usize = 1000;
@@ -193,6 +197,9 @@ impl Inspector {
 
     /// Takes bytes of lines: complete lines are diagnosed; returns how many were used.
     fn line_bytes(&mut self, bytes: &[u8]) -> usize {
+        if let Some(used) = self.canonical_event_line(bytes) {
+            return used;
+        }
         match bytescan::find_byte(b'\n', bytes) {
             Some(i) => {
                 let offset = self.buf_offset;
@@ -327,30 +334,53 @@ impl Inspector {
     /// line is anything else, for the full parse to judge.
     fn canonical_event(&mut self, line: &[u8], offset: u64, line_no: u64) -> bool {
         let depth = self.limits.max_json_depth as usize;
-        let Some(members) = pyjson::canonical::scan_paths_in(
-            &mut self.scan_space,
-            line,
-            depth,
-            [&[b"kwargs".as_slice()], &[b"status"], &[b"zipfile"], &[b"eof"], &[b"event"], &[b"counter"], &[b"uuid"], &[b"event_data", b"host"]],
-        ) else {
+        let Some(members) = pyjson::canonical::scan_paths_in(&mut self.scan_space, line, depth, EVENT_MEMBERS) else {
             return false;
         };
+        let Some(fields) = self.event_fields(line, members) else { return false };
+        self.event(fields, offset, line_no, Some(line));
+        true
+    }
+
+    /// [`Inspector::canonical_event`] for a line at the start of `bytes` (a chunk), before
+    /// its newline is found: the scan finds it (see [`pyjson::canonical::scan_line_in`]).
+    /// The bytes taken, newline included; `None`, with nothing changed, for the usual path.
+    fn canonical_event_line(&mut self, bytes: &[u8]) -> Option<usize> {
+        if !self.canonical_fast_path || self.after_eof || self.broken.is_some() || !self.buf.is_empty() {
+            return None;
+        }
+        let depth = self.limits.max_json_depth as usize;
+        let (len, members) = pyjson::canonical::scan_line_in(&mut self.scan_space, bytes, depth, EVENT_MEMBERS)?;
+        if len as u64 + 1 > self.limits.max_line_bytes {
+            return None;
+        }
+        let line = &bytes[..len];
+        let fields = self.event_fields(line, members)?;
+        // As the usual path does for a whole line in one chunk.
+        let (offset, line_no) = (self.buf_offset, self.line);
+        self.buf_offset = offset + len as u64 + 1;
+        self.event(fields, offset, line_no, Some(line));
+        self.line += 1;
+        Some(len + 1)
+    }
+
+    /// What the inspector reads of a canonical line, if the line is an event.
+    fn event_fields<'a>(&self, line: &'a [u8], members: pyjson::canonical::Members<8>) -> Option<EventFields<'a>> {
+        let depth = self.limits.max_json_depth as usize;
         let [kwargs, status, zipfile, eof, event, counter, uuid, host] = members.values;
         let json = |range: &Option<std::ops::Range<usize>>| range.clone().map(|r| &line[r]);
         let (event, counter, uuid, host) = (json(&event), json(&counter), json(&uuid), json(&host));
         let keepalive = event == Some(b"\"keepalive\"");
         let members = Members { kwargs: kwargs.is_some(), status: status.is_some(), zipfile: zipfile.is_some(), eof: eof.is_some(), keepalive };
         if classify(self.stream_so_far(), members) != Classified::Line(LineKind::Event) {
-            return false;
+            return None;
         }
-        let fields = EventFields {
+        Some(EventFields {
             event: event.map(|e| canonical_str(e, depth).unwrap_or_else(|| Cow::Owned(python_str_of(e, depth)))).unwrap_or_default(),
             counter: counter.map(Cow::Borrowed),
             uuid: uuid.map(Cow::Borrowed),
             host: host.and_then(|h| canonical_str(h, depth)),
-        };
-        self.event(fields, offset, line_no, Some(line));
-        true
+        })
     }
 
     /// Which stream this is, once a frame has said so: it decides how lines are classified.
