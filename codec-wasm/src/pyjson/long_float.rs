@@ -56,10 +56,10 @@ impl Decimal {
                 b'.' => in_fraction = true,
                 b'0'..=b'9' => {
                     if !in_fraction {
-                        before_point += 1;
+                        before_point = before_point.saturating_add(1);
                     }
                     if d.len == 0 && b == b'0' {
-                        leading_zeros += 1;
+                        leading_zeros = leading_zeros.saturating_add(1);
                     } else {
                         *d.digits.get_mut(d.len)? = b;
                         d.len += 1;
@@ -88,7 +88,8 @@ impl Decimal {
             }
             Some(_) => return None,
         };
-        d.decpt = before_point - leading_zeros + exponent;
+        // Saturating: a fraction may hold any number of leading zeros.
+        d.decpt = before_point.saturating_sub(leading_zeros).saturating_add(exponent);
         Some(d)
     }
 }
@@ -110,8 +111,10 @@ fn digits_are_repr(digits: u64, q: i32, x: f64) -> bool {
     }
     // Everything times 2 * 2**-e * 10**-q: x is 2mQ, the decimal grid's half step P, half
     // the gap to x's neighbours Q, all integers (10**-q is at most 10**38 or None).
-    let (p, Some(q10)) = (1u128 << e.unsigned_abs(), 10u128.checked_pow(q.unsigned_abs())) else { return false };
-    let scaled = |units: u64| u128::from(units).checked_mul(2 * p);
+    let (k, Some(q10)) = (e.unsigned_abs(), 10u128.checked_pow(q.unsigned_abs())) else { return false };
+    let p = 1u128 << k;
+    // Times 2P is a shift (u128 multiplies are calls in wasm), when the result fits.
+    let scaled = |units: u64| (u128::from(units).leading_zeros() > k + 1).then(|| u128::from(units) << (k + 1));
     let (Some(x2), Some(at)) = (m.checked_mul(2 * q10), scaled(digits)) else { return false };
     // Nearest n-digit decimal, strictly (no tie).
     if at.abs_diff(x2) >= p {

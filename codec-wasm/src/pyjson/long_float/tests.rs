@@ -150,4 +150,9 @@ fn long_float_edges() {
         assert!(!fast(text), "{}", String::from_utf8_lossy(text));
     }
     assert!(slow(b"1104896754342368.2") && !slow(b"1104896754342368.3"));
+    // Any number of zeros before the digits, or after the point: no overflow, no panic.
+    let zeros = "0".repeat(100_000);
+    for text in [format!("0.{zeros}30000000000000004"), format!("0.30000000000000004{zeros}"), format!("3.0000000000000004e-{zeros}1")] {
+        assert!(!fast(text.as_bytes()));
+    }
 }
