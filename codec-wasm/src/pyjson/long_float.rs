@@ -94,6 +94,18 @@ impl Decimal {
     }
 }
 
+/// 10**0 to 10**38, all the u128 holds: looked up, since computing one is several u128
+/// multiplies, each a call in wasm.
+const POWERS_OF_TEN: [u128; 39] = {
+    let mut table = [1u128; 39];
+    let mut i = 1;
+    while i < table.len() {
+        table[i] = table[i - 1] * 10;
+        i += 1;
+    }
+    table
+};
+
 /// Whether `digits * 10**q` (which parses to the positive double `x`) are repr's digits of
 /// `x`: see the module docs. False also when the values fall outside the range the integer
 /// arithmetic covers (from about 1e-6 to 1e16), or `x` is a power of two (its lower neighbour
@@ -111,7 +123,7 @@ fn digits_are_repr(digits: u64, q: i32, x: f64) -> bool {
     }
     // Everything times 2 * 2**-e * 10**-q: x is 2mQ, the decimal grid's half step P, half
     // the gap to x's neighbours Q, all integers (10**-q is at most 10**38 or None).
-    let (k, Some(q10)) = (e.unsigned_abs(), 10u128.checked_pow(q.unsigned_abs())) else { return false };
+    let (k, Some(&q10)) = (e.unsigned_abs(), POWERS_OF_TEN.get(q.unsigned_abs() as usize)) else { return false };
     let p = 1u128 << k;
     // Times 2P is a shift (u128 multiplies are calls in wasm), when the result fits.
     let scaled = |units: u64| (u128::from(units).leading_zeros() > k + 1).then(|| u128::from(units) << (k + 1));
