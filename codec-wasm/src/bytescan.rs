@@ -25,30 +25,51 @@ fn string_end_mask(word: u64) -> u64 {
     below_space | equal_mask(word, b'"') | equal_mask(word, b'\\')
 }
 
-/// The same, plus DEL and everything above it: what Python's `ensure_ascii` never writes raw.
+/// High bit set in each byte that is not printable ASCII or is `"` or `\`: what ends a run
+/// of string bytes as Python's `ensure_ascii` writes them. Computed on each byte's low seven
+/// bits `t` (no sum below carries out of its byte): `t + 0x60` reaches bit 7 from 0x20 up,
+/// `t + 1` only at 0x7f, and the byte's own bit 7 marks 0x80 up; `t ^ c` is zero only where
+/// the byte is `c`, and adding 0x7f sets bit 7 wherever it is not. Fewer operations than
+/// asking each question on its own: this runs over every byte of every string in a line.
 #[inline(always)]
 fn ascii_string_end_mask(word: u64) -> u64 {
-    let at_least_del = (((word & LOW7) + ONES) | word) & HIGH;
-    at_least_del | string_end_mask(word)
+    let t = word & LOW7;
+    let outside = !(t + ONES * 0x60) | (t + ONES) | word;
+    let quote = !((t ^ (ONES * b'"' as u64)) + LOW7);
+    let backslash = !((t ^ (ONES * b'\\' as u64)) + LOW7);
+    (outside | quote | backslash) & HIGH
 }
 
+/// The first eight bytes as a little-endian word (0 when fewer: callers pass exact chunks).
 #[inline(always)]
-fn word_at(bytes: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"))
+fn word_of(bytes: &[u8]) -> u64 {
+    bytes.first_chunk::<8>().map_or(0, |w| u64::from_le_bytes(*w))
 }
 
-/// Index of the first `needle` in `haystack`.
+/// Index of the first `needle` in `haystack`. Sixteen bytes a round: lines are long, and
+/// one test for two words halves the loop's branches.
 #[inline]
 pub fn find_byte(needle: u8, haystack: &[u8]) -> Option<usize> {
     let mut at = 0;
-    while at + 8 <= haystack.len() {
-        let mask = equal_mask(word_at(haystack, at), needle);
+    let mut pairs = haystack.chunks_exact(16);
+    for pair in &mut pairs {
+        let (low, high) = (equal_mask(word_of(pair), needle), equal_mask(word_of(&pair[8..]), needle));
+        if low | high != 0 {
+            let first = if low != 0 { low.trailing_zeros() } else { 64 + high.trailing_zeros() };
+            return Some(at + (first / 8) as usize);
+        }
+        at += 16;
+    }
+    let rest = pairs.remainder();
+    let mut words = rest.chunks_exact(8);
+    for chunk in &mut words {
+        let mask = equal_mask(word_of(chunk), needle);
         if mask != 0 {
             return Some(at + (mask.trailing_zeros() / 8) as usize);
         }
         at += 8;
     }
-    haystack[at..].iter().position(|&b| b == needle).map(|i| at + i)
+    words.remainder().iter().position(|&b| b == needle).map(|i| at + i)
 }
 
 /// How many leading bytes a JSON string may hold unescaped: anything but controls, `"`
@@ -68,14 +89,16 @@ pub fn plain_ascii_len(bytes: &[u8]) -> usize {
 #[inline(always)]
 fn leading_run(bytes: &[u8], word_mask: impl Fn(u64) -> u64, ends: impl Fn(u8) -> bool) -> usize {
     let mut at = 0;
-    while at + 8 <= bytes.len() {
-        let mask = word_mask(word_at(bytes, at));
+    let mut words = bytes.chunks_exact(8);
+    for chunk in &mut words {
+        let mask = word_mask(word_of(chunk));
         if mask != 0 {
             return at + (mask.trailing_zeros() / 8) as usize;
         }
         at += 8;
     }
-    at + bytes[at..].iter().position(|&b| ends(b)).unwrap_or(bytes.len() - at)
+    let tail = words.remainder();
+    at + tail.iter().position(|&b| ends(b)).unwrap_or(tail.len())
 }
 
 fn ends_string(b: u8) -> bool {
@@ -89,7 +112,7 @@ mod tests {
     /// Every byte value at every position of a word and in the tail, against the plain loop.
     #[test]
     fn agrees_with_the_byte_loop_for_every_byte_at_every_position() {
-        for len in 0..20 {
+        for len in 0..40 {
             for at in 0..len {
                 for b in 0..=255u8 {
                     let mut bytes = vec![b'a'; len];

@@ -8,6 +8,7 @@
 use std::ops::Range;
 
 use super::float_repr::write_json_float;
+use super::long_float::long_float_repr;
 
 /// Python's default `sys.int_info.str_digits_check_threshold`: longer ints fail to parse.
 const INT_MAX_STR_DIGITS: usize = 4300;
@@ -19,42 +20,85 @@ pub struct Members<const N: usize> {
     pub values: [Option<Range<usize>>; N],
 }
 
+/// The scanner's buffers, kept by a caller that scans line after line (two allocations
+/// per line otherwise).
+#[derive(Debug, Default)]
+pub struct ScanSpace {
+    keys: Vec<(u64, Range<usize>)>,
+    scratch: Vec<u8>,
+}
+
 /// `Some` when `text` (one object, optionally followed by a single `\n`) is canonical and no
 /// container in it is nested deeper than `max_depth`; then the ranges of the `wanted`
 /// top-level keys' values.
-pub fn scan<const N: usize>(text: &[u8], max_depth: usize, wanted: [&[u8]; N]) -> Option<Members<N>> {
-    scan_paths(text, max_depth, wanted.each_ref().map(std::slice::from_ref))
+pub fn scan_in<const N: usize>(space: &mut ScanSpace, text: &[u8], max_depth: usize, wanted: [&[u8]; N]) -> Option<Members<N>> {
+    scan_paths_in(space, text, max_depth, wanted.each_ref().map(std::slice::from_ref))
 }
 
-/// [`scan`] for members at any depth: each wanted path is the keys from the top-level
+/// [`scan_in`] with fresh buffers.
+#[cfg(test)]
+pub fn scan<const N: usize>(text: &[u8], max_depth: usize, wanted: [&[u8]; N]) -> Option<Members<N>> {
+    scan_in(&mut ScanSpace::default(), text, max_depth, wanted)
+}
+
+/// [`scan_paths_in`] with fresh buffers.
+#[cfg(test)]
+pub fn scan_paths<const N: usize>(text: &[u8], max_depth: usize, wanted: [&[&[u8]]; N]) -> Option<Members<N>> {
+    scan_paths_in(&mut ScanSpace::default(), text, max_depth, wanted)
+}
+
+/// [`scan_in`] for members at any depth: each wanted path is the keys from the top-level
 /// object down (`[b"event_data", b"host"]`); a path through something other than an object
 /// finds nothing.
-pub fn scan_paths<const N: usize>(text: &[u8], max_depth: usize, wanted: [&[&[u8]]; N]) -> Option<Members<N>> {
+pub fn scan_paths_in<const N: usize>(space: &mut ScanSpace, text: &[u8], max_depth: usize, wanted: [&[&[u8]]; N]) -> Option<Members<N>> {
+    let body = text.strip_suffix(b"\n").unwrap_or(text);
+    let (end, members) = scan_object(space, body, max_depth, wanted)?;
+    (end == body.len()).then_some(members)
+}
+
+/// [`scan_paths_in`] for the line at the start of `text`, before its newline is known: a
+/// canonical line holds no newline but the one that ends it (strings escape theirs, and no
+/// other whitespace is allowed), so the scan stops where the line ends, and the newline
+/// search is saved. `Some` when the object is followed by `\n`: then the line's length
+/// (without the newline) and the members.
+pub fn scan_line_in<const N: usize>(space: &mut ScanSpace, text: &[u8], max_depth: usize, wanted: [&[&[u8]]; N]) -> Option<(usize, Members<N>)> {
+    let (end, members) = scan_object(space, text, max_depth, wanted)?;
+    (text.get(end) == Some(&b'\n')).then_some((end, members))
+}
+
+/// The canonical object at the start of `text`: where it ends, and the wanted members.
+fn scan_object<const N: usize>(space: &mut ScanSpace, text: &[u8], max_depth: usize, wanted: [&[&[u8]]; N]) -> Option<(usize, Members<N>)> {
     assert!(N <= 32, "wanted paths are tracked in a u32");
     let mut path_prints = [[0; MAX_PATH_DEPTH]; 32];
+    let mut depth_filters = [0u64; MAX_PATH_DEPTH];
     for (prints, path) in path_prints.iter_mut().zip(&wanted) {
         assert!(path.len() <= MAX_PATH_DEPTH, "a wanted path deeper than {MAX_PATH_DEPTH}");
-        for (print, key) in prints.iter_mut().zip(path.iter()) {
+        for ((print, key), filter) in prints.iter_mut().zip(path.iter()).zip(&mut depth_filters) {
             *print = fingerprint(key);
+            *filter |= 1 << (print_bit(*print) % 64);
         }
     }
-    let body = text.strip_suffix(b"\n").unwrap_or(text);
-    if body.first() != Some(&b'{') {
+    if text.first() != Some(&b'{') {
         return None;
     }
     // Room for an event's keys at all open levels, so the scan seldom reallocates.
-    let keys = Vec::with_capacity(64);
-    let mut scanner = Scanner { text: body, pos: 0, scratch: Vec::new(), keys, paths: &wanted, path_prints, found: [const { None }; 32] };
+    let mut keys = std::mem::take(&mut space.keys);
+    keys.clear();
+    keys.reserve(64);
+    let scratch = std::mem::take(&mut space.scratch);
+    let mut scanner = Scanner { text, pos: 0, scratch, keys, paths: &wanted, path_prints, depth_filters, found: [const { None }; 32] };
     let everything = if N == 32 { u32::MAX } else { (1u32 << N) - 1 };
-    scanner.object(1, max_depth, everything)?;
-    if scanner.pos != body.len() {
+    let complete = scanner.object(1, max_depth, everything).is_some();
+    space.keys = std::mem::take(&mut scanner.keys);
+    space.scratch = std::mem::take(&mut scanner.scratch);
+    if !complete {
         return None;
     }
     let mut values: [Option<Range<usize>>; N] = std::array::from_fn(|_| None);
     for (slot, found) in values.iter_mut().zip(scanner.found) {
         *slot = found;
     }
-    Some(Members { values })
+    Some((scanner.pos, Members { values }))
 }
 
 /// Byte for byte, inline: keys and literals are short, and wasm's memcmp is a call and a
@@ -74,6 +118,12 @@ fn fingerprint(key: &[u8]) -> u64 {
     }
 }
 
+/// A key's bit (0..256) for the filters of seen and wanted keys.
+#[inline(always)]
+fn print_bit(print: u64) -> usize {
+    (print.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize
+}
+
 struct Scanner<'a> {
     text: &'a [u8],
     pos: usize,
@@ -85,6 +135,9 @@ struct Scanner<'a> {
     paths: &'a [&'a [&'a [u8]]],
     /// The [`fingerprint`] of each wanted key, by path and depth.
     path_prints: [[u64; MAX_PATH_DEPTH]; 32],
+    /// By depth, a bit per wanted key there ([`print_bit`] mod 64): most keys are no
+    /// wanted one, and one test says so without going through the paths.
+    depth_filters: [u64; MAX_PATH_DEPTH],
     found: [Option<Range<usize>>; 32],
 }
 
@@ -160,7 +213,7 @@ impl Scanner<'_> {
             let key = self.string()?;
             // Canonical strings are unique spellings, so equal keys have equal bytes.
             let print = fingerprint(&self.text[key.start + 1..key.end - 1]);
-            let bit = (print.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize;
+            let bit = print_bit(print);
             if seen[bit / 64] & (1 << (bit % 64)) != 0
                 && self.keys[first_key..].iter().any(|(p, k)| *p == print && same(&self.text[k.clone()], &self.text[key.clone()]))
             {
@@ -169,7 +222,8 @@ impl Scanner<'_> {
             seen[bit / 64] |= 1 << (bit % 64);
             self.eat_pair(b':', b' ')?;
             let start = self.pos;
-            let (ends_here, continues) = if paths == 0 { (0, 0) } else { self.paths_through(paths, depth, key.clone(), print) };
+            let wanted_here = paths != 0 && self.depth_filters.get(depth - 1).is_some_and(|f| f & 1 << (bit % 64) != 0);
+            let (ends_here, continues) = if wanted_here { self.paths_through(paths, depth, key.clone(), print) } else { (0, 0) };
             self.value(depth, max_depth, continues)?;
             let mut ends = ends_here;
             while ends != 0 {
@@ -323,7 +377,7 @@ impl Scanner<'_> {
         if !float {
             return (text != b"-0" && int_digits <= INT_MAX_STR_DIGITS).then_some(());
         }
-        if short_float_repr(text) {
+        if short_float_repr(text) || long_float_repr(text, &mut self.scratch) {
             return Some(());
         }
         let value: f64 = std::str::from_utf8(text).ok()?.parse().ok()?;

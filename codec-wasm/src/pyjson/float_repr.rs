@@ -57,6 +57,15 @@ pub(crate) fn write_py_float_str(f: f64, out: &mut Vec<u8>) {
     digits.layout(out);
 }
 
+/// Appends repr's layout of the positive value `0.digits * 10**decpt` (`digits`: 1 to 40
+/// significant digits, no trailing zero), for a caller that already knows the digits are
+/// repr's (the canonical scanner's check of long floats).
+pub(super) fn write_repr_layout(digits: &[u8], decpt: i32, out: &mut Vec<u8>) {
+    let mut d = Digits { buf: [b'0'; 40], len: digits.len().min(40), decpt };
+    d.buf[..d.len].copy_from_slice(&digits[..d.len]);
+    d.layout(out);
+}
+
 /// Shortest round-trip digits `0.d1d2...dn * 10**decpt` (no trailing zeros, except "0").
 struct Digits {
     buf: [u8; 40],

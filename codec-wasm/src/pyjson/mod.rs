@@ -30,6 +30,7 @@
 pub(crate) mod canonical;
 mod encode;
 mod float_repr;
+mod long_float;
 mod parse;
 #[cfg(test)]
 mod tests;
@@ -360,7 +361,7 @@ pub fn encode_to_string(value: &Value) -> String {
     ascii_string(out)
 }
 
-/// What [`encode`] wrote (or a line [`canonical::scan`] accepted) as a `String`: pure ASCII
+/// What [`encode`] wrote (or a line [`canonical::scan_in`] accepted) as a `String`: pure ASCII
 /// by construction (ensure_ascii=True), so the lossy branch never replaces anything.
 pub fn ascii_string(json: Vec<u8>) -> String {
     String::from_utf8(json).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())

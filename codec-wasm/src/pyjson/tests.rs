@@ -1295,3 +1295,50 @@ fn canonical_scan_finds_members_by_path() {
     // Equal keys in different objects are fine.
     assert!(canonical::scan(br#"{"a": {"a": 1}, "b": {"a": 2}}"#, 1000, [b"a".as_slice()]).is_some());
 }
+
+/// Buffers kept from scan to scan, whatever the last scan left in them (a refusal midway,
+/// a slow-checked float), give what fresh ones give.
+#[test]
+fn canonical_scans_with_kept_buffers_agree_with_fresh_ones() {
+    let docs: [&[u8]; 6] = [
+        br#"{"a": {"b": 1, "b": 2}}"#,
+        br#"{"a": 0.30000000000000004, "b": {"c": [1e-07, 5e-324]}, "host": "h"}"#,
+        br#"{"event_data": {"host": "web1", "x": 1.50}}"#,
+        br#"{"event_data": {"host": "web1", "res": {"host": 1}}, "host": 2}"#,
+        br#"{"a": "#,
+        br#"{"host": 1, "event_data": {"y": [], "host": "z"}}"#,
+    ];
+    let nested: [&[u8]; 2] = [b"event_data", b"host"];
+    let wanted: [&[&[u8]]; 3] = [&nested, &[b"host"], &[b"a"]];
+    let mut space = canonical::ScanSpace::default();
+    for round in 0..2 {
+        for doc in docs {
+            let kept = canonical::scan_paths_in(&mut space, doc, 100, wanted).map(|m| m.values);
+            let fresh = canonical::scan_paths(doc, 100, wanted).map(|m| m.values);
+            assert_eq!(kept, fresh, "round {round}: {}", String::from_utf8_lossy(doc));
+        }
+    }
+}
+
+/// A line scanned with what follows it (the rest of a chunk) reads as the line alone, and
+/// only when a newline ends it.
+#[test]
+fn canonical_line_scans_agree_with_scans_of_the_line_alone() {
+    let lines = fixture_lines();
+    let nested: [&[u8]; 2] = [b"event_data", b"host"];
+    let wanted: [&[&[u8]]; 3] = [&nested, &[b"event"], &[b"counter"]];
+    let mut space = canonical::ScanSpace::default();
+    let mut taken = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let alone = canonical::scan_paths(line, 100, wanted).map(|m| m.values);
+        let next = lines.get(i + 1).map_or(&b""[..], |l| l.as_slice());
+        for (follows, ends_line) in [(&b"\n"[..], true), (b"\r\n", false), (b" \n", false), (b"", false)] {
+            let text = [line.as_slice(), follows, next].concat();
+            let found = canonical::scan_line_in(&mut space, &text, 100, wanted);
+            let expected = alone.clone().filter(|_| ends_line).map(|values| (line.len(), values));
+            assert_eq!(found.map(|(len, m)| (len, m.values)), expected, "{}", String::from_utf8_lossy(line));
+        }
+        taken += usize::from(alone.is_some());
+    }
+    assert!(taken > 100, "hardly any canonical line: {taken}");
+}

@@ -66,6 +66,8 @@ pub struct Decoder {
     input_ended: bool,
     error: Option<StreamError>,
     raw_events: bool,
+    /// The canonical scanner's buffers, kept from line to line.
+    scan_space: pyjson::canonical::ScanSpace,
 }
 
 impl Decoder {
@@ -81,6 +83,7 @@ impl Decoder {
             input_ended: false,
             error: None,
             raw_events: false,
+            scan_space: Default::default(),
         }
     }
 
@@ -191,7 +194,7 @@ impl Decoder {
         self.scan = end;
         let line = &self.buf[line_start..end];
         if self.raw_events {
-            if let Some(event) = raw_event(&self.limits, line, offset) {
+            if let Some(event) = raw_event(&mut self.scan_space, &self.limits, line, offset) {
                 return Ok(Some(Frame::RawEvent(event)));
             }
         }
@@ -261,8 +264,9 @@ impl Decoder {
 
 /// A canonical line that the classifier makes a result stream's event; anything else goes
 /// to [`parse_and_classify`].
-fn raw_event(limits: &Limits, line: &[u8], offset: u64) -> Option<RawEvent> {
-    let members = pyjson::canonical::scan(
+fn raw_event(space: &mut pyjson::canonical::ScanSpace, limits: &Limits, line: &[u8], offset: u64) -> Option<RawEvent> {
+    let members = pyjson::canonical::scan_in(
+        space,
         line,
         limits.max_json_depth as usize,
         [b"kwargs".as_slice(), b"status", b"zipfile", b"eof", b"event", b"counter", b"uuid", b"stdout"],

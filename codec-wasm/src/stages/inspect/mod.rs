@@ -9,6 +9,7 @@
 
 mod archive;
 mod report;
+mod tally;
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -75,7 +76,13 @@ pub struct Inspector {
     canonical_fast_path: bool,
     /// Off for `validate`: frames and problems are counted, not written out.
     json_lines: bool,
+    /// The canonical scanner's buffers, kept from line to line.
+    scan_space: pyjson::canonical::ScanSpace,
 }
+
+/// The members of a canonical line that classify it and that an event's frame reports.
+const EVENT_MEMBERS: [&[&[u8]]; 8] =
+    [&[b"kwargs"], &[b"status"], &[b"zipfile"], &[b"eof"], &[b"event"], &[b"counter"], &[b"uuid"], &[b"event_data", b"host"]];
 
 const MAX_EXCERPT: usize = 80;
 /// Problems and statuses kept for the summary (the JSON lines have them all).
@@ -102,6 +109,7 @@ impl Inspector {
             summary: Summary::default(),
             canonical_fast_path: true,
             json_lines: true,
+            scan_space: Default::default(),
         }
     }
 
@@ -189,6 +197,9 @@ impl Inspector {
 
     /// Takes bytes of lines: complete lines are diagnosed; returns how many were used.
     fn line_bytes(&mut self, bytes: &[u8]) -> usize {
+        if let Some(used) = self.canonical_event_line(bytes) {
+            return used;
+        }
         match bytescan::find_byte(b'\n', bytes) {
             Some(i) => {
                 let offset = self.buf_offset;
@@ -323,29 +334,53 @@ impl Inspector {
     /// line is anything else, for the full parse to judge.
     fn canonical_event(&mut self, line: &[u8], offset: u64, line_no: u64) -> bool {
         let depth = self.limits.max_json_depth as usize;
-        let Some(members) = pyjson::canonical::scan_paths(
-            line,
-            depth,
-            [&[b"kwargs".as_slice()], &[b"status"], &[b"zipfile"], &[b"eof"], &[b"event"], &[b"counter"], &[b"uuid"], &[b"event_data", b"host"]],
-        ) else {
+        let Some(members) = pyjson::canonical::scan_paths_in(&mut self.scan_space, line, depth, EVENT_MEMBERS) else {
             return false;
         };
+        let Some(fields) = self.event_fields(line, members) else { return false };
+        self.event(fields, offset, line_no, Some(line));
+        true
+    }
+
+    /// [`Inspector::canonical_event`] for a line at the start of `bytes` (a chunk), before
+    /// its newline is found: the scan finds it (see [`pyjson::canonical::scan_line_in`]).
+    /// The bytes taken, newline included; `None`, with nothing changed, for the usual path.
+    fn canonical_event_line(&mut self, bytes: &[u8]) -> Option<usize> {
+        if !self.canonical_fast_path || self.after_eof || self.broken.is_some() || !self.buf.is_empty() {
+            return None;
+        }
+        let depth = self.limits.max_json_depth as usize;
+        let (len, members) = pyjson::canonical::scan_line_in(&mut self.scan_space, bytes, depth, EVENT_MEMBERS)?;
+        if len as u64 + 1 > self.limits.max_line_bytes {
+            return None;
+        }
+        let line = &bytes[..len];
+        let fields = self.event_fields(line, members)?;
+        // As the usual path does for a whole line in one chunk.
+        let (offset, line_no) = (self.buf_offset, self.line);
+        self.buf_offset = offset + len as u64 + 1;
+        self.event(fields, offset, line_no, Some(line));
+        self.line += 1;
+        Some(len + 1)
+    }
+
+    /// What the inspector reads of a canonical line, if the line is an event.
+    fn event_fields<'a>(&self, line: &'a [u8], members: pyjson::canonical::Members<8>) -> Option<EventFields<'a>> {
+        let depth = self.limits.max_json_depth as usize;
         let [kwargs, status, zipfile, eof, event, counter, uuid, host] = members.values;
         let json = |range: &Option<std::ops::Range<usize>>| range.clone().map(|r| &line[r]);
         let (event, counter, uuid, host) = (json(&event), json(&counter), json(&uuid), json(&host));
         let keepalive = event == Some(b"\"keepalive\"");
         let members = Members { kwargs: kwargs.is_some(), status: status.is_some(), zipfile: zipfile.is_some(), eof: eof.is_some(), keepalive };
         if classify(self.stream_so_far(), members) != Classified::Line(LineKind::Event) {
-            return false;
+            return None;
         }
-        let fields = EventFields {
+        Some(EventFields {
             event: event.map(|e| canonical_str(e, depth).unwrap_or_else(|| Cow::Owned(python_str_of(e, depth)))).unwrap_or_default(),
             counter: counter.map(Cow::Borrowed),
             uuid: uuid.map(Cow::Borrowed),
             host: host.and_then(|h| canonical_str(h, depth)),
-        };
-        self.event(fields, offset, line_no, Some(line));
-        true
+        })
     }
 
     /// Which stream this is, once a frame has said so: it decides how lines are classified.
@@ -452,7 +487,7 @@ impl Inspector {
                 _ => {}
             }
         }
-        *self.summary.frames.entry(kind).or_default() += 1;
+        self.summary.frames.count(kind);
     }
 
     /// An event: its counter checked against the last one, counted, and its JSON line
@@ -461,7 +496,7 @@ impl Inspector {
     /// excerpt for a problem still has to be made from it.
     fn event(&mut self, fields: EventFields, offset: u64, line: u64, text: Option<&[u8]>) {
         // The counter as upstream's int, when it is one.
-        let counter = fields.counter.as_deref().filter(|c| c.iter().all(u8::is_ascii_digit)).and_then(|c| std::str::from_utf8(c).ok()?.parse::<u64>().ok());
+        let counter = fields.counter.as_deref().and_then(decimal_u64);
         self.check_counter(counter, offset, line, text);
         self.summary.count_event(&fields.event, fields.host.as_deref());
         self.count_frame("event");
@@ -662,9 +697,11 @@ struct EventFields<'a> {
 
 /// The text of a canonical JSON string: borrowed when it holds no escape, else decoded;
 /// none when `json` is not a string.
+#[allow(clippy::manual_contains)] // see below: the loop is the faster one here
 fn canonical_str(json: &[u8], depth: usize) -> Option<Cow<'_, str>> {
     let inner = json.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
-    if !inner.contains(&b'\\') {
+    // A loop, not `contains`: that is a call to memchr, slow for names this short.
+    if !inner.iter().any(|&b| b == b'\\') {
         // Canonical strings without escapes are printable ASCII.
         return std::str::from_utf8(inner).ok().map(Cow::Borrowed);
     }
@@ -672,6 +709,15 @@ fn canonical_str(json: &[u8], depth: usize) -> Option<Cow<'_, str>> {
         Value::Str(text) => text.as_str().map(|t| Cow::Owned(t.to_string())),
         _ => None,
     }
+}
+
+/// The value of a nonempty run of ASCII digits, if it fits a u64 (without a `&str` to
+/// parse: that costs a UTF-8 check per event).
+fn decimal_u64(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| if d.is_ascii_digit() { n.checked_mul(10)?.checked_add(u64::from(d - b'0')) } else { None })
 }
 
 /// Python's `str()` of the value `json` parses to (canonical JSON always parses).

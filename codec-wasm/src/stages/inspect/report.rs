@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::archive::Entry;
+use super::tally::Tally;
 use super::Problem;
 use crate::pyjson::{self, PyStr, Value};
 
@@ -30,12 +31,12 @@ pub struct Summary {
     pub stream_kind: &'static str,
     pub bytes: u64,
     pub lines: u64,
-    pub frames: BTreeMap<&'static str, u64>,
+    pub frames: Tally,
     pub kwargs: Option<Value>,
     pub statuses: Vec<Status>,
     pub status_count: u64,
-    pub events_by_type: BTreeMap<String, u64>,
-    pub events_by_host: BTreeMap<String, u64>,
+    pub events_by_type: Tally,
+    pub events_by_host: Tally,
     pub counters: Option<(u64, u64)>,
     pub last_counter: Option<u64>,
     pub keepalives: u64,
@@ -54,12 +55,12 @@ impl Default for Summary {
             stream_kind: "unknown",
             bytes: 0,
             lines: 0,
-            frames: BTreeMap::new(),
+            frames: Tally::default(),
             kwargs: None,
             statuses: Vec::new(),
             status_count: 0,
-            events_by_type: BTreeMap::new(),
-            events_by_host: BTreeMap::new(),
+            events_by_type: Tally::default(),
+            events_by_host: Tally::default(),
             counters: None,
             last_counter: None,
             keepalives: 0,
@@ -81,20 +82,20 @@ fn int(n: u64) -> Value {
     Value::Int(n.to_string().into())
 }
 
-fn counts<K: AsRef<str>>(map: &BTreeMap<K, u64>) -> Value {
-    Value::Object(map.iter().map(|(k, n)| (s(k.as_ref()), int(*n))).collect())
+fn counts<K: AsRef<str>>(map: impl IntoIterator<Item = (K, u64)>) -> Value {
+    Value::Object(map.into_iter().map(|(k, n)| (s(k.as_ref()), int(n))).collect())
 }
 
 impl Summary {
     pub fn count_event(&mut self, event: &str, host: Option<&str>) {
-        count_bounded(&mut self.events_by_type, event);
+        self.events_by_type.count(event);
         if let Some(host) = host {
-            count_bounded(&mut self.events_by_host, host);
+            self.events_by_host.count(host);
         }
     }
 
     fn events(&self) -> u64 {
-        self.events_by_type.values().sum()
+        self.events_by_type.total()
     }
 
     /// The `summary` object of `inspect --json` (key order is part of the format).
@@ -140,7 +141,7 @@ impl Summary {
             (s("bytes"), int(self.bytes)),
             (s("lines"), int(self.lines)),
             (s("complete"), Value::Bool(self.complete)),
-            (s("frames"), counts(&self.frames)),
+            (s("frames"), counts(self.frames.sorted())),
             (s("kwargs"), self.kwargs.clone().unwrap_or(Value::Null)),
             (s("statuses"), Value::Array(statuses)),
             (
@@ -148,14 +149,14 @@ impl Summary {
                 Value::Object(vec![
                     (s("total"), int(self.events())),
                     (s("counters"), counters),
-                    (s("by_type"), counts(&self.events_by_type)),
-                    (s("by_host"), counts(&self.events_by_host)),
+                    (s("by_type"), counts(self.events_by_type.sorted())),
+                    (s("by_host"), counts(self.events_by_host.sorted())),
                 ]),
             ),
             (s("keepalives"), int(self.keepalives)),
             (s("archives"), Value::Array(archives)),
             (s("problems"), int(self.problems)),
-            (s("problem_kinds"), counts(&self.problem_kinds)),
+            (s("problem_kinds"), counts(self.problem_kinds.iter().map(|(k, n)| (k, *n)))),
         ])
     }
 
@@ -184,7 +185,7 @@ impl Summary {
             for (label, map) in [("by type", &self.events_by_type), ("by host", &self.events_by_host)] {
                 if !map.is_empty() {
                     out.push_str(&format!("  {label}:\n"));
-                    for (k, n) in map {
+                    for (k, n) in map.sorted() {
                         out.push_str(&format!("    {n:>7}  {k}\n"));
                     }
                 }
@@ -218,19 +219,6 @@ impl Summary {
         }
         out
     }
-}
-
-/// Distinct names kept per count map: a stream cannot grow the summary without bound.
-const MAX_DISTINCT: usize = 10_000;
-
-/// Counts `name`, or `(others)` once the map holds [`MAX_DISTINCT`] names.
-fn count_bounded(map: &mut BTreeMap<String, u64>, name: &str) {
-    if let Some(count) = map.get_mut(name) {
-        *count += 1;
-        return;
-    }
-    let key = if map.len() < MAX_DISTINCT { name } else { "(others)" };
-    *map.entry(key.to_string()).or_default() += 1;
 }
 
 /// kwargs with secrets replaced: `passwords`, `ssh_key` and `container_auth_data` values,

@@ -87,10 +87,16 @@ fn the_canonical_fast_path_reports_what_the_full_parse_reports() {
         streams.push((format!("{name} (no spaces)"), respaced));
     }
     for (name, stream) in &streams {
-        let (fast, fast_summary) = inspect_with(stream, 1 << 16, Limits::default(), true);
         let (full, full_summary) = inspect_with(stream, 1 << 16, Limits::default(), false);
-        assert_eq!(String::from_utf8_lossy(&fast), String::from_utf8_lossy(&full), "{name}");
-        assert_eq!(fast_summary.text(), full_summary.text(), "{name}");
+        // In any chunking: the fast path finds a line's end itself when the chunk holds it.
+        for chunk in [1 << 16, 4096, 7] {
+            let (fast, fast_summary) = inspect_with(stream, chunk, Limits::default(), true);
+            assert_eq!(String::from_utf8_lossy(&fast), String::from_utf8_lossy(&full), "{name} in {chunk}-byte chunks");
+            assert_eq!(fast_summary.text(), full_summary.text(), "{name} in {chunk}-byte chunks");
+        }
+        // And at a line limit some canonical lines are over.
+        let limits = Limits { max_line_bytes: 600, ..Limits::default() };
+        assert_eq!(inspect_with(stream, 1 << 16, limits, true).0, inspect_with(stream, 1 << 16, limits, false).0, "{name} at a 600-byte line limit");
         // validate's inspector: the same diagnosis, and no lines but the summary.
         let (quiet, quiet_summary) = inspect_as(stream, 1 << 16, Limits::default(), true, false);
         assert_eq!(quiet_summary.text(), full_summary.text(), "{name}");
@@ -146,5 +152,14 @@ fn reading_speed() {
         }
         let decode = started.elapsed().as_secs_f64();
         println!("round {round}: inspector {:.0} MB/s ({} problems), decoder {:.0} MB/s ({frames} frames)", mb / inspect, summary.problems, mb / decode);
+    }
+}
+
+/// The counter's value, read without `str::parse`, as `str::parse` would read it.
+#[test]
+fn counters_read_as_str_parse_reads_them() {
+    let by_parse = |c: &[u8]| Some(c).filter(|c| c.iter().all(u8::is_ascii_digit)).and_then(|c| std::str::from_utf8(c).ok()?.parse::<u64>().ok());
+    for text in [&b""[..], b"0", b"7", b"007", b"12345", b"18446744073709551615", b"18446744073709551616", b"99999999999999999999", b"-1", b"+1", b"1.0", b"1e3", b"\"1\"", b"12a"] {
+        assert_eq!(decimal_u64(text), by_parse(text), "{}", String::from_utf8_lossy(text));
     }
 }
