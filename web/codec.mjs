@@ -40,7 +40,7 @@ const noWrite = () => {
   throw { tag: 'failed', val: 'not available in the browser' };
 };
 // The page packs no archives; the component's own deflate would serve if it did.
-const nativeDeflate = { encodeFiles: () => { throw { tag: 'unsupported' }; } };
+const nativePack = { encodeFiles: () => { throw { tag: 'unsupported' }; } };
 const fastWrites = { writeFile: noWrite, writeAt: noWrite, queueWrite: noWrite, flushWrites: () => {} };
 
 /** What preview2-shim's WASIShim.getImportObject gives, sandboxed: no env, no network. */
@@ -96,5 +96,5 @@ function wasiImports() {
 
 /** A fresh instance with an empty in-memory `/scratch` (archives are spooled there). */
 export async function load() {
-  return instantiate(coreModule, { ...wasiImports(), 'runnerwire:codec/host-fs': hostFs, 'runnerwire:codec/fast-writes': fastWrites, 'runnerwire:codec/native-deflate': nativeDeflate });
+  return instantiate(coreModule, { ...wasiImports(), 'runnerwire:codec/host-fs': hostFs, 'runnerwire:codec/fast-writes': fastWrites, 'runnerwire:codec/native-pack': nativePack });
 }

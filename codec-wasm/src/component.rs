@@ -18,7 +18,7 @@ use exports::runnerwire::codec::frames as wit_frames;
 use exports::runnerwire::codec::process as wit_process;
 use exports::runnerwire::codec::transmit as wit_transmit;
 use exports::runnerwire::codec::types as wit_types;
-use runnerwire::codec::{fast_writes, host_fs, native_deflate};
+use runnerwire::codec::{fast_writes, host_fs, native_pack};
 
 /// Guest paths of the directories the host grants.
 const ARTIFACTS: &str = "/artifacts";
@@ -81,17 +81,26 @@ impl HostFs for WasiHostFs {
         }
         fast_writes::flush_writes(before).map_err(write_failure)
     }
+    fn list_dir_natively(&self, dir: &str) -> io::Result<Option<Vec<(Vec<u8>, Meta)>>> {
+        match native_pack::list_dir(dir) {
+            Ok(entries) => Ok(Some(
+                entries.into_iter().map(|e| (e.name, Meta { mode: e.meta.mode, size: e.meta.size, mtime: e.meta.mtime })).collect(),
+            )),
+            Err(native_pack::ListError::Unsupported) => Ok(None),
+            Err(native_pack::ListError::Failed(message)) => Err(host_err(message)),
+        }
+    }
     fn encode_files_natively(&self, paths: &[String], out_prefix: &str) -> io::Result<Option<Vec<Encoded>>> {
         use runnerwire_policy::entry_data::{EntryData, Method};
-        match native_deflate::encode_files(paths, out_prefix) {
+        match native_pack::encode_files(paths, out_prefix) {
             Ok(encoded) => Ok(Some(
                 encoded
                     .into_iter()
                     .map(|e| Encoded {
                         data: EntryData {
                             method: match e.method {
-                                native_deflate::EntryMethod::Stored => Method::Stored,
-                                native_deflate::EntryMethod::Deflated => Method::Deflated,
+                                native_pack::EntryMethod::Stored => Method::Stored,
+                                native_pack::EntryMethod::Deflated => Method::Deflated,
                             },
                             crc32: e.crc32,
                             size: e.size,
@@ -102,8 +111,8 @@ impl HostFs for WasiHostFs {
                     })
                     .collect(),
             )),
-            Err(native_deflate::EncodeError::Unsupported) => Ok(None),
-            Err(native_deflate::EncodeError::Failed(message)) => Err(host_err(message)),
+            Err(native_pack::EncodeError::Unsupported) => Ok(None),
+            Err(native_pack::EncodeError::Failed(message)) => Err(host_err(message)),
         }
     }
 }

@@ -244,7 +244,7 @@ fn every_transmit_option_gives_upstreams_kwargs_and_archive() {
     }
 }
 
-/// transmit encodes files on every core (the host's `native-deflate`). The stream must be
+/// transmit encodes files on every core (the host's `native-pack`). The stream must be
 /// the very bytes encoding on one core gives (taskset pins that run to one CPU, so one
 /// worker encodes everything), the same from run to run, and upstream's worker must unpack
 /// it to the source.

@@ -76,11 +76,11 @@ fn transmit_without_fast_writes_sends_the_same_bytes() {
     assert!(fast.len() > 1000 && fast == wasi, "the streams differ ({} and {} bytes)", fast.len(), wasi.len());
 }
 
-/// Without `native-deflate` the component encodes every file itself (wasm, one core, WASI
+/// Without `native-pack` the component encodes every file itself (wasm, one core, WASI
 /// reads), as in Node and the browser: the stream must be the very bytes the native
 /// encoding on every core sends, with and without `fast-writes` too.
 #[test]
-fn transmit_without_native_deflate_sends_the_same_bytes() {
+fn transmit_without_native_pack_sends_the_same_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     let pdd = tmp.path().join("pdd");
     std::fs::create_dir_all(pdd.join("project/empty")).unwrap();
@@ -103,8 +103,8 @@ fn transmit_without_native_deflate_sends_the_same_bytes() {
         out
     };
     let native = send(Runtime::new().unwrap());
-    let own = send(Runtime::new().unwrap().without_native_deflate());
-    let wasi_only = send(Runtime::new().unwrap().without_native_deflate().without_fast_writes());
+    let own = send(Runtime::new().unwrap().without_native_pack());
+    let wasi_only = send(Runtime::new().unwrap().without_native_pack().without_fast_writes());
     assert!(native.len() > 1000 && native == own, "the streams differ ({} and {} bytes)", native.len(), own.len());
     assert!(native == wasi_only, "the stream through WASI alone differs");
 }

@@ -29,7 +29,7 @@ async function coreModule(name) {
 
 // Not offered: Node's zlib is another deflate, whose bytes would differ from the native
 // CLI's, so the component encodes files itself and the archive is the same everywhere.
-const nativeDeflate = {
+const nativePack = {
   encodeFiles: () => {
     throw { tag: 'unsupported' };
   },
@@ -47,7 +47,7 @@ export async function load(grants = []) {
     ...wasi.getImportObject(),
     'runnerwire:codec/host-fs': fs,
     'runnerwire:codec/fast-writes': fs,
-    'runnerwire:codec/native-deflate': nativeDeflate,
+    'runnerwire:codec/native-pack': nativePack,
   };
   return instantiate(coreModule, imports);
 }

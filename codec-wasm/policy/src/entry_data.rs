@@ -1,5 +1,5 @@
 //! How a regular file's bytes become its archive entry's data, written once: the host
-//! runs it natively on all its cores (`native-deflate`), the component runs it itself when
+//! runs it natively on all its cores (`native-pack`), the component runs it itself when
 //! the host does not offer that, and the archive is the same bytes either way (same code,
 //! same deflate, the input fed in the same pieces).
 //!

@@ -145,7 +145,7 @@ const CENTRAL_BATCH: usize = 64 << 10;
 const OUTPUT_BUFFER: usize = 1 << 20;
 
 /// Reads a [`Packed`] archive out: headers made as they are reached, data copied from the
-/// encoding's output files (each read front to back: see `native-deflate.encode-files`).
+/// encoding's output files (each read front to back: see `native-pack.encode-files`).
 pub struct PackedReader {
     packed: Packed,
     step: Step,
@@ -281,6 +281,31 @@ pub fn pack(source: &str, zip_path: &str, scratch_dir: &str, fs: &dyn HostFs, ex
     Ok(size)
 }
 
+/// The entries of `dir`: name, path, lstat. In one host call when the host lists natively,
+/// else through WASI and a `lstat` per entry.
+fn list(fs: &dyn HostFs, dir: &str) -> Result<Vec<(String, String, Meta)>, EntryError> {
+    let not_utf8 = |raw: &dyn std::fmt::Debug| EntryError::new(ErrorKind::Malformed, format!("file name {raw:?} in {dir:?} is not UTF-8"));
+    let mut names = Vec::new();
+    if let Some(listed) = fs.list_dir_natively(dir).map_err(|e| EntryError::io("cannot list", dir, e))? {
+        for (raw, meta) in listed {
+            let name = String::from_utf8(raw).map_err(|e| not_utf8(&String::from_utf8_lossy(e.as_bytes())))?;
+            let path = format!("{dir}/{name}");
+            names.push((name, path, meta));
+        }
+        return Ok(names);
+    }
+    for entry in std::fs::read_dir(dir).map_err(|e| EntryError::io("cannot list", dir, e))? {
+        let entry = entry.map_err(|e| EntryError::io("cannot list", dir, e))?;
+        let name = entry.file_name().into_string().map_err(|raw| not_utf8(&raw.to_string_lossy()))?;
+        let path = format!("{dir}/{name}");
+        let meta = fs.lstat(&path).map_err(|e| EntryError::io("cannot stat", &path, e))?;
+        if let Some(meta) = meta {
+            names.push((name, path, meta));
+        }
+    }
+    Ok(names)
+}
+
 /// What the walk finds, in archive order.
 enum Entry {
     Directory { name: String, meta: Meta },
@@ -291,18 +316,7 @@ enum Entry {
 /// One directory level: its files and links, then its directories, then into each of them —
 /// upstream's `os.walk` order, with names sorted.
 fn walk(fs: &dyn HostFs, dir: &str, prefix: &str, visit: &mut dyn FnMut(Entry) -> Result<(), EntryError>) -> Result<(), EntryError> {
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| EntryError::io("cannot list", dir, e))? {
-        let entry = entry.map_err(|e| EntryError::io("cannot list", dir, e))?;
-        let name = entry.file_name().into_string().map_err(|raw| {
-            EntryError::new(ErrorKind::Malformed, format!("file name {raw:?} in {dir:?} is not UTF-8"))
-        })?;
-        let path = format!("{dir}/{name}");
-        let meta = fs.lstat(&path).map_err(|e| EntryError::io("cannot stat", &path, e))?;
-        if let Some(meta) = meta {
-            names.push((name, path, meta));
-        }
-    }
+    let mut names = list(fs, dir)?;
     names.sort_by(|a, b| a.0.cmp(&b.0));
     let (dirs, others): (Vec<_>, Vec<_>) = names.into_iter().partition(|(_, _, m)| m.is_dir());
     for (name, path, meta) in others {

@@ -263,8 +263,8 @@ fn compression_ratio_is_obeyed_at_the_limit_and_enforced_past_it() {
     assert!(err.message.contains("max compression ratio") && err.message.contains("\"zeros\""), "{}", err.message);
 }
 
-/// A host that encodes natively, as the native host does on several cores: files dealt
-/// out to three outputs in turn, each output holding its entries in order.
+/// A host that lists and encodes natively, as the native host does on several cores: files
+/// dealt out to three outputs in turn, each output holding its entries in order.
 struct DealingFs;
 
 impl crate::fsys::HostFs for DealingFs {
@@ -276,6 +276,17 @@ impl crate::fsys::HostFs for DealingFs {
     fn utc_offset(&self, t: i64) -> i32 { FS.utc_offset(t) }
     fn write_file(&self, path: &str, data: &[u8], mode: u32) -> std::io::Result<()> { FS.write_file(path, data, mode) }
     fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> std::io::Result<()> { FS.write_at(path, offset, data) }
+    /// Listed backwards: the walk must sort.
+    fn list_dir_natively(&self, dir: &str) -> std::io::Result<Option<Vec<(Vec<u8>, crate::fsys::Meta)>>> {
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let name = entry?.file_name().into_string().unwrap();
+            let meta = FS.lstat(&format!("{dir}/{name}"))?.unwrap();
+            entries.push((name.into_bytes(), meta));
+        }
+        entries.sort_by(|a, b| b.0.cmp(&a.0));
+        Ok(Some(entries))
+    }
     fn encode_files_natively(&self, paths: &[String], out_prefix: &str) -> std::io::Result<Option<Vec<crate::fsys::Encoded>>> {
         let mut outputs: Vec<std::fs::File> = (0..3).map(|n| std::fs::File::create(format!("{out_prefix}.{n}")).unwrap()).collect();
         let mut at = [0u64; 3];
@@ -291,8 +302,8 @@ impl crate::fsys::HostFs for DealingFs {
     }
 }
 
-/// Files encoded by a host on several outputs give the very archive the component's own
-/// encoding gives, and the outputs are gone afterwards.
+/// A tree listed and its files encoded by a host (on several outputs) gives the very archive
+/// the component's own listing and encoding give, and the outputs are gone afterwards.
 #[test]
 fn files_encoded_natively_on_several_outputs_give_the_same_archive() {
     let tmp = tempfile::tempdir().unwrap();

@@ -31,13 +31,35 @@ pub fn encoded_len(n: u64) -> u64 {
     n.div_ceil(3) * 4
 }
 
+/// The two characters of every 12 bits: half the lookups of one per 6 bits (archives, the
+/// bulk of a job stream, go through here).
+const PAIRS: [[u8; 2]; 4096] = {
+    let mut table = [[0u8; 2]; 4096];
+    let mut i = 0;
+    while i < 4096 {
+        table[i] = [ALPHABET[i >> 6], ALPHABET[i & 63]];
+        i += 1;
+    }
+    table
+};
+
 /// Appends the padded base64 of `input` to `out`.
 pub fn encode(input: &[u8], out: &mut Vec<u8>) {
     let start = out.len();
     out.resize(start + encoded_len(input.len() as u64) as usize, 0);
     let dst = &mut out[start..];
     let sextet = |n: u32, shift: u32| ALPHABET[(n >> shift) as usize & 63];
-    // Written in place, four at a time: no capacity check per group.
+    // Written in place, eight characters per six bytes: no capacity check per group.
+    let mut wide = input.chunks_exact(6);
+    let mut wide_slots = dst.chunks_exact_mut(8);
+    for (c, d) in (&mut wide).zip(&mut wide_slots) {
+        let n = u64::from_be_bytes([0, 0, c[0], c[1], c[2], c[3], c[4], c[5]]);
+        let pair = |shift: u32| PAIRS[(n >> shift) as usize & 0xfff];
+        let (a, b, c, e) = (pair(36), pair(24), pair(12), pair(0));
+        d.copy_from_slice(&[a[0], a[1], b[0], b[1], c[0], c[1], e[0], e[1]]);
+    }
+    let done = input.len() / 6 * 6;
+    let (input, dst) = (&input[done..], &mut dst[done / 3 * 4..]);
     let mut groups = input.chunks_exact(3);
     let mut slots = dst.chunks_exact_mut(4);
     for (c, d) in (&mut groups).zip(&mut slots) {
@@ -183,6 +205,28 @@ mod tests {
             assert_eq!(out, data);
             assert_eq!(&text[used..], b"{\"eof\": true}\n");
         }
+    }
+
+    /// The table-driven encoder against the definition, one sextet at a time.
+    #[test]
+    fn encoding_matches_the_definition_at_every_length() {
+        let reference = |data: &[u8]| {
+            let bits: Vec<bool> = data.iter().flat_map(|b| (0..8).rev().map(move |i| b >> i & 1 == 1)).collect();
+            let mut text: Vec<u8> = bits.chunks(6).map(|c| ALPHABET[c.iter().chain(std::iter::repeat(&false)).take(6).fold(0, |n, &b| n << 1 | usize::from(b))]).collect();
+            while text.len() % 4 != 0 {
+                text.push(b'=');
+            }
+            text
+        };
+        let data: Vec<u8> = (0..1500u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+        for len in (0..64).chain([255, 256, 1499, 1500]) {
+            let mut text = b"prefix".to_vec();
+            encode(&data[..len], &mut text);
+            assert_eq!(&text[6..], &reference(&data[..len])[..], "length {len}");
+        }
+        let mut hello = Vec::new();
+        encode(b"hello world", &mut hello);
+        assert_eq!(hello, b"aGVsbG8gd29ybGQ=");
     }
 
     #[test]

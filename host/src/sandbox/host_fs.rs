@@ -151,6 +151,13 @@ impl Grants {
         Ok(file)
     }
 
+    /// Opens the directory at `path` to list it, following no symlink anywhere on the path.
+    pub fn open_dir_no_follow(&self, path: &str) -> io::Result<std::fs::File> {
+        use rustix::fs::{Mode, OFlags};
+        let (dir, rel) = self.resolve(path, false)?;
+        open_beneath(dir, &rel, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())
+    }
+
     /// Creates (or empties) the file at `path` in a writable grant, following no symlink.
     pub fn create_output(&self, path: &str) -> io::Result<std::fs::File> {
         use rustix::fs::{Mode, OFlags};

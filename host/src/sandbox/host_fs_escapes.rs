@@ -81,6 +81,7 @@ fn call(grants: &Arc<Grants>, call: &Value) -> Result<Option<String>, String> {
             Ok(Some(meta)) => Ok(Some(if meta.mode & 0o170000 == 0o120000 { "link" } else { "other" }.into())),
             Err(e) => Err(e),
         },
+        "list-dir" => grants.list_dir(&path).map(|_| None).map_err(|e| e.to_string()),
         "encode-files-from" => grants.encode_files(&[path], "/artifacts/out", 2).map(|_| None).map_err(|e| format!("{e:?}")),
         "encode-files-to" => grants.encode_files(&["/pdd/kept".to_string()], &path, 2).map(|_| None).map_err(|e| format!("{e:?}")),
         "queue-write" => {

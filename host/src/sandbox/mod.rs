@@ -2,7 +2,7 @@
 //! `TimedStore::call` is the one way into the component, each call under a fresh time
 //! budget), the bindings generated from the component's WIT (`bindings`), the directories
 //! a run is granted and the `host-fs` import on them (`host_fs`, `write_queue`, `state`),
-//! the `native-deflate` import that encodes archives' files on every core (`native_deflate`),
+//! the `native-pack` import that encodes archives' files on every core (`native_pack`),
 //! and the stream limits handed to the component (`limits`). Nothing here imports the CLI.
 
 mod bindings;
@@ -10,7 +10,7 @@ mod host_fs;
 #[cfg(test)]
 mod host_fs_escapes;
 mod limits;
-mod native_deflate;
+mod native_pack;
 mod runtime;
 mod state;
 mod write_queue;

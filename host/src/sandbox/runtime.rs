@@ -69,8 +69,8 @@ pub struct Runtime {
     ticker_stop: Arc<AtomicBool>,
     /// Offer the `fast-writes` import (always, but for tests of the component's fallback).
     fast_writes: bool,
-    /// Offer the `native-deflate` import (always, but for tests of the component's own).
-    native_deflate: bool,
+    /// Offer the `native-pack` import (always, but for tests of the component's own).
+    native_pack: bool,
 }
 
 impl Drop for Runtime {
@@ -141,10 +141,10 @@ impl Runtime {
         self
     }
 
-    /// The same runtime answering `unsupported` to `native-deflate`, as a host without it
+    /// The same runtime answering `unsupported` to `native-pack`, as a host without it
     /// would: the component then encodes files itself. For tests.
-    pub fn without_native_deflate(mut self) -> Self {
-        self.native_deflate = false;
+    pub fn without_native_pack(mut self) -> Self {
+        self.native_pack = false;
         self
     }
 
@@ -157,8 +157,8 @@ impl Runtime {
             .map_err(|e| anyhow!("cannot link host-fs: {e}"))?;
         runnerwire::codec::fast_writes::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| anyhow!("cannot link fast-writes: {e}"))?;
-        runnerwire::codec::native_deflate::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
-            .map_err(|e| anyhow!("cannot link native-deflate: {e}"))?;
+        runnerwire::codec::native_pack::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| anyhow!("cannot link native-pack: {e}"))?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let (engine_for_ticker, stop) = (engine.clone(), ticker_stop.clone());
         std::thread::Builder::new()
@@ -170,7 +170,7 @@ impl Runtime {
                 }
             })
             .context("cannot start the epoch ticker")?;
-        Ok(Runtime { engine, component, linker, ticker_stop, fast_writes: true, native_deflate: true })
+        Ok(Runtime { engine, component, linker, ticker_stop, fast_writes: true, native_pack: true })
     }
 
     /// A fresh store that sees only `grants`, under `budget`.
@@ -240,7 +240,7 @@ impl Runtime {
         let call_ticks = (budget.call_timeout.as_millis() as u64 * TICKS_PER_SECOND / 1000).max(1);
         let grants = Arc::new(host_grants);
         let writes = WriteQueue::new(grants.clone());
-        let state = HostState { wasi: builder.build(), table: ResourceTable::new(), limits, grants, writes, call_ticks, fast_writes: self.fast_writes, native_deflate: self.native_deflate };
+        let state = HostState { wasi: builder.build(), table: ResourceTable::new(), limits, grants, writes, call_ticks, fast_writes: self.fast_writes, native_pack: self.native_pack };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
         arm(&mut store);

@@ -9,7 +9,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::runnerwire::codec::fast_writes::{self, QueueError, WriteError, WriteFailure};
 use super::bindings::runnerwire::codec::host_fs::{Host, Meta};
-use super::bindings::runnerwire::codec::native_deflate::{self, EncodeError, Encoded};
+use super::bindings::runnerwire::codec::native_pack::{self, DirEntry, EncodeError, Encoded, ListError};
 use super::host_fs::Grants;
 use super::write_queue::WriteQueue;
 
@@ -25,8 +25,8 @@ pub struct HostState {
     pub(super) call_ticks: u64,
     /// Whether the `fast-writes` import is offered (else the component writes via WASI).
     pub(super) fast_writes: bool,
-    /// Whether `native-deflate` is offered (else the component encodes files itself).
-    pub(super) native_deflate: bool,
+    /// Whether `native-pack` is offered (else the component encodes files itself).
+    pub(super) native_pack: bool,
 }
 
 impl WasiView for HostState {
@@ -89,9 +89,15 @@ impl fast_writes::Host for HostState {
 
 /// Offered unless the runtime was made without it (the tests of the component's own
 /// encoding), then `unsupported`.
-impl native_deflate::Host for HostState {
+impl native_pack::Host for HostState {
+    fn list_dir(&mut self, path: String) -> Result<Vec<DirEntry>, ListError> {
+        if !self.native_pack {
+            return Err(ListError::Unsupported);
+        }
+        self.grants.list_dir(&path).map_err(|e| ListError::Failed(e.to_string()))
+    }
     fn encode_files(&mut self, paths: Vec<String>, out_prefix: String) -> Result<Vec<Encoded>, EncodeError> {
-        if !self.native_deflate {
+        if !self.native_pack {
             return Err(EncodeError::Unsupported);
         }
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

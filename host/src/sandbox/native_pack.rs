@@ -1,7 +1,8 @@
-//! The `native-deflate` import: an archive's files read and encoded here, on every core,
-//! by the same shared code the component falls back to (`runnerwire_policy::entry_data`),
-//! so the archive is the same bytes, sooner. Files are opened beneath their grant with no
-//! symlink followed anywhere on the path; outputs are created in a writable grant.
+//! The `native-pack` import: a tree listed a directory per call, and an archive's files
+//! read and encoded here, on every core, by the same shared code the component falls back
+//! to (`runnerwire_policy::entry_data`), so the archive is the same bytes, sooner. Paths are
+//! opened beneath their grant with no symlink followed anywhere on the path; outputs are
+//! created in a writable grant.
 
 use std::io::{self, BufWriter, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -9,13 +10,38 @@ use std::sync::Mutex;
 
 use runnerwire_policy::entry_data::{self, Method};
 
-use super::bindings::runnerwire::codec::native_deflate::{EncodeError, Encoded, EntryMethod};
+use super::bindings::runnerwire::codec::host_fs::Meta;
+use super::bindings::runnerwire::codec::native_pack::{DirEntry, EncodeError, Encoded, EntryMethod};
 use super::host_fs::Grants;
 
 /// Output files are written through a buffer this large.
 const OUTPUT_BUFFER: usize = 256 << 10;
 
 impl Grants {
+    /// The entries of the directory at `path` with their lstat: one `getdents` pass and an
+    /// `fstatat` of one name each, relative to the directory opened once.
+    pub fn list_dir(&self, path: &str) -> io::Result<Vec<DirEntry>> {
+        use rustix::fs::{statat, AtFlags};
+        let dir = self.open_dir_no_follow(path)?;
+        let mut entries = Vec::new();
+        for entry in rustix::fs::Dir::read_from(&dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if name.to_bytes() == b"." || name.to_bytes() == b".." {
+                continue;
+            }
+            match statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => entries.push(DirEntry {
+                    name: name.to_bytes().to_vec(),
+                    meta: Meta { mode: st.st_mode, size: st.st_size as u64, mtime: st.st_mtime },
+                }),
+                Err(rustix::io::Errno::NOENT) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(entries)
+    }
+
     /// Encodes `paths` on up to `workers` threads; worker `w` writes `{out_prefix}.{w}`,
     /// created when it takes its first file, and takes the next path not yet taken, so each
     /// output holds its entries in the order of `paths`.
