@@ -40,7 +40,10 @@ const noWrite = () => {
   throw { tag: 'failed', val: 'not available in the browser' };
 };
 // The page packs no archives; the component's own deflate would serve if it did.
-const nativePack = { encodeFiles: () => { throw { tag: 'unsupported' }; } };
+const unsupported = () => {
+  throw { tag: 'unsupported' };
+};
+const nativePack = { listDir: unsupported, encodeFiles: unsupported };
 const fastWrites = { writeFile: noWrite, writeAt: noWrite, queueWrite: noWrite, flushWrites: () => {} };
 
 /** What preview2-shim's WASIShim.getImportObject gives, sandboxed: no env, no network. */

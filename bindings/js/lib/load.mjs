@@ -28,12 +28,12 @@ async function coreModule(name) {
 }
 
 // Not offered: Node's zlib is another deflate, whose bytes would differ from the native
-// CLI's, so the component encodes files itself and the archive is the same everywhere.
-const nativePack = {
-  encodeFiles: () => {
-    throw { tag: 'unsupported' };
-  },
+// CLI's, so the component lists and encodes files itself and the archive is the same
+// everywhere.
+const unsupported = () => {
+  throw { tag: 'unsupported' };
 };
+const nativePack = { listDir: unsupported, encodeFiles: unsupported };
 
 /**
  * A fresh instance that sees only `grants`.
