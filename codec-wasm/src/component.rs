@@ -81,7 +81,7 @@ impl HostFs for WasiHostFs {
         }
         fast_writes::flush_writes(before).map_err(write_failure)
     }
-    fn list_dir_natively(&self, dir: &str) -> io::Result<Option<Vec<(Vec<u8>, Meta)>>> {
+    fn list_dir_natively(&self, dir: &str) -> io::Result<Option<crate::fsys::Listing>> {
         match native_pack::list_dir(dir) {
             Ok(entries) => Ok(Some(
                 entries.into_iter().map(|e| (e.name, Meta { mode: e.meta.mode, size: e.meta.size, mtime: e.meta.mtime })).collect(),

@@ -66,13 +66,16 @@ pub trait HostFs {
     /// The entries of directory `dir` (name bytes, lstat) in one call, as the host's native
     /// listing gives them; `None` when the host does not offer that (the caller lists
     /// through WASI and [`HostFs::lstat`]). This default offers nothing.
-    fn list_dir_natively(&self, _dir: &str) -> io::Result<Option<Vec<(Vec<u8>, Meta)>>> {
+    fn list_dir_natively(&self, _dir: &str) -> io::Result<Option<Listing>> {
         Ok(None)
     }
     fn encode_files_natively(&self, _paths: &[String], _out_prefix: &str) -> io::Result<Option<Vec<Encoded>>> {
         Ok(None)
     }
 }
+
+/// A directory's entries as the host lists them: name bytes (not always UTF-8) and lstat.
+pub type Listing = Vec<(Vec<u8>, Meta)>;
 
 /// Where one file's entry data was written, and what the zip headers need to know of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -277,7 +277,7 @@ impl crate::fsys::HostFs for DealingFs {
     fn write_file(&self, path: &str, data: &[u8], mode: u32) -> std::io::Result<()> { FS.write_file(path, data, mode) }
     fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> std::io::Result<()> { FS.write_at(path, offset, data) }
     /// Listed backwards: the walk must sort.
-    fn list_dir_natively(&self, dir: &str) -> std::io::Result<Option<Vec<(Vec<u8>, crate::fsys::Meta)>>> {
+    fn list_dir_natively(&self, dir: &str) -> std::io::Result<Option<crate::fsys::Listing>> {
         let mut entries = Vec::new();
         for entry in std::fs::read_dir(dir)? {
             let name = entry?.file_name().into_string().unwrap();
