@@ -60,7 +60,8 @@ impl Grants {
         std::thread::scope(|threads| {
             for worker in 1..workers {
                 let work = &work;
-                threads.spawn(move || work(worker as u32));
+                // A thread the system refuses is one worker fewer, not a failure.
+                let _ = std::thread::Builder::new().name(format!("encode-{worker}")).spawn_scoped(threads, move || work(worker as u32));
             }
             work(0);
         });
