@@ -450,6 +450,8 @@ test('links: #event=N opens at that event with its data, secrets masked as inspe
     // Keyboard: arrows move the selection, Left folds the task, Right unfolds it.
     await page.focus('#output');
     await page.keyboard.press('ArrowDown');
+    // Rows are drawn on the next animation frame: wait for it rather than read them at once.
+    await page.waitForFunction(() => document.querySelector('.row.sel')?.dataset.counter !== '24', null, { timeout: 5000 }).catch(() => {});
     assert.equal(await page.evaluate(() => document.querySelector('.row.sel').dataset.counter), '25');
     const before = await page.locator('.row').count();
     await page.keyboard.press('ArrowLeft');
