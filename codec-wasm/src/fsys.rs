@@ -60,15 +60,15 @@ pub trait HostFs {
     fn flush_writes(&self, _before: Option<u64>) -> Result<(), WriteFailure> {
         Ok(())
     }
-    /// Encodes the regular files at `paths` into output files `{out_prefix}.N` as the
-    /// host's native deflate does (see `archive::encode`); `None` when the host does not
-    /// offer that, and the caller encodes them itself. This default offers nothing.
     /// The entries of directory `dir` (name bytes, lstat) in one call, as the host's native
     /// listing gives them; `None` when the host does not offer that (the caller lists
     /// through WASI and [`HostFs::lstat`]). This default offers nothing.
     fn list_dir_natively(&self, _dir: &str) -> io::Result<Option<Listing>> {
         Ok(None)
     }
+    /// Encodes the regular files at `paths` into output files `{out_prefix}.N` as the
+    /// host's native deflate does (see `archive::encode`); `None` when the host does not
+    /// offer that, and the caller encodes them itself. This default offers nothing.
     fn encode_files_natively(&self, _paths: &[String], _out_prefix: &str) -> io::Result<Option<Vec<Encoded>>> {
         Ok(None)
     }

@@ -53,7 +53,8 @@ pub struct Packed {
 pub fn plan(source: &str, scratch_dir: &str, fs: &dyn HostFs, extra: &[ExtraFile]) -> Result<Packed, EntryError> {
     let zip_time = |mtime: i64| dostime::to_zip_time(mtime, fs.utc_offset(mtime));
     let mut entries = Vec::new();
-    let mut files = Vec::new();
+    // The regular files: where their entries are, and their paths, to encode all at once.
+    let (mut files, mut paths) = (Vec::new(), Vec::new());
     walk(fs, source, "", &mut |entry| {
         match entry {
             Entry::Directory { name, meta } => entries.push((blank(name, meta.mode, zip_time(meta.mtime)), Data::Empty)),
@@ -68,7 +69,8 @@ pub fn plan(source: &str, scratch_dir: &str, fs: &dyn HostFs, extra: &[ExtraFile
                     entries.push((with_data(blank(name, S_IFLNK | 0o777, zip_time(meta.mtime)), data), Data::Inline(target.into_bytes())));
                 }
                 S_IFREG => {
-                    files.push((entries.len(), path));
+                    files.push(entries.len());
+                    paths.push(path);
                     entries.push((blank(name, meta.mode, zip_time(meta.mtime)), Data::Empty));
                 }
                 // Reading a FIFO would block forever (upstream skips them too), as would
@@ -78,11 +80,10 @@ pub fn plan(source: &str, scratch_dir: &str, fs: &dyn HostFs, extra: &[ExtraFile
         }
         Ok(())
     })?;
-    let paths: Vec<String> = files.iter().map(|(_, path)| path.clone()).collect();
     let outputs_prefix = format!("{scratch_dir}/entries");
-    for ((index, _), encoded) in files.iter().zip(encode_files(fs, &paths, &outputs_prefix)?) {
-        let (entry, data) = &mut entries[*index];
-        *entry = with_data(entry.clone(), encoded.data);
+    for (index, encoded) in files.into_iter().zip(encode_files(fs, &paths, &outputs_prefix)?) {
+        let (entry, data) = &mut entries[index];
+        set_data(entry, encoded.data);
         *data = Data::Encoded { output: encoded.output, offset: encoded.offset };
     }
     let mut encoder = entry_data::Encoder::default();
@@ -104,8 +105,13 @@ fn blank(name: String, mode: u32, time: ZipTime) -> ZipEntry {
     ZipEntry { name, mode, time, method: Method::Stored, crc32: 0, size: 0, compressed_size: 0 }
 }
 
-fn with_data(entry: ZipEntry, data: EntryData) -> ZipEntry {
-    ZipEntry { method: data.method, crc32: data.crc32, size: data.size, compressed_size: data.compressed_size, ..entry }
+fn with_data(mut entry: ZipEntry, data: EntryData) -> ZipEntry {
+    set_data(&mut entry, data);
+    entry
+}
+
+fn set_data(entry: &mut ZipEntry, data: EntryData) {
+    (entry.method, entry.crc32, entry.size, entry.compressed_size) = (data.method, data.crc32, data.size, data.compressed_size);
 }
 
 impl Packed {

@@ -123,19 +123,10 @@ impl Grants {
 
     /// Writes `data` at `offset` of an existing regular file; no symlink is followed.
     pub fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> Result<(), String> {
-        use rustix::fs::{Mode, OFlags, ResolveFlags};
+        use rustix::fs::{Mode, OFlags};
         let (dir, rel) = self.resolve(path, true).map_err(text)?;
-        let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
-        let fd = match rustix::fs::openat2(dir, &rel, OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty(), resolve) {
-            Ok(fd) => fd,
-            // Kernels before openat2: cap-std resolves inside the grant the same way.
-            Err(rustix::io::Errno::NOSYS) => {
-                let file = dir.open_with(&rel, cap_std::fs::OpenOptions::new().write(true)).map_err(text)?;
-                return std::os::unix::fs::FileExt::write_all_at(&file.into_std(), data, offset).map_err(text);
-            }
-            Err(e) => return Err(text(e.into())),
-        };
-        std::os::unix::fs::FileExt::write_all_at(&std::fs::File::from(fd), data, offset).map_err(text)
+        let file = open_beneath(dir, &rel, OFlags::WRONLY, Mode::empty()).map_err(text)?;
+        std::os::unix::fs::FileExt::write_all_at(&file, data, offset).map_err(text)
     }
 
     /// Opens the regular file at `path` for reading, following no symlink anywhere on the
@@ -185,11 +176,13 @@ fn open_beneath(dir: &Dir, rel: &Path, flags: rustix::fs::OFlags, mode: rustix::
                 return Err(io::Error::new(io::ErrorKind::InvalidInput, "is a symbolic link"));
             }
             let mut options = cap_std::fs::OpenOptions::new();
-            if flags.contains(OFlags::WRONLY) {
-                options.write(true).create(true).truncate(true);
-            } else {
-                options.read(true);
-            }
+            options
+                .read(!flags.contains(OFlags::WRONLY))
+                .write(flags.contains(OFlags::WRONLY))
+                .create(flags.contains(OFlags::CREATE))
+                .truncate(flags.contains(OFlags::TRUNC));
+            // A FIFO is not waited on here either.
+            cap_std::fs::OpenOptionsExt::custom_flags(&mut options, (flags & OFlags::NONBLOCK).bits() as i32);
             Ok(dir.open_with(rel, &options)?.into_std())
         }
         Err(e) => Err(e.into()),
