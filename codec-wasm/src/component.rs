@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::wire::decoder::{self, Decoder, Frame, LineKind};
 use crate::error::{ErrorKind, StreamError};
-use crate::fsys::{Encoded, HostFs, Meta, WriteFailure};
+use crate::fsys::{DataPiece, Encoded, HostFs, Meta, ToEncode, WriteFailure};
 use crate::limits::Limits;
 use crate::stages::process::{ProcessDirs, Processor};
 use crate::stages::transmit::{TransmitRequest, Transmitter};
@@ -90,9 +90,10 @@ impl HostFs for WasiHostFs {
             Err(native_pack::ListError::Failed(message)) => Err(host_err(message)),
         }
     }
-    fn encode_files_natively(&self, paths: &[String], out_prefix: &str) -> io::Result<Option<Vec<Encoded>>> {
+    fn encode_files_natively(&self, files: &[ToEncode], out_prefix: &str) -> io::Result<Option<Vec<Encoded>>> {
         use runnerwire_policy::entry_data::{EntryData, Method};
-        match native_pack::encode_files(paths, out_prefix) {
+        let files: Vec<native_pack::FileToEncode> = files.iter().map(|f| native_pack::FileToEncode { path: f.path.clone(), size: f.size }).collect();
+        match native_pack::encode_files(&files, out_prefix) {
             Ok(encoded) => Ok(Some(
                 encoded
                     .into_iter()
@@ -106,8 +107,7 @@ impl HostFs for WasiHostFs {
                             size: e.size,
                             compressed_size: e.compressed_size,
                         },
-                        output: e.output,
-                        offset: e.offset,
+                        pieces: e.pieces.into_iter().map(|p| DataPiece { output: p.output, offset: p.offset, length: p.length }).collect(),
                     })
                     .collect(),
             )),

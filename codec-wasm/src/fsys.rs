@@ -66,10 +66,10 @@ pub trait HostFs {
     fn list_dir_natively(&self, _dir: &str) -> io::Result<Option<Listing>> {
         Ok(None)
     }
-    /// Encodes the regular files at `paths` into output files `{out_prefix}.N` as the
-    /// host's native deflate does (see `archive::encode`); `None` when the host does not
-    /// offer that, and the caller encodes them itself. This default offers nothing.
-    fn encode_files_natively(&self, _paths: &[String], _out_prefix: &str) -> io::Result<Option<Vec<Encoded>>> {
+    /// Encodes the regular `files` into output files `{out_prefix}.N` as the host's native
+    /// deflate does (see `archive::encode`); `None` when the host does not offer that, and
+    /// the caller encodes them itself. This default offers nothing.
+    fn encode_files_natively(&self, _files: &[ToEncode], _out_prefix: &str) -> io::Result<Option<Vec<Encoded>>> {
         Ok(None)
     }
 }
@@ -77,13 +77,28 @@ pub trait HostFs {
 /// A directory's entries as the host lists them: name bytes (not always UTF-8) and lstat.
 pub type Listing = Vec<(Vec<u8>, Meta)>;
 
+/// A regular file to encode, and its size as listed (which says how it is split).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToEncode {
+    pub path: String,
+    pub size: u64,
+}
+
 /// Where one file's entry data was written, and what the zip headers need to know of it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Encoded {
     pub data: runnerwire_policy::entry_data::EntryData,
-    /// Which output file (`{out_prefix}.{output}`) holds the data, from `offset` on.
+    /// The data's runs, in order.
+    pub pieces: Vec<DataPiece>,
+}
+
+/// A run of an entry's data: `length` bytes of output file `{out_prefix}.{output}` from
+/// `offset` on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataPiece {
     pub output: u32,
     pub offset: u64,
+    pub length: u64,
 }
 
 /// A queued write that failed: its path, the tag it was queued with, why.

@@ -17,6 +17,9 @@ use failure::StageResult;
 
 /// Runs one parsed command; the exit code, or the failure to report.
 pub fn run(cli: cli::Cli) -> StageResult {
+    if matches!(cli.command, cli::Command::Transmit(_) | cli::Command::Worker(_) | cli::Command::Portable(_)) {
+        stages::pipes::widen_stdio();
+    }
     match cli.command {
         cli::Command::Transmit(args) => stages::transmit::run(args),
         cli::Command::Worker(args) => worker::run(args),

@@ -177,6 +177,9 @@ fn transmit_streams_are_byte_identical_in_node_and_native() {
     let tmp = tempfile::tempdir().unwrap();
     let big = tmp.path().join("big");
     common::pdd_with_large_files(&big, 6, 40_000);
+    // Over two chunks: native encodes its chunks apart, Node reads it through.
+    let words: Vec<String> = (0..400_000u32).map(|i| format!("w{}", i.wrapping_mul(2_654_435_761) % 997)).collect();
+    std::fs::write(big.join("project/files/chunked.txt"), words.join(" ")).unwrap();
     let mut dirs = vec![big];
     for fixture in common::fixtures().into_iter().filter(|f| f.has("pdd.tar")) {
         let dir = tmp.path().join(&fixture.name);

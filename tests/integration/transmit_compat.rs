@@ -244,15 +244,18 @@ fn every_transmit_option_gives_upstreams_kwargs_and_archive() {
     }
 }
 
-/// transmit encodes files on every core (the host's `native-pack`). The stream must be
-/// the very bytes encoding on one core gives (taskset pins that run to one CPU, so one
-/// worker encodes everything), the same from run to run, and upstream's worker must unpack
-/// it to the source.
+/// transmit encodes files, and large files' chunks, on every core (the host's
+/// `native-pack`). The stream must be the very bytes encoding on one core gives (taskset
+/// pins that run to one CPU, so one worker encodes everything), the same from run to run,
+/// and upstream's worker must unpack it to the source.
 #[test]
 fn packing_on_every_core_gives_the_bytes_one_core_gives() {
     let tmp = tempfile::tempdir().unwrap();
     let source = tmp.path().join("source");
     pdd_with_large_files(&source, 12, 30_000);
+    // Larger than two chunks: its chunks are encoded apart, and must still make one stream.
+    let words: Vec<String> = (0..400_000u32).map(|i| format!("w{}", i.wrapping_mul(2_654_435_761) % 997)).collect();
+    std::fs::write(source.join("project/files/chunked.txt"), words.join(" ")).unwrap();
     let transmit = |pin: bool| {
         let mut cmd = if pin { std::process::Command::new("taskset") } else { runnerwire() };
         if pin {
@@ -271,7 +274,7 @@ fn packing_on_every_core_gives_the_bytes_one_core_gives() {
     cmd.arg("worker").arg("--private-data-dir").arg(&worker_dir);
     let result = run_with_input(cmd, &parallel);
     assert!(result.stdout.ends_with(b"{\"eof\": true}\n"), "{}", String::from_utf8_lossy(&result.stderr));
-    for name in ["doc-00.txt", "doc-11.txt", "noise.bin", "small.txt"] {
+    for name in ["doc-00.txt", "doc-11.txt", "noise.bin", "small.txt", "chunked.txt"] {
         let path = format!("project/files/{name}");
         assert!(std::fs::read(worker_dir.join(&path)).unwrap() == std::fs::read(source.join(&path)).unwrap(), "{path} differs after upstream's unpack");
     }

@@ -7,6 +7,12 @@
 //! whose first block does not shrink is stored: deflating random or already compressed
 //! bytes costs most of a transmit's time and saves nothing. Any zip reader (upstream's
 //! `zipfile` included) takes both methods.
+//!
+//! A file is encoded in chunks of [`CHUNK_BYTES`], pigz's way: each chunk's deflate starts
+//! afresh, primed with the 32 KiB before it, and all but the last end on a byte boundary
+//! (a sync flush), so chunks encoded apart, on different cores, join into one deflate
+//! stream; a file read front to back here gives the same bytes. Matches still reach 32 KiB
+//! back across every boundary, so the output is within a few bytes a chunk of one run.
 
 use std::io::{self, Read, Write};
 
@@ -15,11 +21,19 @@ use flate2::{Compress, Compression, FlushCompress, Status};
 /// Upstream's deflate level (Python's `zlib.Z_DEFAULT_COMPRESSION`).
 pub const LEVEL: u32 = 6;
 /// How much of a file the trial compression reads; smaller files are always deflated.
-const TRIAL_BYTES: usize = 16 << 10;
+pub const TRIAL_BYTES: usize = 16 << 10;
 /// A first block that deflates to more than this share of its size is not worth deflating.
 const STORE_ABOVE_RATIO: f64 = 0.95;
 /// The pieces the input is fed in (part of what makes the output the same everywhere).
 const PIECE_BYTES: usize = 256 << 10;
+/// The unit of work a large file is split into: big enough that priming and flushing cost
+/// well under 1%, small enough that two cores finish a few large files together.
+pub const CHUNK_BYTES: u64 = 1 << 20;
+/// How far back deflate looks: the priming before each chunk.
+pub const DICTIONARY_BYTES: usize = 32 << 10;
+
+// Chunks start on piece boundaries, so every way of encoding a file feeds the same pieces.
+const _: () = assert!(CHUNK_BYTES % PIECE_BYTES as u64 == 0 && DICTIONARY_BYTES <= PIECE_BYTES && TRIAL_BYTES <= PIECE_BYTES);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
@@ -38,12 +52,32 @@ pub struct EntryData {
     pub compressed_size: u64,
 }
 
+/// One chunk (or a file's run of chunks to its end), encoded: what it read and wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChunkData {
+    pub crc32: u32,
+    /// Bytes read.
+    pub size: u64,
+    /// Bytes written.
+    pub compressed_size: u64,
+    /// The CRC-32 of the last [`DICTIONARY_BYTES`] of a full chunk (of nothing otherwise):
+    /// what the next chunk must have been primed with, had the file not changed meanwhile.
+    pub tail_crc32: u32,
+}
+
+/// How many chunks a file of `size` bytes is encoded in (at least one).
+pub fn chunk_count(size: u64) -> u64 {
+    size.div_ceil(CHUNK_BYTES).max(1)
+}
+
 /// Encodes files one after another, keeping its buffers and deflate state between them
 /// (a fresh 256 KiB buffer and deflate state per file cost more than a small file's
 /// deflating).
 pub struct Encoder {
     piece: Vec<u8>,
     compressed: Vec<u8>,
+    /// The last [`DICTIONARY_BYTES`] of the chunk just finished.
+    dictionary: Vec<u8>,
     deflate: Compress,
     trial: Compress,
 }
@@ -53,6 +87,7 @@ impl Default for Encoder {
         Encoder {
             piece: vec![0; PIECE_BYTES],
             compressed: vec![0; PIECE_BYTES],
+            dictionary: Vec::with_capacity(DICTIONARY_BYTES),
             deflate: Compress::new(Compression::new(LEVEL), false),
             trial: Compress::new(Compression::fast(), false),
         }
@@ -62,27 +97,93 @@ impl Default for Encoder {
 impl Encoder {
     /// Reads `source` to its end and writes its entry data to `out`.
     pub fn encode(&mut self, source: &mut dyn Read, out: &mut dyn Write) -> io::Result<EntryData> {
-        let mut filled = read_full(source, &mut self.piece[..TRIAL_BYTES])?;
-        let method = if self.worth_deflating(filled)? { Method::Deflated } else { Method::Stored };
-        self.deflate.reset();
+        let filled = read_full(source, &mut self.piece)?;
+        let method = self.method_for(filled.min(TRIAL_BYTES))?;
+        let chunk = self.encode_from(method, &[], source, filled, None, out)?;
+        Ok(EntryData { method, crc32: chunk.crc32, size: chunk.size, compressed_size: chunk.compressed_size })
+    }
+
+    /// The method for a file whose first bytes (up to [`TRIAL_BYTES`]) are `first`.
+    pub fn method_of(&mut self, first: &[u8]) -> io::Result<Method> {
+        self.piece[..first.len()].copy_from_slice(first);
+        self.method_for(first.len())
+    }
+
+    /// Encodes one chunk of a file: `source` is read from the chunk's start, `dictionary`
+    /// is the [`DICTIONARY_BYTES`] before it (empty for the first). With `to_end`, the rest
+    /// of the file from there (ending the entry's data); else exactly one chunk, or less
+    /// if the file ends first.
+    pub fn encode_chunk(&mut self, method: Method, dictionary: &[u8], source: &mut dyn Read, to_end: bool, out: &mut dyn Write) -> io::Result<ChunkData> {
+        let filled = read_full(source, &mut self.piece)?;
+        self.encode_from(method, dictionary, source, filled, (!to_end).then_some(CHUNK_BYTES), out)
+    }
+
+    /// The loop behind both: `piece[..filled]` already read from `source`; `limit` bytes at
+    /// most, or on to the end with a chunk boundary every [`CHUNK_BYTES`].
+    fn encode_from(&mut self, method: Method, dictionary: &[u8], source: &mut dyn Read, mut filled: usize, limit: Option<u64>, out: &mut dyn Write) -> io::Result<ChunkData> {
+        self.start_chunk(method, dictionary)?;
         let mut crc = crc32fast::Hasher::new();
-        let (mut size, mut written) = (0u64, 0u64);
+        let (mut size, mut written, mut in_chunk) = (0u64, 0u64, 0u64);
+        let mut tail = crc32fast::Hasher::new();
         while filled > 0 {
-            crc.update(&self.piece[..filled]);
+            if in_chunk == CHUNK_BYTES {
+                // More follows a full chunk: end it on a byte boundary, start the next
+                // primed with this one's end.
+                written += self.finish_chunk(method, FlushCompress::Sync, out)?;
+                let dictionary = std::mem::take(&mut self.dictionary);
+                self.start_chunk(method, &dictionary)?;
+                self.dictionary = dictionary;
+                in_chunk = 0;
+            }
+            let piece = &self.piece[..filled];
+            crc.update(piece);
             size += filled as u64;
+            in_chunk += filled as u64;
+            if in_chunk == CHUNK_BYTES {
+                // A full chunk's last piece: keep its end for priming and the change check.
+                let end = &piece[filled.saturating_sub(DICTIONARY_BYTES)..];
+                self.dictionary.clear();
+                self.dictionary.extend_from_slice(end);
+                tail = crc32fast::Hasher::new();
+                tail.update(end);
+            }
             written += match method {
                 Method::Deflated => self.deflate_piece(filled, FlushCompress::None, out)?,
                 Method::Stored => {
-                    out.write_all(&self.piece[..filled])?;
+                    out.write_all(piece)?;
                     filled as u64
                 }
             };
+            if limit.is_some_and(|limit| size >= limit) {
+                written += self.finish_chunk(method, FlushCompress::Sync, out)?;
+                return Ok(ChunkData { crc32: crc.finalize(), size, compressed_size: written, tail_crc32: tail.finalize() });
+            }
             filled = read_full(source, &mut self.piece)?;
         }
+        written += match limit {
+            // A middle chunk the file ended in: still only a byte boundary, so the chunks
+            // after it (which will find nothing) end the stream.
+            Some(_) => self.finish_chunk(method, FlushCompress::Sync, out)?,
+            None => self.finish_chunk(method, FlushCompress::Finish, out)?,
+        };
+        Ok(ChunkData { crc32: crc.finalize(), size, compressed_size: written, tail_crc32: tail.finalize() })
+    }
+
+    fn start_chunk(&mut self, method: Method, dictionary: &[u8]) -> io::Result<()> {
         if method == Method::Deflated {
-            written += self.deflate_piece(0, FlushCompress::Finish, out)?;
+            self.deflate.reset();
+            if !dictionary.is_empty() {
+                self.deflate.set_dictionary(dictionary).map_err(io::Error::other)?;
+            }
         }
-        Ok(EntryData { method, crc32: crc.finalize(), size, compressed_size: written })
+        Ok(())
+    }
+
+    fn finish_chunk(&mut self, method: Method, flush: FlushCompress, out: &mut dyn Write) -> io::Result<u64> {
+        match method {
+            Method::Deflated => self.deflate_piece(0, flush, out),
+            Method::Stored => Ok(0),
+        }
     }
 
     /// Deflates `piece[..len]` into `out`; the bytes written.
@@ -108,9 +209,9 @@ impl Encoder {
 
     /// Whether a file starting with `piece[..len]` is worth deflating: small files always
     /// are (as upstream does it), larger ones when their first block shrinks.
-    fn worth_deflating(&mut self, len: usize) -> io::Result<bool> {
+    fn method_for(&mut self, len: usize) -> io::Result<Method> {
         if len < TRIAL_BYTES {
-            return Ok(true);
+            return Ok(Method::Deflated);
         }
         self.trial.reset();
         loop {
@@ -120,7 +221,8 @@ impl Encoder {
                 break;
             }
         }
-        Ok((self.trial.total_out() as f64) <= len as f64 * STORE_ABOVE_RATIO)
+        let worth = (self.trial.total_out() as f64) <= len as f64 * STORE_ABOVE_RATIO;
+        Ok(if worth { Method::Deflated } else { Method::Stored })
     }
 }
 
@@ -203,5 +305,82 @@ mod tests {
         let mut fresh = Vec::new();
         Encoder::default().encode(&mut &text[..], &mut fresh).unwrap();
         assert_eq!(whole, fresh);
+    }
+
+    fn words(len: usize) -> Vec<u8> {
+        let mut x = 0x9E3779B9u32;
+        let vocabulary = [&b"alpha "[..], b"beta ", b"gamma\n", b"delta ", b"epsilon ", b"zeta ", b"eta\n", b"theta "];
+        let mut text = Vec::with_capacity(len + 16);
+        while text.len() < len {
+            x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+            text.extend_from_slice(vocabulary[(x % 8) as usize]);
+        }
+        text.truncate(len);
+        text
+    }
+
+    /// Each chunk encoded on its own, primed with the bytes before it (as the native host
+    /// does on several cores), joins into exactly the bytes of one encoder reading the file
+    /// through; the CRCs combine to the file's, and each full chunk's tail CRC is the next
+    /// one's priming's.
+    fn chunks_join_into_the_whole(file: &[u8], expected_method: Method) {
+        let mut whole = Vec::new();
+        let data = Encoder::default().encode(&mut &file[..], &mut whole).unwrap();
+        assert_eq!(data.method, expected_method);
+        assert_eq!(inflate_or_copy(data.method, &whole), file);
+        let count = chunk_count(file.len() as u64);
+        let (mut joined, mut crc, mut size, mut last_tail) = (Vec::new(), crc32fast::Hasher::new(), 0, None);
+        let mut encoder = Encoder::default();
+        for k in 0..count {
+            let start = (k * CHUNK_BYTES) as usize;
+            let method = encoder.method_of(&file[..file.len().min(TRIAL_BYTES)]).unwrap();
+            assert_eq!(method, data.method);
+            let dictionary = &file[start.saturating_sub(DICTIONARY_BYTES)..start];
+            if let Some(tail) = last_tail {
+                assert_eq!(tail, crc32fast::hash(dictionary), "chunk {k}'s priming");
+            }
+            let chunk = encoder.encode_chunk(method, dictionary, &mut &file[start..], k + 1 == count, &mut joined).unwrap();
+            crc.combine(&crc32fast::Hasher::new_with_initial_len(chunk.crc32, chunk.size));
+            size += chunk.size;
+            last_tail = Some(chunk.tail_crc32);
+        }
+        assert_eq!(size, file.len() as u64);
+        assert_eq!(crc.finalize(), data.crc32);
+        assert_eq!(joined.len() as u64, data.compressed_size);
+        assert!(joined == whole, "the chunks joined differ from the file encoded whole");
+    }
+
+    fn inflate_or_copy(method: Method, data: &[u8]) -> Vec<u8> {
+        match method {
+            Method::Deflated => inflate(data),
+            Method::Stored => data.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_large_file_in_chunks_is_the_same_bytes_as_read_through() {
+        for len in [CHUNK_BYTES as usize * 3 + 12_345, CHUNK_BYTES as usize * 2, CHUNK_BYTES as usize + 1, CHUNK_BYTES as usize - 1, 40_000, 10] {
+            chunks_join_into_the_whole(&words(len), Method::Deflated);
+        }
+        let mut x = 0x2545F491u32;
+        let noise: Vec<u8> = (0..CHUNK_BYTES as usize * 2 + 777).map(|_| { x ^= x << 13; x ^= x >> 17; x ^= x << 5; x as u8 }).collect();
+        chunks_join_into_the_whole(&noise, Method::Stored);
+    }
+
+    /// Chunks cost next to nothing in size: priming keeps every match in reach.
+    #[test]
+    fn chunking_costs_under_a_tenth_of_a_percent() {
+        let text = words(CHUNK_BYTES as usize * 4);
+        let mut chunked = Vec::new();
+        Encoder::default().encode(&mut &text[..], &mut chunked).unwrap();
+        let mut one_stream = Compress::new(Compression::new(LEVEL), false);
+        let mut whole = Vec::with_capacity(text.len());
+        one_stream.compress_vec(&text, &mut whole, FlushCompress::Finish).unwrap();
+        assert!((chunked.len() as f64) < whole.len() as f64 * 1.001, "{} against {}", chunked.len(), whole.len());
+    }
+
+    #[test]
+    fn chunk_counts() {
+        assert_eq!([0, 1, CHUNK_BYTES, CHUNK_BYTES + 1, 3 * CHUNK_BYTES].map(chunk_count), [1, 1, 1, 2, 3]);
     }
 }

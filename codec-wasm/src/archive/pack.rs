@@ -17,7 +17,7 @@ use super::encode::{encode_files, output_path};
 use super::zip_layout::{end_records, end_records_len, ZipEntry};
 use crate::archive::dostime::{self, ZipTime};
 use crate::error::{EntryError, ErrorKind};
-use crate::fsys::{HostFs, Meta, S_IFDIR, S_IFLNK, S_IFREG};
+use crate::fsys::{DataPiece, HostFs, Meta, ToEncode, S_IFDIR, S_IFLNK, S_IFREG};
 
 /// A file that is not on disk but must be in the archive (see transmit's `env/cmdline`).
 #[derive(Clone, Debug)]
@@ -34,8 +34,8 @@ enum Data {
     Empty,
     /// Link targets and extra files.
     Inline(Vec<u8>),
-    /// A file's, in an output file of the encoding.
-    Encoded { output: u32, offset: u64 },
+    /// A file's, in runs of the encoding's output files.
+    Encoded { pieces: Vec<DataPiece> },
 }
 
 /// An archive laid out: each entry's headers, where its data is, and where it starts.
@@ -53,8 +53,8 @@ pub struct Packed {
 pub fn plan(source: &str, scratch_dir: &str, fs: &dyn HostFs, extra: &[ExtraFile]) -> Result<Packed, EntryError> {
     let zip_time = |mtime: i64| dostime::to_zip_time(mtime, fs.utc_offset(mtime));
     let mut entries = Vec::new();
-    // The regular files: where their entries are, and their paths, to encode all at once.
-    let (mut files, mut paths) = (Vec::new(), Vec::new());
+    // The regular files: where their entries are, and what to encode, all at once.
+    let (mut files, mut to_encode) = (Vec::new(), Vec::new());
     walk(fs, source, "", &mut |entry| {
         match entry {
             Entry::Directory { name, meta } => entries.push((blank(name, meta.mode, zip_time(meta.mtime)), Data::Empty)),
@@ -70,7 +70,7 @@ pub fn plan(source: &str, scratch_dir: &str, fs: &dyn HostFs, extra: &[ExtraFile
                 }
                 S_IFREG => {
                     files.push(entries.len());
-                    paths.push(path);
+                    to_encode.push(ToEncode { path, size: meta.size });
                     entries.push((blank(name, meta.mode, zip_time(meta.mtime)), Data::Empty));
                 }
                 // Reading a FIFO would block forever (upstream skips them too), as would
@@ -81,10 +81,13 @@ pub fn plan(source: &str, scratch_dir: &str, fs: &dyn HostFs, extra: &[ExtraFile
         Ok(())
     })?;
     let outputs_prefix = format!("{scratch_dir}/entries");
-    for (index, encoded) in files.into_iter().zip(encode_files(fs, &paths, &outputs_prefix)?) {
+    for ((index, encoded), file) in files.into_iter().zip(encode_files(fs, &to_encode, &outputs_prefix)?).zip(&to_encode) {
         let (entry, data) = &mut entries[index];
+        if encoded.pieces.iter().map(|p| p.length).sum::<u64>() != encoded.data.compressed_size {
+            return Err(EntryError::new(ErrorKind::Io, format!("the encoded pieces of {} do not add up to its size", file.path)));
+        }
         set_data(entry, encoded.data);
-        *data = Data::Encoded { output: encoded.output, offset: encoded.offset };
+        *data = Data::Encoded { pieces: encoded.pieces };
     }
     let mut encoder = entry_data::Encoder::default();
     for file in extra {
@@ -133,7 +136,7 @@ impl Packed {
 
     /// The archive's bytes, in order.
     pub fn into_reader(self) -> PackedReader {
-        PackedReader { packed: self, step: Step::Local(0), pending: Vec::new(), pending_at: 0, data_left: 0, outputs: Vec::new(), current: 0 }
+        PackedReader { packed: self, step: Step::Local(0), pending: Vec::new(), pending_at: 0, data_entry: usize::MAX, data_piece: 0, data_left: 0, outputs: Vec::new(), current: 0 }
     }
 
 }
@@ -158,7 +161,10 @@ pub struct PackedReader {
     /// Header bytes (or inline data) not yet handed out.
     pending: Vec<u8>,
     pending_at: usize,
-    /// Bytes of the current entry's encoded data not yet handed out.
+    /// The entry whose data is being handed out (none yet: `usize::MAX`), and its next piece.
+    data_entry: usize,
+    data_piece: usize,
+    /// Bytes of the current piece not yet handed out.
     data_left: u64,
     /// Each output file and where it is read up to.
     outputs: Vec<Option<(BufReader<File>, u64)>>,
@@ -169,9 +175,9 @@ impl PackedReader {
     /// Removes the encoding's output files (once the archive has been read out).
     pub fn remove_outputs(&mut self) {
         self.outputs.clear();
-        let mut used: Vec<u32> = self.packed.entries.iter().filter_map(|(_, d)| match d {
-            Data::Encoded { output, .. } => Some(*output),
-            _ => None,
+        let mut used: Vec<u32> = self.packed.entries.iter().flat_map(|(_, d)| match d {
+            Data::Encoded { pieces } => pieces.iter().map(|p| p.output).collect(),
+            _ => Vec::new(),
         }).collect();
         used.sort_unstable();
         used.dedup();
@@ -188,16 +194,10 @@ impl PackedReader {
             Step::Local(i) if i < self.packed.entries.len() => {
                 let (entry, data) = &self.packed.entries[i];
                 entry.local_header(&mut self.pending);
-                match data {
-                    Data::Empty => {}
-                    Data::Inline(bytes) => self.pending.extend_from_slice(bytes),
-                    Data::Encoded { output, offset } => {
-                        let (output, offset, len) = (*output as usize, *offset, entry.compressed_size);
-                        self.seek_output(output, offset)?;
-                        self.current = output;
-                        self.data_left = len;
-                    }
+                if let Data::Inline(bytes) = data {
+                    self.pending.extend_from_slice(bytes);
                 }
+                (self.data_entry, self.data_piece) = (i, 0);
                 self.step = Step::Local(i + 1);
             }
             Step::Local(_) => self.step = Step::Central(0),
@@ -215,6 +215,17 @@ impl PackedReader {
             }
             Step::Done => return Ok(false),
         }
+        Ok(true)
+    }
+
+    /// Places the reader at the current entry's next piece of data; false when none is left.
+    fn next_data_piece(&mut self) -> io::Result<bool> {
+        let Some((_, Data::Encoded { pieces })) = self.packed.entries.get(self.data_entry) else { return Ok(false) };
+        let Some(piece) = pieces.get(self.data_piece).copied() else { return Ok(false) };
+        self.data_piece += 1;
+        self.seek_output(piece.output as usize, piece.offset)?;
+        self.current = piece.output as usize;
+        self.data_left = piece.length;
         Ok(true)
     }
 
@@ -260,6 +271,9 @@ impl Read for PackedReader {
                 *at += n as u64;
                 self.data_left -= n as u64;
                 return Ok(n);
+            }
+            if self.next_data_piece()? {
+                continue;
             }
             if !self.advance()? {
                 return Ok(0);

@@ -287,16 +287,37 @@ impl crate::fsys::HostFs for DealingFs {
         entries.sort_by(|a, b| b.0.cmp(&a.0));
         Ok(Some(entries))
     }
-    fn encode_files_natively(&self, paths: &[String], out_prefix: &str) -> std::io::Result<Option<Vec<crate::fsys::Encoded>>> {
+    /// Deals the files' chunks out over three outputs in turn, each chunk encoded on its
+    /// own, as the native host's workers do.
+    fn encode_files_natively(&self, files: &[crate::fsys::ToEncode], out_prefix: &str) -> std::io::Result<Option<Vec<crate::fsys::Encoded>>> {
+        use runnerwire_policy::entry_data::{chunk_count, EntryData, CHUNK_BYTES, DICTIONARY_BYTES, TRIAL_BYTES};
+        use std::io::{Read, Seek, SeekFrom};
         let mut outputs: Vec<std::fs::File> = (0..3).map(|n| std::fs::File::create(format!("{out_prefix}.{n}")).unwrap()).collect();
         let mut at = [0u64; 3];
         let mut encoded = Vec::new();
         let mut encoder = runnerwire_policy::entry_data::Encoder::default();
-        for (i, path) in paths.iter().enumerate() {
-            let output = i % 3;
-            let data = encoder.encode(&mut std::fs::File::open(path)?, &mut outputs[output])?;
-            encoded.push(crate::fsys::Encoded { data, output: output as u32, offset: at[output] });
-            at[output] += data.compressed_size;
+        let mut unit = 0;
+        for file in files {
+            let bytes = std::fs::read(&file.path)?;
+            let method = encoder.method_of(&bytes[..bytes.len().min(TRIAL_BYTES)])?;
+            let count = chunk_count(file.size);
+            let (mut crc, mut size, mut compressed, mut pieces) = (crc32fast::Hasher::new(), 0, 0, Vec::new());
+            for k in 0..count {
+                let output = unit % 3;
+                unit += 1;
+                let start = k * CHUNK_BYTES;
+                let dictionary = &bytes[(start as usize).saturating_sub(DICTIONARY_BYTES)..start as usize];
+                let mut source = std::fs::File::open(&file.path)?;
+                source.seek(SeekFrom::Start(start))?;
+                let limited: &mut dyn Read = &mut source;
+                let chunk = encoder.encode_chunk(method, dictionary, limited, k + 1 == count, &mut outputs[output])?;
+                pieces.push(crate::fsys::DataPiece { output: output as u32, offset: at[output], length: chunk.compressed_size });
+                at[output] += chunk.compressed_size;
+                crc.combine(&crc32fast::Hasher::new_with_initial_len(chunk.crc32, chunk.size));
+                size += chunk.size;
+                compressed += chunk.compressed_size;
+            }
+            encoded.push(crate::fsys::Encoded { data: EntryData { method, crc32: crc.finalize(), size, compressed_size: compressed }, pieces });
         }
         Ok(Some(encoded))
     }
@@ -310,6 +331,10 @@ fn files_encoded_natively_on_several_outputs_give_the_same_archive() {
     let src = tmp.path().join("src");
     write(&src.join("big/noise.bin"), &noise(300_000, 0x9E37_79B9_7F4A_7C15), 0o644);
     write(&src.join("big/text.yml"), "- name: a task\n  debug: msg=hello\n".repeat(9_000).as_bytes(), 0o640);
+    // Three chunks and a bit: its pieces land on all three outputs.
+    let lines: String = (0..90_000).map(|i| format!("- name: task {i}\n  debug: msg={}\n", i * 7919 % 1000)).collect();
+    assert!(lines.len() as u64 > 3 * runnerwire_policy::entry_data::CHUNK_BYTES);
+    write(&src.join("big/tasks.yml"), lines.as_bytes(), 0o644);
     for i in 0..20 {
         write(&src.join(format!("small/{i:02}.txt")), format!("small file {i}\n").repeat(i * 50).as_bytes(), 0o644);
     }

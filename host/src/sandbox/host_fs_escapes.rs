@@ -8,6 +8,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use runnerwire_policy::entry_data::CHUNK_BYTES;
+
+use super::bindings::runnerwire::codec::native_pack::FileToEncode;
 use super::host_fs::{Grant, Grants};
 use super::write_queue::WriteQueue;
 
@@ -82,14 +85,19 @@ fn call(grants: &Arc<Grants>, call: &Value) -> Result<Option<String>, String> {
             Err(e) => Err(e),
         },
         "list-dir" => grants.list_dir(&path).map(|_| None).map_err(|e| e.to_string()),
-        "encode-files-from" => grants.encode_files(&[path], "/artifacts/out", 2).map(|_| None).map_err(|e| format!("{e:?}")),
-        "encode-files-to" => grants.encode_files(&["/pdd/kept".to_string()], &path, 2).map(|_| None).map_err(|e| format!("{e:?}")),
+        // Listed as three chunks: each is opened on its own, and each must be refused.
+        "encode-files-from" => grants.encode_files(&[to_encode(&path, 3 * CHUNK_BYTES)], "/artifacts/out", 2).map(|_| None).map_err(|e| format!("{e:?}")),
+        "encode-files-to" => grants.encode_files(&[to_encode("/pdd/kept", 4)], &path, 2).map(|_| None).map_err(|e| format!("{e:?}")),
         "queue-write" => {
             let mut queue = WriteQueue::new(grants.clone());
             queue.push(path, data, mode, 1).and_then(|()| queue.flush(None)).map(|()| None).map_err(|f| f.message)
         }
         op => panic!("unknown op {op}"),
     }
+}
+
+fn to_encode(path: &str, size: u64) -> FileToEncode {
+    FileToEncode { path: path.to_string(), size }
 }
 
 fn outside(layout: &Layout) -> BTreeMap<String, String> {
@@ -158,10 +166,45 @@ fn every_case_gives_what_the_table_says() {
 fn encode_files_encodes_a_granted_file_into_the_writable_grant() {
     let table: Value = serde_json::from_str(TABLE).unwrap();
     let layout = build(&table);
-    let encoded = layout.grants.encode_files(&["/pdd/kept".to_string()], "/artifacts/out", 2).unwrap();
-    assert_eq!((encoded.len(), encoded[0].output, encoded[0].offset, encoded[0].size), (1, 0, 0, 4));
+    let encoded = layout.grants.encode_files(&[to_encode("/pdd/kept", 4)], "/artifacts/out", 2).unwrap();
+    assert_eq!((encoded.len(), encoded[0].pieces.len(), encoded[0].pieces[0].output, encoded[0].pieces[0].offset, encoded[0].size), (1, 1, 0, 0, 4));
     let data = std::fs::read(layout.root.path().join("granted/out.0")).unwrap();
     let mut text = String::new();
     std::io::Read::read_to_string(&mut flate2::read::DeflateDecoder::new(&data[..]), &mut text).unwrap();
     assert_eq!(text, "kept");
+}
+
+/// A file of several chunks, encoded on two workers: its pieces, read in order from the
+/// outputs they landed in, inflate back to the file.
+#[test]
+fn a_file_of_several_chunks_is_encoded_in_pieces_that_join_into_one_stream() {
+    let table: Value = serde_json::from_str(TABLE).unwrap();
+    let layout = build(&table);
+    let text: String = (0..200_000).map(|i| format!("line {i}: {}\n", i * 7919 % 10_007)).collect();
+    assert!(text.len() as u64 > 2 * CHUNK_BYTES);
+    std::fs::write(layout.root.path().join("readonly/big.txt"), &text).unwrap();
+    let encoded = layout.grants.encode_files(&[to_encode("/pdd/kept", 4), to_encode("/pdd/big.txt", text.len() as u64)], "/artifacts/out", 2).unwrap();
+    let big = &encoded[1];
+    assert_eq!((big.size, big.pieces.len()), (text.len() as u64, text.len().div_ceil(CHUNK_BYTES as usize)));
+    assert_eq!(big.pieces.iter().map(|p| p.length).sum::<u64>(), big.compressed_size);
+    let outputs: Vec<Vec<u8>> = (0..2).map(|n| std::fs::read(layout.root.path().join(format!("granted/out.{n}"))).unwrap_or_default()).collect();
+    let mut joined = Vec::new();
+    for piece in &big.pieces {
+        joined.extend_from_slice(&outputs[piece.output as usize][piece.offset as usize..(piece.offset + piece.length) as usize]);
+    }
+    let mut inflated = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::DeflateDecoder::new(&joined[..]), &mut inflated).unwrap();
+    assert!(inflated == text, "the pieces do not inflate back to the file");
+    assert_eq!(big.crc32, crc32fast::hash(text.as_bytes()));
+}
+
+/// A file listed larger than it is (it shrank after the walk): its later chunks find less
+/// than they were promised, and the file fails by name instead of giving a torn entry.
+#[test]
+fn a_file_that_shrank_after_it_was_listed_fails_by_name() {
+    let table: Value = serde_json::from_str(TABLE).unwrap();
+    let layout = build(&table);
+    std::fs::write(layout.root.path().join("readonly/shrank.txt"), "x".repeat(CHUNK_BYTES as usize + 10)).unwrap();
+    let error = layout.grants.encode_files(&[to_encode("/pdd/shrank.txt", 3 * CHUNK_BYTES)], "/artifacts/out", 2).unwrap_err();
+    assert_eq!(format!("{error:?}"), format!("{:?}", super::bindings::runnerwire::codec::native_pack::EncodeError::Failed("cannot encode /pdd/shrank.txt: it changed while it was read".into())));
 }

@@ -9,7 +9,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::runnerwire::codec::fast_writes::{self, QueueError, WriteError, WriteFailure};
 use super::bindings::runnerwire::codec::host_fs::{Host, Meta};
-use super::bindings::runnerwire::codec::native_pack::{self, DirEntry, EncodeError, Encoded, ListError};
+use super::bindings::runnerwire::codec::native_pack::{self, DirEntry, EncodeError, Encoded, FileToEncode, ListError};
 use super::host_fs::Grants;
 use super::write_queue::WriteQueue;
 
@@ -96,11 +96,11 @@ impl native_pack::Host for HostState {
         }
         self.grants.list_dir(&path).map_err(|e| ListError::Failed(e.to_string()))
     }
-    fn encode_files(&mut self, paths: Vec<String>, out_prefix: String) -> Result<Vec<Encoded>, EncodeError> {
+    fn encode_files(&mut self, files: Vec<FileToEncode>, out_prefix: String) -> Result<Vec<Encoded>, EncodeError> {
         if !self.native_pack {
             return Err(EncodeError::Unsupported);
         }
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        self.grants.encode_files(&paths, &out_prefix, cores)
+        self.grants.encode_files(&files, &out_prefix, cores)
     }
 }
