@@ -279,3 +279,62 @@ fn packing_on_every_core_gives_the_bytes_one_core_gives() {
         assert!(std::fs::read(worker_dir.join(&path)).unwrap() == std::fs::read(source.join(&path)).unwrap(), "{path} differs after upstream's unpack");
     }
 }
+
+/// A pipe on transmit's stdout is widened to 1 MiB (the size of the chunks it writes), so
+/// a reader is not woken sixteen times a chunk; the stream through it is whole.
+#[test]
+fn transmit_widens_a_pipe_on_its_stdout_to_a_mebibyte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = tmp.path().join("source");
+    pdd_with_large_files(&source, 2, 1_000);
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let before = rustix::pipe::fcntl_getpipe_size(&reader).unwrap();
+    assert!(before < 1 << 20, "the pipe starts at {before} bytes already");
+    let mut child = runnerwire()
+        .arg("transmit")
+        .arg(&source)
+        .args(["-p", "site.yml", "--ident", "pipe"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::from(writer))
+        .spawn()
+        .unwrap();
+    let mut stream = Vec::new();
+    std::io::Read::read_to_end(&mut std::fs::File::from(reader.try_clone().unwrap()), &mut stream).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(rustix::pipe::fcntl_getpipe_size(&reader).unwrap(), 1 << 20);
+    assert!(stream.ends_with(b"{\"eof\": true}\n"), "the stream through the pipe is cut short");
+}
+
+/// The archive's base64 (the component encodes it six bytes a step, then a group at a
+/// time, then the padding) is standard padded base64 at every length: archives of 48
+/// lengths in a row, each decoded strictly and encoded again by an independent encoder.
+#[test]
+fn the_archive_base64_is_standard_at_every_length() {
+    use base64::Engine as _;
+    use runnerwire::cli::TransmitArgs;
+    use runnerwire::sandbox::{Budget, Runtime};
+    let tmp = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new().unwrap();
+    let pdd = tmp.path().join("pdd");
+    std::fs::create_dir_all(pdd.join("project")).unwrap();
+    std::fs::write(pdd.join("project/site.yml"), "- hosts: all\n  tasks: []\n").unwrap();
+    let mut tails = std::collections::BTreeSet::new();
+    for len in 0..48 {
+        // A stored file of `len` bytes moves the archive's length one byte at a time.
+        std::fs::write(pdd.join("project/data.bin"), (0..len).map(|i: u32| (i * 37 + len) as u8).collect::<Vec<u8>>()).unwrap();
+        let args = TransmitArgs { private_data_dir: pdd.clone(), playbook: Some("site.yml".into()), ident: Some("b64".into()), ..Default::default() };
+        let (pdd, request) = runnerwire::stages::transmit::request_for(args, tmp.path()).unwrap();
+        let mut out = Vec::new();
+        runnerwire::stages::transmit::transmit(&runtime, &pdd, &request, Budget::default(), &mut out).unwrap();
+        let header_end = out.windows(2).position(|w| w == b"}\n").unwrap() + 2;
+        let zip_line_end = header_end + out[header_end..].iter().position(|&b| b == b'\n').unwrap() + 1;
+        let size: usize = String::from_utf8_lossy(&out[header_end..zip_line_end]).trim().trim_start_matches("{\"zipfile\": ").trim_end_matches('}').parse().unwrap();
+        let text = &out[zip_line_end..zip_line_end + size.div_ceil(3) * 4];
+        assert_eq!(&out[zip_line_end + text.len()..], b"{\"eof\": true}\n");
+        let zip = base64::engine::general_purpose::STANDARD.decode(text).unwrap_or_else(|e| panic!("archive of {size} bytes: {e}"));
+        assert_eq!(zip.len(), size);
+        assert!(base64::engine::general_purpose::STANDARD.encode(&zip).as_bytes() == text, "archive of {size} bytes: not the standard encoding");
+        tails.insert(size % 12);
+    }
+    assert_eq!(tails.len(), 12, "every remainder of a 12-byte step was met");
+}
