@@ -150,8 +150,9 @@ enum Step {
 
 /// Central headers gathered per read: many small records, few copies.
 const CENTRAL_BATCH: usize = 64 << 10;
-/// Each output file is read front to back through a buffer this large.
-const OUTPUT_BUFFER: usize = 1 << 20;
+/// Each output file is read front to back through a buffer this large: small entries' data
+/// in few reads, while the read-out's larger reads go straight into its own buffer.
+const OUTPUT_BUFFER: usize = 128 << 10;
 
 /// Reads a [`Packed`] archive out: headers made as they are reached, data copied from the
 /// encoding's output files (each read front to back: see `native-pack.encode-files`).

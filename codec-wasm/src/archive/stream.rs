@@ -14,6 +14,8 @@ const CHUNK_RAW: usize = 768 << 10;
 pub struct ArchiveStream {
     header: Option<Vec<u8>>,
     reader: Option<(PackedReader, u64)>,
+    /// The raw bytes of one chunk, kept from chunk to chunk.
+    raw: Vec<u8>,
 }
 
 impl ArchiveStream {
@@ -22,7 +24,7 @@ impl ArchiveStream {
     pub fn pack(source: &str, scratch_dir: &str, fs: &dyn HostFs, extra: &[ExtraFile]) -> Result<Self, EntryError> {
         let packed = pack::plan(source, scratch_dir, fs, extra)?;
         let size = packed.size();
-        Ok(ArchiveStream { header: Some(format!("{{\"zipfile\": {size}}}\n").into_bytes()), reader: Some((packed.into_reader(), size)) })
+        Ok(ArchiveStream { header: Some(format!("{{\"zipfile\": {size}}}\n").into_bytes()), reader: Some((packed.into_reader(), size)), raw: Vec::new() })
     }
 
     /// The header line, then base64 chunks; `None` when done (the scratch files are removed).
@@ -38,11 +40,12 @@ impl ArchiveStream {
             return Ok(None);
         }
         let want = CHUNK_RAW.min(usize::try_from(*remaining).unwrap_or(CHUNK_RAW));
-        let mut raw = vec![0u8; want];
-        reader.read_exact(&mut raw).map_err(|e| EntryError::new(crate::error::ErrorKind::Io, format!("cannot read the archive being sent: {e}")))?;
+        self.raw.resize(want, 0);
+        let raw = &mut self.raw[..want];
+        reader.read_exact(raw).map_err(|e| EntryError::new(crate::error::ErrorKind::Io, format!("cannot read the archive being sent: {e}")))?;
         *remaining -= want as u64;
         let mut out = Vec::with_capacity(base64::encoded_len(want as u64) as usize);
-        base64::encode(&raw, &mut out);
+        base64::encode(raw, &mut out);
         Ok(Some(out))
     }
 }

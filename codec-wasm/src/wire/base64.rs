@@ -31,13 +31,14 @@ pub fn encoded_len(n: u64) -> u64 {
     n.div_ceil(3) * 4
 }
 
-/// The two characters of every 12 bits: half the lookups of one per 6 bits (archives, the
-/// bulk of a job stream, go through here).
-const PAIRS: [[u8; 2]; 4096] = {
-    let mut table = [[0u8; 2]; 4096];
+/// The two characters of every 12 bits, as one little-endian `u16`: half the lookups of one
+/// per 6 bits, and eight characters go out in one store (archives, the bulk of a job
+/// stream, go through here).
+const PAIRS: [u16; 4096] = {
+    let mut table = [0u16; 4096];
     let mut i = 0;
     while i < 4096 {
-        table[i] = [ALPHABET[i >> 6], ALPHABET[i & 63]];
+        table[i] = ALPHABET[i >> 6] as u16 | (ALPHABET[i & 63] as u16) << 8;
         i += 1;
     }
     table
@@ -49,16 +50,18 @@ pub fn encode(input: &[u8], out: &mut Vec<u8>) {
     out.resize(start + encoded_len(input.len() as u64) as usize, 0);
     let dst = &mut out[start..];
     let sextet = |n: u32, shift: u32| ALPHABET[(n >> shift) as usize & 63];
-    // Written in place, eight characters per six bytes: no capacity check per group.
-    let mut wide = input.chunks_exact(6);
-    let mut wide_slots = dst.chunks_exact_mut(8);
-    for (c, d) in (&mut wide).zip(&mut wide_slots) {
-        let n = u64::from_be_bytes([0, 0, c[0], c[1], c[2], c[3], c[4], c[5]]);
-        let pair = |shift: u32| PAIRS[(n >> shift) as usize & 0xfff];
-        let (a, b, c, e) = (pair(36), pair(24), pair(12), pair(0));
-        d.copy_from_slice(&[a[0], a[1], b[0], b[1], c[0], c[1], e[0], e[1]]);
+    // Six bytes a step, read as one 8-byte load (so the last step stops 2 bytes short),
+    // written in place as eight characters in one 8-byte store.
+    let steps = input.len().saturating_sub(2) / 6;
+    for (i, d) in dst.chunks_exact_mut(8).take(steps).enumerate() {
+        let at = i * 6;
+        let word: [u8; 8] = input[at..at + 8].try_into().unwrap_or_default();
+        let n = u64::from_be_bytes(word) >> 16;
+        let pair = |shift: u32| u64::from(PAIRS[(n >> shift) as usize & 0xfff]);
+        let chars = pair(36) | pair(24) << 16 | pair(12) << 32 | pair(0) << 48;
+        d.copy_from_slice(&chars.to_le_bytes());
     }
-    let done = input.len() / 6 * 6;
+    let done = steps * 6;
     let (input, dst) = (&input[done..], &mut dst[done / 3 * 4..]);
     let mut groups = input.chunks_exact(3);
     let mut slots = dst.chunks_exact_mut(4);
