@@ -14,14 +14,14 @@
 //! stream; a file read front to back here gives the same bytes. Matches still reach 32 KiB
 //! back across every boundary, so the output is within a few bytes a chunk of one run.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use flate2::{Compress, Compression, FlushCompress, Status};
 
 /// Upstream's deflate level (Python's `zlib.Z_DEFAULT_COMPRESSION`).
 pub const LEVEL: u32 = 6;
 /// How much of a file the trial compression reads; smaller files are always deflated.
-pub const TRIAL_BYTES: usize = 16 << 10;
+const TRIAL_BYTES: usize = 16 << 10;
 /// A first block that deflates to more than this share of its size is not worth deflating.
 const STORE_ABOVE_RATIO: f64 = 0.95;
 /// The pieces the input is fed in (part of what makes the output the same everywhere).
@@ -30,10 +30,10 @@ const PIECE_BYTES: usize = 256 << 10;
 /// well under 1%, small enough that two cores finish a few large files together.
 pub const CHUNK_BYTES: u64 = 1 << 20;
 /// How far back deflate looks: the priming before each chunk.
-pub const DICTIONARY_BYTES: usize = 32 << 10;
+const DICTIONARY_BYTES: usize = 32 << 10;
 
 // Chunks start on piece boundaries, so every way of encoding a file feeds the same pieces.
-const _: () = assert!(CHUNK_BYTES % PIECE_BYTES as u64 == 0 && DICTIONARY_BYTES <= PIECE_BYTES && TRIAL_BYTES <= PIECE_BYTES);
+const _: () = assert!(CHUNK_BYTES.is_multiple_of(PIECE_BYTES as u64) && DICTIONARY_BYTES <= PIECE_BYTES && TRIAL_BYTES <= PIECE_BYTES);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
@@ -55,6 +55,7 @@ pub struct EntryData {
 /// One chunk (or a file's run of chunks to its end), encoded: what it read and wrote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChunkData {
+    pub method: Method,
     pub crc32: u32,
     /// Bytes read.
     pub size: u64,
@@ -63,11 +64,37 @@ pub struct ChunkData {
     /// The CRC-32 of the last [`DICTIONARY_BYTES`] of a full chunk (of nothing otherwise):
     /// what the next chunk must have been primed with, had the file not changed meanwhile.
     pub tail_crc32: u32,
+    /// The CRC-32 of the priming this chunk was given (none for a file's first chunk).
+    pub primed_crc32: Option<u32>,
 }
 
 /// How many chunks a file of `size` bytes is encoded in (at least one).
 pub fn chunk_count(size: u64) -> u64 {
     size.div_ceil(CHUNK_BYTES).max(1)
+}
+
+/// A file's entry data from its chunks' (in order), or `None` when they do not join into
+/// one stream: every chunk but the last must have read a whole chunk, each must have been
+/// primed with the end of the one before it, all by one method. Anything else means the
+/// file changed between the chunks' reads.
+pub fn join_chunks(chunks: impl IntoIterator<Item = ChunkData>) -> Option<EntryData> {
+    let mut joined: Option<(EntryData, ChunkData)> = None;
+    let mut crc = crc32fast::Hasher::new();
+    for chunk in chunks {
+        let data = match joined {
+            None => EntryData { method: chunk.method, crc32: 0, size: 0, compressed_size: 0 },
+            Some((data, before)) => {
+                if chunk.method != data.method || before.size != CHUNK_BYTES || chunk.primed_crc32 != Some(before.tail_crc32) {
+                    return None;
+                }
+                data
+            }
+        };
+        crc.combine(&crc32fast::Hasher::new_with_initial_len(chunk.crc32, chunk.size));
+        let data = EntryData { size: data.size + chunk.size, compressed_size: data.compressed_size + chunk.compressed_size, ..data };
+        joined = Some((data, chunk));
+    }
+    joined.map(|(data, _)| EntryData { crc32: crc.finalize(), ..data })
 }
 
 /// Encodes files one after another, keeping its buffers and deflate state between them
@@ -78,6 +105,8 @@ pub struct Encoder {
     compressed: Vec<u8>,
     /// The last [`DICTIONARY_BYTES`] of the chunk just finished.
     dictionary: Vec<u8>,
+    /// The [`DICTIONARY_BYTES`] before a chunk encoded on its own.
+    priming: Vec<u8>,
     deflate: Compress,
     trial: Compress,
 }
@@ -88,6 +117,7 @@ impl Default for Encoder {
             piece: vec![0; PIECE_BYTES],
             compressed: vec![0; PIECE_BYTES],
             dictionary: Vec::with_capacity(DICTIONARY_BYTES),
+            priming: vec![0; DICTIONARY_BYTES],
             deflate: Compress::new(Compression::new(LEVEL), false),
             trial: Compress::new(Compression::fast(), false),
         }
@@ -103,19 +133,35 @@ impl Encoder {
         Ok(EntryData { method, crc32: chunk.crc32, size: chunk.size, compressed_size: chunk.compressed_size })
     }
 
-    /// The method for a file whose first bytes (up to [`TRIAL_BYTES`]) are `first`.
-    pub fn method_of(&mut self, first: &[u8]) -> io::Result<Method> {
-        self.piece[..first.len()].copy_from_slice(first);
-        self.method_for(first.len())
-    }
-
-    /// Encodes one chunk of a file: `source` is read from the chunk's start, `dictionary`
-    /// is the [`DICTIONARY_BYTES`] before it (empty for the first). With `to_end`, the rest
-    /// of the file from there (ending the entry's data); else exactly one chunk, or less
-    /// if the file ends first.
-    pub fn encode_chunk(&mut self, method: Method, dictionary: &[u8], source: &mut dyn Read, to_end: bool, out: &mut dyn Write) -> io::Result<ChunkData> {
-        let filled = read_full(source, &mut self.piece)?;
-        self.encode_from(method, dictionary, source, filled, (!to_end).then_some(CHUNK_BYTES), out)
+    /// Encodes chunk `index` of the `count` chunks of the file `source` (see
+    /// [`chunk_count`]), as the native host does on several cores. A file's only chunk is
+    /// the file read through from where `source` stands (freshly opened: its start), as
+    /// [`Encoder::encode`] does it. Otherwise it seeks to what it needs: the file's first
+    /// bytes for the method, the [`DICTIONARY_BYTES`] before the chunk for its priming, then
+    /// the chunk, or for the last one the rest of the file.
+    pub fn encode_chunk<S: Read + Seek>(&mut self, source: &mut S, index: u64, count: u64, out: &mut dyn Write) -> io::Result<ChunkData> {
+        if count == 1 {
+            let data = self.encode(source, out)?;
+            return Ok(ChunkData { method: data.method, crc32: data.crc32, size: data.size, compressed_size: data.compressed_size, tail_crc32: 0, primed_crc32: None });
+        }
+        source.seek(SeekFrom::Start(0))?;
+        let first = read_full(source, &mut self.piece[..TRIAL_BYTES])?;
+        let method = self.method_for(first)?;
+        let start = index * CHUNK_BYTES;
+        // Taken out for the call below, which borrows the encoder whole.
+        let mut priming = std::mem::take(&mut self.priming);
+        let primed = if index > 0 {
+            source.seek(SeekFrom::Start(start - DICTIONARY_BYTES as u64))?;
+            read_full(source, &mut priming)?
+        } else {
+            0
+        };
+        let encoded = source.seek(SeekFrom::Start(start)).and_then(|_| read_full(source, &mut self.piece)).and_then(|filled| {
+            self.encode_from(method, &priming[..primed], source, filled, (index + 1 < count).then_some(CHUNK_BYTES), out)
+        });
+        let primed_crc32 = (index > 0).then(|| crc32fast::hash(&priming[..primed]));
+        self.priming = priming;
+        Ok(ChunkData { primed_crc32, ..encoded? })
     }
 
     /// The loop behind both: `piece[..filled]` already read from `source`; `limit` bytes at
@@ -156,7 +202,7 @@ impl Encoder {
             };
             if limit.is_some_and(|limit| size >= limit) {
                 written += self.finish_chunk(method, FlushCompress::Sync, out)?;
-                return Ok(ChunkData { crc32: crc.finalize(), size, compressed_size: written, tail_crc32: tail.finalize() });
+                return Ok(ChunkData { method, crc32: crc.finalize(), size, compressed_size: written, tail_crc32: tail.finalize(), primed_crc32: None });
             }
             filled = read_full(source, &mut self.piece)?;
         }
@@ -166,7 +212,7 @@ impl Encoder {
             Some(_) => self.finish_chunk(method, FlushCompress::Sync, out)?,
             None => self.finish_chunk(method, FlushCompress::Finish, out)?,
         };
-        Ok(ChunkData { crc32: crc.finalize(), size, compressed_size: written, tail_crc32: tail.finalize() })
+        Ok(ChunkData { method, crc32: crc.finalize(), size, compressed_size: written, tail_crc32: tail.finalize(), primed_crc32: None })
     }
 
     fn start_chunk(&mut self, method: Method, dictionary: &[u8]) -> io::Result<()> {
@@ -319,35 +365,42 @@ mod tests {
         text
     }
 
-    /// Each chunk encoded on its own, primed with the bytes before it (as the native host
-    /// does on several cores), joins into exactly the bytes of one encoder reading the file
-    /// through; the CRCs combine to the file's, and each full chunk's tail CRC is the next
-    /// one's priming's.
+    /// Each chunk encoded on its own (as the native host does on several cores) joins into
+    /// exactly the bytes of one encoder reading the file through, with the file's CRC; each
+    /// full chunk's tail CRC is the next one's priming's.
     fn chunks_join_into_the_whole(file: &[u8], expected_method: Method) {
         let mut whole = Vec::new();
         let data = Encoder::default().encode(&mut &file[..], &mut whole).unwrap();
         assert_eq!(data.method, expected_method);
         assert_eq!(inflate_or_copy(data.method, &whole), file);
         let count = chunk_count(file.len() as u64);
-        let (mut joined, mut crc, mut size, mut last_tail) = (Vec::new(), crc32fast::Hasher::new(), 0, None);
+        let (mut joined, mut chunks) = (Vec::new(), Vec::new());
         let mut encoder = Encoder::default();
         for k in 0..count {
             let start = (k * CHUNK_BYTES) as usize;
-            let method = encoder.method_of(&file[..file.len().min(TRIAL_BYTES)]).unwrap();
-            assert_eq!(method, data.method);
-            let dictionary = &file[start.saturating_sub(DICTIONARY_BYTES)..start];
-            if let Some(tail) = last_tail {
-                assert_eq!(tail, crc32fast::hash(dictionary), "chunk {k}'s priming");
-            }
-            let chunk = encoder.encode_chunk(method, dictionary, &mut &file[start..], k + 1 == count, &mut joined).unwrap();
-            crc.combine(&crc32fast::Hasher::new_with_initial_len(chunk.crc32, chunk.size));
-            size += chunk.size;
-            last_tail = Some(chunk.tail_crc32);
+            let chunk = encoder.encode_chunk(&mut io::Cursor::new(file), k, count, &mut joined).unwrap();
+            let priming = &file[start.saturating_sub(DICTIONARY_BYTES)..start];
+            assert_eq!(chunk.primed_crc32, (k > 0).then(|| crc32fast::hash(priming)), "chunk {k}'s priming");
+            chunks.push(chunk);
         }
-        assert_eq!(size, file.len() as u64);
-        assert_eq!(crc.finalize(), data.crc32);
-        assert_eq!(joined.len() as u64, data.compressed_size);
+        assert_eq!(join_chunks(chunks), Some(data));
         assert!(joined == whole, "the chunks joined differ from the file encoded whole");
+    }
+
+    /// Chunks that do not follow on from each other (the file changed between their reads)
+    /// do not join.
+    #[test]
+    fn chunks_of_a_changed_file_do_not_join() {
+        let (before, after) = (words(3 * CHUNK_BYTES as usize), words(3 * CHUNK_BYTES as usize + 1).split_off(1));
+        let mut encoder = Encoder::default();
+        let mut chunk = |file: &[u8], k| encoder.encode_chunk(&mut io::Cursor::new(file), k, 3, &mut io::sink()).unwrap();
+        let same = [chunk(&before, 0), chunk(&before, 1), chunk(&before, 2)];
+        assert!(join_chunks(same).is_some());
+        assert_eq!(join_chunks([chunk(&before, 0), chunk(&after, 1), chunk(&before, 2)]), None, "primed with other bytes");
+        let shrunk = &before[..CHUNK_BYTES as usize + 10];
+        assert_eq!(join_chunks([chunk(shrunk, 0), chunk(shrunk, 1), chunk(shrunk, 2)]), None, "a middle chunk came up short");
+        let noise: Vec<u8> = (0..3 * CHUNK_BYTES as usize).map(|i| (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0]).collect();
+        assert_eq!(join_chunks([chunk(&before, 0), chunk(&noise, 1), chunk(&before, 2)]), None, "a chunk of other bytes, by another method");
     }
 
     fn inflate_or_copy(method: Method, data: &[u8]) -> Vec<u8> {

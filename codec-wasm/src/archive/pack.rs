@@ -177,9 +177,9 @@ impl PackedReader {
     pub fn remove_outputs(&mut self) {
         self.outputs.clear();
         let mut used: Vec<u32> = self.packed.entries.iter().flat_map(|(_, d)| match d {
-            Data::Encoded { pieces } => pieces.iter().map(|p| p.output).collect(),
-            _ => Vec::new(),
-        }).collect();
+            Data::Encoded { pieces } => pieces.as_slice(),
+            _ => &[],
+        }).map(|p| p.output).collect();
         used.sort_unstable();
         used.dedup();
         for output in used {

@@ -290,34 +290,24 @@ impl crate::fsys::HostFs for DealingFs {
     /// Deals the files' chunks out over three outputs in turn, each chunk encoded on its
     /// own, as the native host's workers do.
     fn encode_files_natively(&self, files: &[crate::fsys::ToEncode], out_prefix: &str) -> std::io::Result<Option<Vec<crate::fsys::Encoded>>> {
-        use runnerwire_policy::entry_data::{chunk_count, EntryData, CHUNK_BYTES, DICTIONARY_BYTES, TRIAL_BYTES};
-        use std::io::{Read, Seek, SeekFrom};
+        use runnerwire_policy::entry_data::{chunk_count, join_chunks};
         let mut outputs: Vec<std::fs::File> = (0..3).map(|n| std::fs::File::create(format!("{out_prefix}.{n}")).unwrap()).collect();
         let mut at = [0u64; 3];
         let mut encoded = Vec::new();
         let mut encoder = runnerwire_policy::entry_data::Encoder::default();
         let mut unit = 0;
         for file in files {
-            let bytes = std::fs::read(&file.path)?;
-            let method = encoder.method_of(&bytes[..bytes.len().min(TRIAL_BYTES)])?;
             let count = chunk_count(file.size);
-            let (mut crc, mut size, mut compressed, mut pieces) = (crc32fast::Hasher::new(), 0, 0, Vec::new());
+            let (mut chunks, mut pieces) = (Vec::new(), Vec::new());
             for k in 0..count {
                 let output = unit % 3;
                 unit += 1;
-                let start = k * CHUNK_BYTES;
-                let dictionary = &bytes[(start as usize).saturating_sub(DICTIONARY_BYTES)..start as usize];
-                let mut source = std::fs::File::open(&file.path)?;
-                source.seek(SeekFrom::Start(start))?;
-                let limited: &mut dyn Read = &mut source;
-                let chunk = encoder.encode_chunk(method, dictionary, limited, k + 1 == count, &mut outputs[output])?;
+                let chunk = encoder.encode_chunk(&mut std::fs::File::open(&file.path)?, k, count, &mut outputs[output])?;
                 pieces.push(crate::fsys::DataPiece { output: output as u32, offset: at[output], length: chunk.compressed_size });
                 at[output] += chunk.compressed_size;
-                crc.combine(&crc32fast::Hasher::new_with_initial_len(chunk.crc32, chunk.size));
-                size += chunk.size;
-                compressed += chunk.compressed_size;
+                chunks.push(chunk);
             }
-            encoded.push(crate::fsys::Encoded { data: EntryData { method, crc32: crc.finalize(), size, compressed_size: compressed }, pieces });
+            encoded.push(crate::fsys::Encoded { data: join_chunks(chunks).unwrap(), pieces });
         }
         Ok(Some(encoded))
     }

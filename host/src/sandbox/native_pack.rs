@@ -5,12 +5,11 @@
 //! too. Paths are opened beneath their grant with no symlink followed anywhere on the path;
 //! outputs are created in a writable grant.
 
-use std::io::{self, BufWriter, Seek, SeekFrom, Write};
-use std::os::unix::fs::FileExt;
+use std::io::{self, BufWriter, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use runnerwire_policy::entry_data::{self, chunk_count, ChunkData, Method, CHUNK_BYTES, DICTIONARY_BYTES, TRIAL_BYTES};
+use runnerwire_policy::entry_data::{self, chunk_count, join_chunks, ChunkData, Method};
 
 use super::bindings::runnerwire::codec::host_fs::Meta;
 use super::bindings::runnerwire::codec::native_pack::{DataPiece, DirEntry, EncodeError, Encoded, EntryMethod, FileToEncode};
@@ -53,12 +52,12 @@ impl Grants {
             .enumerate()
             .flat_map(|(file, f)| {
                 let count = chunk_count(f.size);
-                (0..count).map(move |index| Chunk { file, index, last: index + 1 == count, single: count == 1 })
+                (0..count).map(move |index| Chunk { file, index, count })
             })
             .collect();
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
-        let done: Mutex<Vec<Option<ChunkDone>>> = Mutex::new(vec![None; chunks.len()]);
+        let done: Mutex<Vec<Option<(ChunkData, DataPiece)>>> = Mutex::new(vec![None; chunks.len()]);
         let first_error: Mutex<Option<String>> = Mutex::new(None);
         let work = |worker: u32| {
             let share = Share { files, chunks: &chunks, next: &next, failed: &failed, done: &done };
@@ -81,7 +80,7 @@ impl Grants {
         }
         let done = done.into_inner().unwrap_or_else(|p| p.into_inner());
         let mut done = done.into_iter();
-        files.iter().map(|f| join_chunks(f, done.by_ref().take(chunk_count(f.size) as usize))).collect()
+        files.iter().map(|f| join_file(f, done.by_ref().take(chunk_count(f.size) as usize))).collect()
     }
 
     /// One worker's share: chunks taken in turn until none is left or another worker failed.
@@ -89,7 +88,6 @@ impl Grants {
         let out_path = format!("{out_prefix}.{worker}");
         let mut out: Option<Counting> = None;
         let mut encoder = entry_data::Encoder::default();
-        let mut dictionary = vec![0; DICTIONARY_BYTES];
         while !share.failed.load(Ordering::Relaxed) {
             let at = share.next.fetch_add(1, Ordering::Relaxed);
             let Some(chunk) = share.chunks.get(at) else { break };
@@ -101,9 +99,9 @@ impl Grants {
             }
             let Some(out) = out.as_mut() else { break };
             let offset = out.written;
-            let encoded = encode_chunk(&mut encoder, &mut file, chunk, &mut dictionary, out).map_err(|e| format!("cannot encode {path}: {e}"))?;
-            let piece = DataPiece { output: worker, offset, length: encoded.data.compressed_size };
-            share.done.lock().unwrap_or_else(|p| p.into_inner())[at] = Some(ChunkDone { piece, ..encoded });
+            let encoded = encoder.encode_chunk(&mut file, chunk.index, chunk.count, out).map_err(|e| format!("cannot encode {path}: {e}"))?;
+            let piece = DataPiece { output: worker, offset, length: encoded.compressed_size };
+            share.done.lock().unwrap_or_else(|p| p.into_inner())[at] = Some((encoded, piece));
         }
         if let Some(mut out) = out {
             out.flush().map_err(|e| format!("cannot write {out_path}: {e}"))?;
@@ -112,14 +110,11 @@ impl Grants {
     }
 }
 
-/// A unit of work: chunk `index` of file `file`.
+/// A unit of work: chunk `index` of the `count` chunks of file `file`.
 struct Chunk {
     file: usize,
     index: u64,
-    /// The file's last chunk: it reads on to the end.
-    last: bool,
-    /// The file's only chunk: read through, the method chosen on the way.
-    single: bool,
+    count: u64,
 }
 
 /// What the workers share.
@@ -128,90 +123,19 @@ struct Share<'a> {
     chunks: &'a [Chunk],
     next: &'a AtomicUsize,
     failed: &'a AtomicBool,
-    done: &'a Mutex<Vec<Option<ChunkDone>>>,
+    done: &'a Mutex<Vec<Option<(ChunkData, DataPiece)>>>,
 }
 
-/// A chunk encoded: its method, what it read and wrote, where, and the CRC of the priming
-/// it was given (checked against what the chunk before it read).
-#[derive(Clone, Copy)]
-struct ChunkDone {
-    method: Method,
-    data: ChunkData,
-    primed_crc32: Option<u32>,
-    piece: DataPiece,
-}
-
-/// Encodes one chunk of `file` into `out`; `dictionary` is scratch for the priming.
-fn encode_chunk(encoder: &mut entry_data::Encoder, file: &mut std::fs::File, chunk: &Chunk, dictionary: &mut [u8], out: &mut dyn Write) -> io::Result<ChunkDone> {
-    let unplaced = DataPiece { output: 0, offset: 0, length: 0 };
-    if chunk.single {
-        let data = encoder.encode(file, out)?;
-        let chunk = ChunkData { crc32: data.crc32, size: data.size, compressed_size: data.compressed_size, tail_crc32: 0 };
-        return Ok(ChunkDone { method: data.method, data: chunk, primed_crc32: None, piece: unplaced });
-    }
-    let first = read_at_most(file, &mut dictionary[..TRIAL_BYTES], 0)?;
-    let method = encoder.method_of(&dictionary[..first])?;
-    let start = chunk.index * CHUNK_BYTES;
-    let primed = if chunk.index > 0 {
-        let len = read_at_most(file, dictionary, start - DICTIONARY_BYTES as u64)?;
-        Some(&dictionary[..len])
-    } else {
-        None
-    };
-    let primed_crc32 = primed.map(crc32fast::hash);
-    file.seek(SeekFrom::Start(start))?;
-    let data = encoder.encode_chunk(method, primed.unwrap_or(&[]), file, chunk.last, out)?;
-    Ok(ChunkDone { method, data, primed_crc32, piece: unplaced })
-}
-
-/// Fills `buf` from `offset` on unless the file ends first; the bytes read.
-fn read_at_most(file: &std::fs::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read_at(&mut buf[filled..], offset + filled as u64) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
-}
-
-/// A file's entry from its chunks, in order. Every chunk but the last must have read a
-/// whole chunk, and each must have been primed with what the one before it read, all by
-/// one method: else the file changed between the reads, and its pieces would not make one
-/// stream.
-fn join_chunks(file: &FileToEncode, chunks: impl Iterator<Item = Option<ChunkDone>>) -> Result<Encoded, EncodeError> {
-    let changed = || EncodeError::Failed(format!("cannot encode {}: it changed while it was read", file.path));
-    let mut chunks = chunks.peekable();
-    let Some(Some(first)) = chunks.peek().copied() else {
-        return Err(EncodeError::Failed(format!("cannot encode {}: a chunk was left unencoded", file.path)));
-    };
-    let (mut crc, mut size, mut compressed_size) = (crc32fast::Hasher::new(), 0, 0);
-    let mut pieces = Vec::new();
-    let mut before: Option<ChunkDone> = None;
-    for chunk in chunks {
-        let chunk = chunk.ok_or_else(|| EncodeError::Failed(format!("cannot encode {}: a chunk was left unencoded", file.path)))?;
-        if chunk.method != first.method {
-            return Err(changed());
-        }
-        if let Some(before) = before {
-            if before.data.size != CHUNK_BYTES || chunk.primed_crc32 != Some(before.data.tail_crc32) {
-                return Err(changed());
-            }
-        }
-        crc.combine(&crc32fast::Hasher::new_with_initial_len(chunk.data.crc32, chunk.data.size));
-        size += chunk.data.size;
-        compressed_size += chunk.data.compressed_size;
-        pieces.push(chunk.piece);
-        before = Some(chunk);
-    }
-    let method = match first.method {
+/// A file's entry from its chunks, in order, or the failure that names it.
+fn join_file(file: &FileToEncode, chunks: impl Iterator<Item = Option<(ChunkData, DataPiece)>>) -> Result<Encoded, EncodeError> {
+    let failed = |why: &str| EncodeError::Failed(format!("cannot encode {}: {why}", file.path));
+    let (chunks, pieces): (Vec<ChunkData>, Vec<DataPiece>) = chunks.collect::<Option<Vec<_>>>().ok_or_else(|| failed("a chunk was left unencoded"))?.into_iter().unzip();
+    let data = join_chunks(chunks).ok_or_else(|| failed("it changed while it was read"))?;
+    let method = match data.method {
         Method::Stored => EntryMethod::Stored,
         Method::Deflated => EntryMethod::Deflated,
     };
-    Ok(Encoded { method, crc32: crc.finalize(), size, compressed_size, pieces })
+    Ok(Encoded { method, crc32: data.crc32, size: data.size, compressed_size: data.compressed_size, pieces })
 }
 
 struct Counting {
