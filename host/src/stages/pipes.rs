@@ -8,9 +8,8 @@ const PIPE_BYTES: usize = 1 << 20;
 
 /// Best effort: a pipe left at its size (not a pipe, an older kernel, the user's pipe
 /// quota spent) only costs speed.
+#[cfg(target_os = "linux")]
 pub fn widen_stdio() {
-    #[cfg(target_os = "linux")]
-    {
     use std::os::fd::AsFd;
     let (stdin, stdout) = (std::io::stdin(), std::io::stdout());
     for fd in [stdin.as_fd(), stdout.as_fd()] {
@@ -19,5 +18,8 @@ pub fn widen_stdio() {
             let _ = rustix::pipe::fcntl_setpipe_size(fd, PIPE_BYTES);
         }
     }
-    }
 }
+
+/// Pipes keep their size elsewhere.
+#[cfg(not(target_os = "linux"))]
+pub fn widen_stdio() {}
