@@ -160,7 +160,14 @@ pub(crate) fn error_to_wit(e: StreamError) -> wit_types::StreamError {
         ErrorKind::Limit => wit_types::ErrorKind::Limit,
         ErrorKind::Io => wit_types::ErrorKind::Io,
     };
-    wit_types::StreamError { kind, offset: e.offset, message: e.message }
+    wit_types::StreamError { kind, problem: e.problem.name().to_string(), offset: e.offset, line: e.line, message: e.message, text: e.text }
+}
+
+/// A WIT error back as the codec's (an unknown problem word is the kind's usual one).
+fn error_from_wit(e: wit_types::StreamError) -> StreamError {
+    let kind = kind_from_wit(e.kind);
+    let problem = runnerwire_policy::Problem::from_name(&e.problem).unwrap_or(runnerwire_policy::Problem::default_for(kind));
+    StreamError { kind, problem, offset: e.offset, line: e.line, message: e.message, text: e.text }
 }
 
 impl wit_types::Guest for Component {
@@ -191,7 +198,14 @@ impl wit_types::Guest for Component {
         kind_from_wit(kind).exit_code()
     }
     fn describe(error: wit_types::StreamError) -> String {
-        runnerwire_policy::describe(kind_from_wit(error.kind), error.offset, &error.message)
+        error_from_wit(error).to_string()
+    }
+    fn job_explanation(error: wit_types::StreamError) -> String {
+        let error = error_from_wit(error);
+        runnerwire_policy::explain::job_explanation(error.problem, &error.to_string(), error.text.as_deref())
+    }
+    fn read_error_explanation(error: String) -> String {
+        runnerwire_policy::explain::read_error_explanation(&error)
     }
 }
 

@@ -8,7 +8,6 @@ pub const S_IFMT: u32 = 0o170_000;
 pub const S_IFDIR: u32 = 0o040_000;
 pub const S_IFREG: u32 = 0o100_000;
 pub const S_IFLNK: u32 = 0o120_000;
-pub const S_IFIFO: u32 = 0o010_000;
 
 /// `lstat` of one path: never follows a final symlink.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -58,10 +58,7 @@ pub fn entry_path(name: &str) -> Result<(SafePath, bool), EntryError> {
 pub fn event_file_name(counter: &str, uuid: &str) -> Result<String, EntryError> {
     let name = format!("{counter}-{uuid}.json");
     if name.contains('/') || name.contains('\0') || name.contains('\\') || name.len() > 255 {
-        return Err(EntryError::new(
-            ErrorKind::Unsafe,
-            format!("event file name {name:?} is not a plain file name"),
-        ));
+        return Err(EntryError::new(ErrorKind::Unsafe, format!("event file name {name:?} is not a plain file name")));
     }
     Ok(name)
 }

@@ -169,10 +169,10 @@ pub struct WorkerArgs {
     /// Remove the private data dir before the job and after it.
     #[arg(long = "delete")]
     pub delete: bool,
-    /// Send a keepalive event after this many idle seconds (default: the
-    /// ANSIBLE_RUNNER_KEEPALIVE_SECONDS variable, else none).
-    #[arg(long)]
-    pub keepalive_seconds: Option<u64>,
+    /// Send a keepalive event after this many idle seconds, fractions allowed, 0.1 at
+    /// least (default: the ANSIBLE_RUNNER_KEEPALIVE_SECONDS variable, else none; 0: none).
+    #[arg(long, value_parser = seconds)]
+    pub keepalive_seconds: Option<f64>,
     /// Print this node's capacity (cpu, memory, node uuid) as upstream does, and exit.
     #[arg(long)]
     pub worker_info: bool,
@@ -208,4 +208,13 @@ pub struct CleanupArgs {
     /// Container runtime for image cleanup.
     #[arg(long, default_value = "podman")]
     pub process_isolation_executable: String,
+}
+
+/// A number of seconds: a finite, non-negative decimal (upstream's CLI takes whole seconds,
+/// its Python API any float).
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s >= 0.0 => Ok(s),
+        _ => Err(format!("{text:?} is not a number of seconds")),
+    }
 }

@@ -43,8 +43,7 @@ impl Failure {
     /// A bad stream, or IO on the granted directories: the words and exit code are the
     /// shared policy's (the component gives other runtimes the same).
     pub fn stream(e: StreamError) -> Self {
-        let kind = policy_kind(e.kind);
-        Failure { code: kind.exit_code(), message: runnerwire_policy::describe(kind, e.offset, &e.message) }
+        Failure { code: policy_kind(e.kind).exit_code(), message: describe(&e) }
     }
     /// Writing stdout failed; a closed pipe (the reader is gone) ends quietly.
     pub fn write(e: std::io::Error) -> Self {
@@ -60,6 +59,22 @@ impl From<Trapped> for Failure {
     fn from(trapped: Trapped) -> Self {
         Failure::trap(trapped.into_error())
     }
+}
+
+/// The one line every tool prints for a stream error: `<problem> at byte N, line L: message`.
+pub fn describe(e: &StreamError) -> String {
+    runnerwire_policy::describe_problem(problem(e), e.offset, e.line, &e.message)
+}
+
+/// The damage a WIT error names (its kind's usual one if the word is unknown).
+pub fn problem(e: &StreamError) -> runnerwire_policy::Problem {
+    runnerwire_policy::Problem::from_name(&e.problem).unwrap_or_else(|| runnerwire_policy::Problem::default_for(policy_kind(e.kind)))
+}
+
+/// What upstream's Processor tells its status handler for a result stream that stopped at
+/// `e`, then runnerwire's line for it.
+pub fn job_explanation(e: &StreamError) -> String {
+    runnerwire_policy::explain::job_explanation(problem(e), &describe(e), e.text.as_deref())
 }
 
 /// The WIT's error kind as the policy crate names it (the same five, one to one).

@@ -11,7 +11,7 @@ pub mod sandbox;
 pub mod stages;
 pub mod worker;
 
-pub use runnerwire_policy::{describe, exit};
+pub use runnerwire_policy::exit;
 
 use failure::StageResult;
 

@@ -34,7 +34,7 @@ fn simple_stream() -> Vec<u8> {
 fn empty_stream_is_truncated() {
     let run = process(b"");
     assert_eq!(run.code, Some(65));
-    assert_one_line(&run, &["truncated stream at byte 0", "eof"]);
+    assert_one_line(&run, &["missing-eof at byte 0, line 1", "eof"]);
 }
 
 #[test]
@@ -46,7 +46,7 @@ fn unparseable_line_names_its_offset_and_keeps_what_came_before() {
     bad.extend_from_slice(&stream[second_line..]);
     let run = process(&bad);
     assert_eq!(run.code, Some(65));
-    assert_one_line(&run, &["malformed stream", &format!("at byte {}", second_line + 28), "invalid JSON"]);
+    assert_one_line(&run, &[&format!("bad-json at byte {second_line}, line 2: invalid JSON line"), "oops"]);
     // The events after the fault are not written; job_events exists and is empty.
     let events = run.dir.path().join("pdd/artifacts/job/job_events");
     assert_eq!(std::fs::read_dir(events).unwrap().count(), 0);
@@ -59,7 +59,7 @@ fn truncated_inside_the_artifacts_zip_writes_no_partial_artifacts() {
     let cut = zip_line + 200;
     let run = process(&stream[..cut]);
     assert_eq!(run.code, Some(65));
-    assert_one_line(&run, &["truncated stream", "inside a zipfile"]);
+    assert_one_line(&run, &["truncated-archive", "base64 characters short"]);
     let artifacts = run.dir.path().join("pdd/artifacts/job");
     let names: Vec<String> = std::fs::read_dir(&artifacts).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
     assert_eq!(names, ["job_events"], "only the events written before the cut remain");
@@ -70,14 +70,14 @@ fn truncated_inside_the_artifacts_zip_writes_no_partial_artifacts() {
 fn a_zip_that_is_not_a_zip_is_malformed_not_a_crash() {
     let run = process(b"{\"zipfile\": 6}\naGVsbG8h{\"eof\": true}\n");
     assert_eq!(run.code, Some(65));
-    assert_one_line(&run, &["malformed stream at byte 0", "not a valid zip"]);
+    assert_one_line(&run, &["bad-archive at byte 0, line 1", "not a valid zip"]);
 }
 
 #[test]
 fn event_uuid_that_would_leave_job_events_is_refused() {
     let run = process(b"{\"uuid\": \"../../../escaped\", \"counter\": 1, \"stdout\": \"\"}\n{\"eof\": true}\n");
     assert_eq!(run.code, Some(65));
-    assert_one_line(&run, &["unsafe stream at byte 0", "escaped"]);
+    assert_one_line(&run, &["unsafe-entry at byte 0, line 1", "escaped"]);
     assert!(!run.dir.path().join("escaped.json").exists());
     assert!(!run.dir.path().join("1-../../../escaped.json").exists());
 }
@@ -89,7 +89,7 @@ fn upstream_symlink_escape_1548_is_refused() {
     let zip = zip_with(&[("evil", Some(outside.path().to_str().unwrap()), 0o120777), ("evil/x", None, 0o100644)]);
     let run = process(&archive_stream(&zip));
     assert_eq!(run.code, Some(65));
-    assert_one_line(&run, &["unsafe stream", "goes through the symlink \"evil\""]);
+    assert_one_line(&run, &["unsafe-entry at byte 0, line 1", "goes through the symlink \"evil\""]);
     assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0, "nothing written outside");
 }
 
@@ -98,7 +98,7 @@ fn entry_names_with_dot_dot_are_refused() {
     let zip = zip_with(&[("../outside.txt", None, 0o100644)]);
     let run = process(&archive_stream(&zip));
     assert_eq!(run.code, Some(65));
-    assert_one_line(&run, &["unsafe stream", "'..'"]);
+    assert_one_line(&run, &["unsafe-entry", "'..'"]);
     assert!(!run.dir.path().join("pdd/artifacts/outside.txt").exists());
 }
 
@@ -172,7 +172,7 @@ fn unparsable_really_big_line_gets_a_short_message() {
     stream.extend(std::iter::repeat_n(b'f', 10_000));
     let run = process(&stream);
     assert_eq!(run.code, Some(65));
-    assert_one_line(&run, &["malformed stream at byte 0", "invalid JSON"]);
+    assert_one_line(&run, &["truncated-line at byte 0, line 1", "not-json-data with extra garbage:fff"]);
     assert!(run.stderr.len() < 2000, "message of {} bytes", run.stderr.len());
 }
 
@@ -198,12 +198,14 @@ fn scaled_multi_stream(events: usize) -> Vec<u8> {
     let first = lines.iter().position(|l| is_event(l)).unwrap();
     let last = lines.iter().rposition(|l| is_event(l)).unwrap();
     let templates = &lines[first..=last];
+    // Counters go on from the events before the first one copied (a verbose line).
+    let before = lines[..first].iter().filter(|l| l.windows(11).any(|w| w == b"\"counter\": ")).count();
     let mut out: Vec<u8> = lines[..first].concat();
     for i in 0..events {
         let line = std::str::from_utf8(templates[i % templates.len()]).unwrap();
         let rest = &line[line.find("\"counter\": ").unwrap()..];
         let rest = &rest[rest.find(", ").unwrap()..];
-        out.extend(format!("{{\"uuid\": \"{i:08x}-0000-4000-8000-{i:012x}\", \"counter\": {}{rest}", i + 1).bytes());
+        out.extend(format!("{{\"uuid\": \"{i:08x}-0000-4000-8000-{i:012x}\", \"counter\": {}{rest}", before + i + 1).bytes());
     }
     out.extend(lines[last + 1..].concat());
     out
@@ -261,6 +263,7 @@ fn an_event_file_that_cannot_be_written_stops_process_at_that_event_as_upstream(
         let stderr = String::from_utf8_lossy(&ours.stderr);
         assert_eq!(ours.status.code(), Some(74), "{stderr}");
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(stderr.contains(&format!("I/O error at byte {offset}: cannot write")) && stderr.contains(&name), "{stderr}");
+        let line = stream[..offset].iter().filter(|&&b| b == b'\n').count() + 1;
+        assert!(stderr.contains(&format!("io at byte {offset}, line {line}: cannot write")) && stderr.contains(&name), "{stderr}");
     }
 }

@@ -152,7 +152,7 @@ fn another_streams_events_on_disk_are_refused_before_anything_is_written() {
     let first_event = stream_lines(&multi).into_iter().position(|l| l.get("counter").is_some()).unwrap();
     let offset = line_starts(&multi)[first_event];
     let uuid = stream_lines(&multi)[first_event]["uuid"].as_str().unwrap().to_string();
-    assert_one_line(&run, &["malformed stream", &format!("at byte {offset}:"), "cannot resume", &format!("job_events/1-{uuid}.json")]);
+    assert_one_line(&run, &[&format!("cannot-resume at byte {offset}, line "), "cannot resume", &format!("job_events/1-{uuid}.json")]);
     assert!(run.stdout.is_empty(), "nothing printed: {:?}", String::from_utf8_lossy(&run.stdout));
     assert_eq!(diff(&before, &tree_from_dir(&pdd)), Vec::<String>::new());
 }
@@ -174,7 +174,7 @@ fn an_event_file_with_other_content_is_refused_and_nothing_after_it_written() {
     let run = process(&pdd, &stream, true);
     assert_eq!(run.code, Some(65));
     let line = stream_lines(&stream).into_iter().position(|l| l["counter"] == 5).unwrap();
-    assert_one_line(&run, &[&format!("at byte {}:", starts[line]), &format!("job_events/{name} on disk differs")]);
+    assert_one_line(&run, &[&format!("cannot-resume at byte {}, line {}:", starts[line], line + 1), &format!("job_events/{name} on disk differs")]);
     assert!(run.stdout.is_empty());
     assert_eq!(diff(&before, &tree_from_dir(&pdd)), Vec::<String>::new());
 }
@@ -191,7 +191,7 @@ fn event_files_the_stream_lacks_are_refused_at_its_eof() {
     let run = process(&pdd, &stream, true);
     assert_eq!(run.code, Some(65));
     let eof = find(&stream, b"{\"eof\": true}").unwrap();
-    assert_one_line(&run, &[&format!("at byte {eof}:"), "job_events/999-not-this-stream.json is on disk but not in the stream"]);
+    assert_one_line(&run, &[&format!("cannot-resume at byte {eof}, line "), "job_events/999-not-this-stream.json is on disk but not in the stream"]);
     // Every event was on disk already: nothing printed, the tree as it was.
     assert!(run.stdout.is_empty());
     assert_eq!(diff(&before, &tree_from_dir(&pdd)), Vec::<String>::new());

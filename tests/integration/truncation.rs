@@ -58,7 +58,7 @@ fn every_cut_of_every_result_stream_is_refused_by_process() {
             let what = format!("{} cut at {cut}", fixture.name);
             let failure = result.expect_err(&what);
             assert_eq!(failure.code, 65, "{what}: {}", failure.message);
-            let offset: u64 = failure.message.split(" at byte ").nth(1).and_then(|r| r.split(':').next()).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{what}: no offset in {:?}", failure.message));
+            let offset: u64 = failure.message.split(" at byte ").nth(1).and_then(|r| r.split([',', ':']).next()).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{what}: no offset in {:?}", failure.message));
             assert!(offset <= cut as u64, "{what}: offset {offset} past the cut: {}", failure.message);
             assert!(!failure.message.contains('\n'), "{what}: {}", failure.message);
             sandbox.assert_outside_untouched(&what);

@@ -1,5 +1,5 @@
-//! The kinds of bad stream: the word each has in the one-line message every runtime prints,
-//! and the exit code it ends a run with.
+//! The kinds of error a run ends with, and the exit code of each. Which damage an error is
+//! (the word every tool prints) is [`crate::problems`]'s.
 
 use crate::exit;
 
@@ -30,17 +30,6 @@ impl ErrorKind {
         }
     }
 
-    /// How a message names the kind: "malformed stream at byte 12: ...".
-    pub fn words(self) -> &'static str {
-        match self {
-            ErrorKind::Malformed => "malformed stream",
-            ErrorKind::Truncated => "truncated stream",
-            ErrorKind::Unsafe => "unsafe stream",
-            ErrorKind::Limit => "stream over a limit",
-            ErrorKind::Io => "I/O error",
-        }
-    }
-
     /// The exit code a run that fails this way ends with.
     pub fn exit_code(self) -> u8 {
         match self {
@@ -50,18 +39,12 @@ impl ErrorKind {
     }
 }
 
-/// The one line a runtime prints for an error at `offset` of the stream.
-pub fn describe(kind: ErrorKind, offset: u64, message: &str) -> String {
-    format!("{} at byte {offset}: {message}", kind.words())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn one_line_with_kind_and_offset() {
-        assert_eq!(describe(ErrorKind::Truncated, 42, "no eof frame"), "truncated stream at byte 42: no eof frame");
+    fn io_has_its_own_exit_code() {
         assert_eq!(ErrorKind::Io.exit_code(), exit::IO_ERROR);
         assert_eq!(ErrorKind::Unsafe.exit_code(), exit::BAD_STREAM);
     }

@@ -4,6 +4,7 @@
 
 pub(crate) mod dostime;
 pub(crate) mod encode;
+pub(crate) mod entry_rules;
 pub(crate) mod pack;
 pub(crate) mod spool;
 pub(crate) mod stream;

@@ -16,7 +16,7 @@ use runnerwire_policy::entry_data::{self, EntryData, Method};
 use super::encode::{encode_files, output_path};
 use super::zip_layout::{end_records, end_records_len, ZipEntry};
 use crate::archive::dostime::{self, ZipTime};
-use crate::error::{EntryError, ErrorKind};
+use crate::error::{EntryError, ErrorKind, Problem};
 use crate::fsys::{DataPiece, HostFs, Meta, ToEncode, S_IFDIR, S_IFLNK, S_IFREG};
 
 /// A file that is not on disk but must be in the archive (see transmit's `env/cmdline`).
@@ -305,7 +305,7 @@ pub fn pack(source: &str, zip_path: &str, scratch_dir: &str, fs: &dyn HostFs, ex
 /// The entries of `dir`: name, path, lstat. In one host call when the host lists natively,
 /// else through WASI and a `lstat` per entry.
 fn list(fs: &dyn HostFs, dir: &str) -> Result<Vec<(String, String, Meta)>, EntryError> {
-    let not_utf8 = |raw: &dyn std::fmt::Debug| EntryError::new(ErrorKind::Malformed, format!("file name {raw:?} in {dir:?} is not UTF-8"));
+    let not_utf8 = |raw: &dyn std::fmt::Debug| EntryError::problem(Problem::BadSource, format!("file name {raw:?} in {dir:?} is not UTF-8"));
     let mut names = Vec::new();
     if let Some(listed) = fs.list_dir_natively(dir).map_err(|e| EntryError::io("cannot list", dir, e))? {
         for (raw, meta) in listed {

@@ -3,22 +3,18 @@
 //! ever followed (an existing one at an entry's path is replaced, one on the way is refused),
 //! and sizes are counted as bytes are inflated.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read, Write};
 
 use crate::archive::dostime::{self, ZipTime};
-use crate::error::{EntryError, ErrorKind};
-use crate::fsys::{HostFs, Meta, S_IFIFO, S_IFLNK, S_IFMT};
+use crate::archive::entry_rules::{self, EntryRules, MAX_LINK_TARGET};
+use crate::error::{EntryError, ErrorKind, Problem};
+use crate::fsys::{HostFs, Meta, S_IFLNK, S_IFMT};
 use crate::limits::Limits;
 use crate::paths::{self, SafePath};
 use crate::archive::zip_bounds;
 
-/// Longest symlink target accepted (Linux PATH_MAX).
-const MAX_LINK_TARGET: u64 = 4096;
-/// Inflated size below which an entry's compression ratio is not checked: small files of
-/// repeated bytes are normal.
-const RATIO_GRACE: u64 = 1 << 20;
 /// Largest file captured with [`Unpacked::captured`].
 const MAX_CAPTURE: u64 = 64;
 
@@ -75,7 +71,7 @@ pub fn unpack_after(
         limits,
         archive_len,
         checked_dirs: HashSet::new(),
-        entry_paths: HashMap::new(),
+        rules: EntryRules::default(),
         deferred_dirs: Vec::new(),
         report: Unpacked { bytes_written: written_before, ..Unpacked::default() },
     };
@@ -83,7 +79,7 @@ pub fn unpack_after(
         let entry = archive
             .by_index(index)
             .map_err(|e| EntryError::new(ErrorKind::Malformed, format!("archive entry #{index}: {e}")))?;
-        job.entry(entry, capture)?;
+        job.entry(index, entry, capture)?;
     }
     job.finish_dirs()?;
     Ok(job.report)
@@ -97,19 +93,16 @@ struct Unpacker<'a> {
     archive_len: u64,
     /// Ancestors already known to be real directories (not symlinks).
     checked_dirs: HashSet<String>,
-    /// Each entry's normalized path and original name: two entries may not land on one path.
-    entry_paths: HashMap<String, String>,
+    /// What earlier entries claimed: two may not land on one path, nothing goes under their links.
+    rules: EntryRules,
     /// Directory modes and times, applied last so a read-only directory can still be filled.
     deferred_dirs: Vec<(String, u32, ZipTime)>,
     report: Unpacked,
 }
 
 impl Unpacker<'_> {
-    fn entry<R: Read>(&mut self, mut entry: zip::read::ZipFile<'_, R>, capture: Option<&str>) -> Result<(), EntryError> {
-        let name = entry
-            .name()
-            .map_err(|e| EntryError::new(ErrorKind::Malformed, format!("archive entry name is not valid: {e}")))?
-            .into_owned();
+    fn entry<R: Read>(&mut self, index: usize, mut entry: zip::read::ZipFile<'_, R>, capture: Option<&str>) -> Result<(), EntryError> {
+        let name = entry.name().map_err(|e| entry_rules::bad_name(index, e))?.into_owned();
         let (path, is_dir) = paths::entry_path(&name)?;
         let mode = entry.external_attributes() >> 16;
         let is_symlink = mode & S_IFMT == S_IFLNK;
@@ -123,14 +116,10 @@ impl Unpacker<'_> {
             second: dt.second(),
         };
         self.report.entries += 1;
-        self.claim(&name, &path, is_dir)?;
+        self.rules.claim(&name, &path, is_dir, is_symlink)?;
         self.ensure_parents(&name, &path)?;
         let full = format!("{}/{}", self.target, path.as_str());
         match self.lstat(&full)? {
-            Some(m) if m.file_type() == S_IFIFO => {
-                // Upstream removes a FIFO in the way and skips the entry.
-                return std::fs::remove_file(&full).map_err(|e| EntryError::io("cannot remove FIFO", &full, e));
-            }
             Some(m) if m.is_dir() => {
                 if is_symlink {
                     return Err(EntryError::new(
@@ -141,7 +130,9 @@ impl Unpacker<'_> {
                 // Upstream leaves an existing directory as it is, whatever the entry.
                 return Ok(());
             }
-            // Never write through an existing file or link: replace it.
+            // Never write through an existing file or link: replace it. A FIFO too (opening
+            // one waits for a reader): upstream removes it and drops the entry, losing the
+            // file the stream sent; here the entry takes its place.
             Some(_) => std::fs::remove_file(&full).map_err(|e| EntryError::io("cannot replace", &full, e))?,
             None => {}
         }
@@ -151,8 +142,7 @@ impl Unpacker<'_> {
             self.deferred_dirs.push((full, mode & 0o777, time));
         } else if is_symlink {
             let link = self.read_small(&mut entry, &name, MAX_LINK_TARGET)?;
-            let link = String::from_utf8(link)
-                .map_err(|_| EntryError::new(ErrorKind::Malformed, format!("archive entry {name:?}: symlink target is not UTF-8")))?;
+            let link = String::from_utf8(link).map_err(|_| entry_rules::link_target_not_utf8(&name))?;
             self.fs.symlink(&link, &full).map_err(|e| EntryError::io("cannot create symlink", &full, e))?;
         } else {
             let compressed = entry.compressed_size().min(self.archive_len);
@@ -163,25 +153,6 @@ impl Unpacker<'_> {
             // Permission bits only: a set-uid bit from a remote node is never honoured.
             self.fs.set_mode(&full, mode & 0o777).map_err(|e| EntryError::io("cannot set mode of", &full, e))?;
             self.set_time(&full, time)?;
-        }
-        Ok(())
-    }
-
-    /// One path, one entry: a repeated name (after normalization: `a//b`, `./a/b` and `a/b`
-    /// are one path) or a file where an earlier entry needed a directory would let a later
-    /// entry silently replace what an earlier one wrote, so the archive is refused.
-    fn claim(&mut self, name: &str, path: &SafePath, is_dir: bool) -> Result<(), EntryError> {
-        if let Some(earlier) = self.entry_paths.insert(path.as_str().to_string(), name.to_string()) {
-            return Err(EntryError::new(
-                ErrorKind::Unsafe,
-                format!("archive entry {name:?} lands on {:?} like the earlier entry {earlier:?}", path.as_str()),
-            ));
-        }
-        if !is_dir && self.checked_dirs.contains(path.as_str()) {
-            return Err(EntryError::new(
-                ErrorKind::Unsafe,
-                format!("archive entry {name:?} would replace the directory {:?} an earlier entry needed", path.as_str()),
-            ));
         }
         Ok(())
     }
@@ -197,12 +168,7 @@ impl Unpacker<'_> {
             match self.lstat(&full)? {
                 None => std::fs::create_dir(&full).map_err(|e| EntryError::io("cannot create directory", &full, e))?,
                 Some(m) if m.is_dir() => {}
-                Some(m) if m.is_symlink() => {
-                    return Err(EntryError::new(
-                        ErrorKind::Unsafe,
-                        format!("archive entry {name:?} goes through the symlink {ancestor:?}"),
-                    ));
-                }
+                Some(m) if m.is_symlink() => return Err(entry_rules::through_link(name, ancestor)),
                 Some(_) => {
                     return Err(EntryError::new(
                         ErrorKind::Malformed,
@@ -221,12 +187,9 @@ impl Unpacker<'_> {
 
     fn read_small(&mut self, entry: &mut impl Read, name: &str, max: u64) -> Result<Vec<u8>, EntryError> {
         let mut data = Vec::new();
-        entry
-            .take(max + 1)
-            .read_to_end(&mut data)
-            .map_err(|e| EntryError::new(ErrorKind::Malformed, format!("archive entry {name:?}: {e}")))?;
+        entry.take(max + 1).read_to_end(&mut data).map_err(|e| entry_rules::unreadable(name, e))?;
         if data.len() as u64 > max {
-            return Err(EntryError::new(ErrorKind::Limit, format!("archive entry {name:?}: symlink target longer than {max} bytes")));
+            return Err(entry_rules::link_target_too_long(name));
         }
         self.count(data.len() as u64, name)?;
         Ok(data)
@@ -235,8 +198,8 @@ impl Unpacker<'_> {
     fn count(&mut self, n: u64, name: &str) -> Result<(), EntryError> {
         self.report.bytes_written += n;
         if self.report.bytes_written > self.limits.max_unpacked_bytes {
-            return Err(EntryError::new(
-                ErrorKind::Limit,
+            return Err(EntryError::problem(
+                Problem::UnpackedTooLarge,
                 format!(
                     "archive entry {name:?}: unpacked data exceeds the {}-byte limit (max unpacked bytes)",
                     self.limits.max_unpacked_bytes
@@ -259,7 +222,7 @@ impl Unpacker<'_> {
                     Ok(0) => return Ok(()),
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(EntryError::new(ErrorKind::Malformed, format!("archive entry {name:?}: {e}"))),
+                    Err(e) => return Err(entry_rules::unreadable(name, e)),
                 };
                 self.count(n as u64, name)?;
                 inflated += n as u64;
@@ -283,14 +246,9 @@ impl Unpacker<'_> {
     }
 
     fn check_ratio(&self, inflated: u64, compressed: u64, name: &str) -> Result<(), EntryError> {
-        let ratio = u64::from(self.limits.max_compression_ratio);
-        if inflated > RATIO_GRACE && inflated > compressed.max(1).saturating_mul(ratio) {
-            return Err(EntryError::new(
-                ErrorKind::Limit,
-                format!(
-                    "archive entry {name:?}: inflates to over {ratio} times its {compressed} compressed bytes (max compression ratio)"
-                ),
-            ));
+        let ratio = self.limits.max_compression_ratio;
+        if entry_rules::over_ratio(inflated, compressed, ratio) {
+            return Err(entry_rules::ratio_exceeded(name, ratio, compressed));
         }
         Ok(())
     }

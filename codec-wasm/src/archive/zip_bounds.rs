@@ -4,7 +4,7 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
-use crate::error::{EntryError, ErrorKind};
+use crate::error::{EntryError, ErrorKind, Problem};
 use crate::limits::Limits;
 
 const EOCD_SIGNATURE: [u8; 4] = *b"PK\x05\x06";
@@ -62,8 +62,8 @@ pub fn check(file: &mut (impl Read + Seek), limits: &Limits) -> Result<Vec<Decla
 
 fn bound(entries: u64, cd_size: u64, len: u64, limits: &Limits) -> Result<(), EntryError> {
     if entries > limits.max_entries {
-        return Err(EntryError::new(
-            ErrorKind::Limit,
+        return Err(EntryError::problem(
+            Problem::TooManyEntries,
             format!("archive declares {entries} entries, over the {}-entry limit (max entries)", limits.max_entries),
         ));
     }
@@ -75,8 +75,8 @@ fn bound(entries: u64, cd_size: u64, len: u64, limits: &Limits) -> Result<(), En
     }
     let allowance = limits.max_entries.saturating_mul(CENTRAL_BYTES_PER_ENTRY).max(1 << 20);
     if cd_size > allowance {
-        return Err(EntryError::new(
-            ErrorKind::Limit,
+        return Err(EntryError::problem(
+            Problem::TooManyEntries,
             format!(
                 "central directory of {cd_size} bytes is over the {allowance} bytes allowed for {} entries (max entries)",
                 limits.max_entries

@@ -38,7 +38,7 @@ fn scratch() -> Scratch {
 /// `<kind> at byte N, line L: message`, the line `validate` prints.
 fn first_problem(inspector: &Inspector) -> Option<String> {
     let summary = inspector.summary();
-    summary.problem_list.first().map(|p| format!("{} at byte {}, line {}: {}", p.kind, p.offset, p.line, p.message))
+    summary.problem_list.first().map(|p| runnerwire_policy::describe_problem(p.kind, p.offset, Some(p.line), &p.message))
 }
 
 impl wit::Guest for Component {

@@ -170,6 +170,13 @@ impl wit::Guest for Component {
 
     fn make_plan(kwargs: String, host: wit::JobHost) -> Result<wit::Plan, String> {
         let kwargs = pyjson::parse(kwargs.as_bytes(), 1000).map_err(|e| e.message)?;
+        // Opening a FIFO (a stale one from an earlier run, say) would wait for a writer for
+        // good; a socket or device is no settings file either. Refused, with its name.
+        for rel in plan::PDD_FILES {
+            if std::fs::metadata(format!("{PDD}/{rel}")).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+                return Err(format!("{rel} in the private data dir is not a regular file (a FIFO, socket or device): the job is refused rather than wait on it"));
+            }
+        }
         let read = |rel: &str| std::fs::read_to_string(format!("{PDD}/{rel}")).ok();
         let is_file = |rel: &str| std::fs::metadata(format!("{PDD}/{rel}")).is_ok_and(|m| m.is_file());
         let is_dir = |rel: &str| std::fs::metadata(format!("{PDD}/{rel}")).is_ok_and(|m| m.is_dir());

@@ -7,8 +7,11 @@
 //! and unpacked into the artifact dir; `eof` ends the stream. A resuming processor (see
 //! [`crate::stages::resume`]) neither writes nor prints the events a broken run already wrote.
 
+use std::collections::VecDeque;
+
 use crate::wire::decoder::{Decoder, Frame, LineKind, RawEvent};
-use crate::error::{EntryError, ErrorKind, StreamError};
+use crate::wire::diagnose;
+use crate::error::{EntryError, ErrorKind, Problem, StreamError};
 use crate::fsys::{HostFs, WriteFailure};
 use crate::limits::Limits;
 use crate::paths;
@@ -57,6 +60,8 @@ pub struct PendingEvent {
     pub printed: Option<String>,
     /// Where its line starts in the stream.
     pub offset: u64,
+    /// Its stream line (1-based).
+    pub line: u64,
 }
 
 pub struct Processor<F: HostFs> {
@@ -75,6 +80,11 @@ pub struct Processor<F: HostFs> {
     unsettled: Unsettled,
     /// Set when resuming a broken run: what `job_events/` held at the start.
     resume: Option<Resume>,
+    /// The last event's positive integer counter: counters go 1, 2, 3...
+    last_counter: Option<u64>,
+    /// (offset, line) of the events whose files may still be being written, to place a
+    /// failed write on its line.
+    in_flight: VecDeque<(u64, u64)>,
 }
 
 /// Printed text of events, and where each event's text ends in it.
@@ -133,6 +143,8 @@ impl<F: HostFs> Processor<F> {
             error: None,
             unsettled: Unsettled::default(),
             resume: None,
+            last_counter: None,
+            in_flight: VecDeque::new(),
         })
     }
 
@@ -191,7 +203,8 @@ impl<F: HostFs> Processor<F> {
     /// A failed write is reported by a later call, at its event's offset.
     pub fn queue_event(&mut self, event: &PendingEvent) -> Result<(), StreamError> {
         self.sticky(|p| {
-            p.fs.queue_write(&event.path, &event.json, 0o600, event.offset).map_err(write_failure_error)?;
+            p.in_flight.push_back((event.offset, event.line));
+            p.fs.queue_write(&event.path, &event.json, 0o600, event.offset).map_err(|f| p.write_failed(f))?;
             p.events_written += 1;
             Ok(())
         })
@@ -199,7 +212,32 @@ impl<F: HostFs> Processor<F> {
 
     /// Waits for every queued event file: the first failure, if any, fails the stream.
     pub fn settle_writes(&mut self) -> Result<(), StreamError> {
-        self.sticky(|p| p.fs.flush_writes(None).map_err(write_failure_error))
+        self.sticky(|p| p.flush(None))
+    }
+
+    /// Waits for the queued writes tagged below `before` (all when none); a failed one is
+    /// an error at its event.
+    fn flush(&mut self, before: Option<u64>) -> Result<(), StreamError> {
+        self.fs.flush_writes(before).map_err(|f| self.write_failed(f))?;
+        match before {
+            Some(before) => {
+                while self.in_flight.front().is_some_and(|&(offset, _)| offset < before) {
+                    self.in_flight.pop_front();
+                }
+            }
+            None => self.in_flight.clear(),
+        }
+        Ok(())
+    }
+
+    /// A failed event write, at the event whose file it was.
+    fn write_failed(&self, failure: WriteFailure) -> StreamError {
+        let error = EntryError::new(ErrorKind::Io, format!("cannot write {:?}: {}", failure.path, failure.message)).at(failure.tag);
+        let at = self.in_flight.partition_point(|&(offset, _)| offset < failure.tag);
+        match self.in_flight.get(at) {
+            Some(&(offset, line)) if offset == failure.tag => error.on_line(line),
+            _ => error,
+        }
     }
 
     /// Waits for the queued event files of a stream that already failed (nothing is
@@ -231,10 +269,10 @@ impl<F: HostFs> Processor<F> {
         let mut batch = Unsettled::default();
         let drained = self.drain(&mut batch);
         let before = if all || drained.is_err() { None } else { Some(batch_start) };
-        let mut flushed = self.fs.flush_writes(before).map_err(write_failure_error);
+        let mut flushed = self.flush(before);
         if flushed.is_err() && before.is_some() {
             // Stopping here: every queued write must be over (and undone past the failure).
-            if let Err(earlier) = self.fs.flush_writes(None).map_err(write_failure_error) {
+            if let Err(earlier) = self.flush(None) {
                 flushed = flushed.map_err(|later| std::cmp::min_by_key(earlier, later, |e| e.offset));
             }
         }
@@ -270,7 +308,12 @@ impl<F: HostFs> Processor<F> {
         Ok(())
     }
 
+    /// The next step; an error is placed on the line of the frame it was found in.
     fn step(&mut self) -> Result<Option<Step>, StreamError> {
+        self.frame_step().map_err(|e| e.on_line(self.decoder.frame_line()))
+    }
+
+    fn frame_step(&mut self) -> Result<Option<Step>, StreamError> {
         while let Some(frame) = self.decoder.next()? {
             match frame {
                 Frame::Line { kind: LineKind::Status, value, .. } => {
@@ -280,13 +323,12 @@ impl<F: HostFs> Processor<F> {
                     return Ok(Some(Step::Status(json)));
                 }
                 Frame::Line { kind: LineKind::Event, value, offset } => {
-                    if let Some(event) = self.event(&value, offset).map_err(|e| e.at(offset))? {
+                    if let Some(event) = self.event(&value, offset)? {
                         return Ok(Some(Step::Event(event)));
                     }
                 }
                 Frame::RawEvent(raw) => {
-                    let offset = raw.offset;
-                    if let Some(event) = self.raw_event(raw).map_err(|e| e.at(offset))? {
+                    if let Some(event) = self.raw_event(raw)? {
                         return Ok(Some(Step::Event(event)));
                     }
                 }
@@ -300,7 +342,7 @@ impl<F: HostFs> Processor<F> {
                 Frame::ArchiveData(data) => self.spool.write(&data)?,
                 Frame::ArchiveEnd { .. } => {
                     // The archive may hold files where events went: queued writes first.
-                    self.fs.flush_writes(None).map_err(write_failure_error)?;
+                    self.flush(None)?;
                     self.unpack_spool()?;
                     return Ok(Some(Step::Artifacts));
                 }
@@ -310,7 +352,7 @@ impl<F: HostFs> Processor<F> {
     }
 
     /// An event upstream would write: its file name, JSON and printed text.
-    fn event(&mut self, event: &Value, offset: u64) -> Result<Option<PendingEvent>, EntryError> {
+    fn event(&mut self, event: &Value, offset: u64) -> Result<Option<PendingEvent>, StreamError> {
         let mut json = Vec::with_capacity(1024);
         pyjson::encode(event, &mut json);
         self.pending(event.get("counter"), event.get("uuid"), event.get("stdout"), json, offset)
@@ -318,28 +360,38 @@ impl<F: HostFs> Processor<F> {
 
     /// The same for a line already in canonical form: only the three members it needs are
     /// parsed, and the line itself is the file's content.
-    fn raw_event(&mut self, raw: RawEvent) -> Result<Option<PendingEvent>, EntryError> {
-        let member = |range: &Option<std::ops::Range<usize>>| -> Result<Option<Value>, EntryError> {
+    fn raw_event(&mut self, raw: RawEvent) -> Result<Option<PendingEvent>, StreamError> {
+        let member = |range: &Option<std::ops::Range<usize>>| -> Result<Option<Value>, StreamError> {
             let Some(range) = range else { return Ok(None) };
             pyjson::parse(&raw.json[range.clone()], self.limits.max_json_depth as usize)
                 .map(Some)
-                .map_err(|e| EntryError::new(ErrorKind::Malformed, format!("invalid JSON line: {}", e.message)))
+                .map_err(|e| StreamError::problem(Problem::BadJson, raw.offset, format!("invalid JSON line: {}", e.message)))
         };
         let (counter, uuid, stdout) = (member(&raw.counter)?, member(&raw.uuid)?, member(&raw.stdout)?);
         self.pending(counter.as_ref(), uuid.as_ref(), stdout.as_ref(), raw.json, raw.offset)
     }
 
     /// Upstream's rule: only an event with a truthy `counter` and `uuid` gets a file. A
-    /// resumed run also passes over the events whose files are already complete.
-    fn pending(&mut self, counter: Option<&Value>, uuid: Option<&Value>, stdout: Option<&Value>, json: Vec<u8>, offset: u64) -> Result<Option<PendingEvent>, EntryError> {
+    /// resumed run also passes over the events whose files are already complete. Counters
+    /// must go 1, 2, 3...: a repeat (a worker restarted mid-stream) or a gap (lost lines)
+    /// is refused where `validate` names it, before anything of the event is written.
+    fn pending(&mut self, counter: Option<&Value>, uuid: Option<&Value>, stdout: Option<&Value>, json: Vec<u8>, offset: u64) -> Result<Option<PendingEvent>, StreamError> {
+        if let Some(n) = counter.and_then(positive_int) {
+            if let Some((problem, message)) = diagnose::check_counter(self.last_counter, n) {
+                return Err(StreamError::problem(problem, offset, message).quoting(&json));
+            }
+            self.last_counter = Some(n);
+        }
+        let line = self.decoder.frame_line();
         let (Some(counter), Some(uuid)) = (counter, uuid) else { return Ok(None) };
         if !counter.is_truthy() || !uuid.is_truthy() {
             return Ok(None);
         }
         let counter = pyjson::python_str(counter);
-        let name = paths::event_file_name(&counter, &pyjson::python_str(uuid))?;
+        let at = |e: EntryError| e.at(offset).quoting(&json);
+        let name = paths::event_file_name(&counter, &pyjson::python_str(uuid)).map_err(at)?;
         if let Some(resume) = &mut self.resume {
-            if resume.check(&self.fs, &name, &counter, &json)? == Verdict::AlreadyWritten {
+            if resume.check(&self.fs, &name, &counter, &json).map_err(at)? == Verdict::AlreadyWritten {
                 return Ok(None);
             }
         }
@@ -348,7 +400,7 @@ impl<F: HostFs> Processor<F> {
             _ => None,
         };
         let path = format!("{}/job_events/{name}", self.dirs.artifact_dir);
-        Ok(Some(PendingEvent { path, json, printed, offset }))
+        Ok(Some(PendingEvent { path, json, printed, offset, line }))
     }
 
     fn unpack_spool(&mut self) -> Result<(), StreamError> {
@@ -370,7 +422,10 @@ impl<F: HostFs> Processor<F> {
     }
 }
 
-/// A failed event write, at the event whose file it was.
-fn write_failure_error(failure: WriteFailure) -> StreamError {
-    EntryError::new(ErrorKind::Io, format!("cannot write {:?}: {}", failure.path, failure.message)).at(failure.tag)
+/// A counter as upstream's positive int, when it is one.
+fn positive_int(counter: &Value) -> Option<u64> {
+    match counter {
+        Value::Int(text) => text.parse().ok().filter(|&n| n > 0),
+        _ => None,
+    }
 }

@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use crate::error::{EntryError, ErrorKind};
+use crate::error::{EntryError, Problem};
 use crate::fsys::{HostFs, S_IFREG};
 
 /// What to do with an event whose file may already be on disk.
@@ -138,7 +138,7 @@ fn differs(name: &str) -> EntryError {
 }
 
 fn mismatch(what: String) -> EntryError {
-    EntryError::new(ErrorKind::Malformed, format!("cannot resume: {what}"))
+    EntryError::problem(Problem::CannotResume, format!("cannot resume: {what}"))
 }
 
 #[cfg(all(test, unix))]

@@ -111,6 +111,16 @@ impl Decoder {
         self.remaining_bytes == 0 && self.quad_len == 0
     }
 
+    /// Base64 characters (whitespace aside) still to come before the payload is complete.
+    pub fn remaining_chars(&self) -> u64 {
+        if self.quad_len == 0 {
+            return encoded_len(self.remaining_bytes);
+        }
+        // The quad under way still yields up to three bytes.
+        let rest_of_quad = (4 - self.quad_len) as u64;
+        rest_of_quad + encoded_len(self.remaining_bytes.saturating_sub(3))
+    }
+
     /// Decodes from `input`, appending payload bytes to `out`; returns how many input bytes
     /// were consumed. Consumption stops right after the payload's last character, so the
     /// next frame may start in the same slice.

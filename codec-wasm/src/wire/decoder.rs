@@ -6,8 +6,9 @@
 
 use super::base64;
 use super::classify::{classify, Classified, Members};
+use super::diagnose::{self, LineCheck};
 use crate::bytescan;
-use crate::error::{ErrorKind, StreamError};
+use crate::error::{Problem, StreamError};
 use crate::limits::Limits;
 use crate::pyjson::{self, Value};
 
@@ -45,9 +46,18 @@ pub struct RawEvent {
 #[derive(Debug)]
 enum State {
     Lines,
-    Archive(base64::Decoder),
+    Archive(Archive),
     /// After `eof`: upstream stops reading, so the rest is ignored.
     Done,
+}
+
+/// The archive whose base64 is being read, and where its `zipfile` frame was.
+#[derive(Debug)]
+struct Archive {
+    base64: base64::Decoder,
+    offset: u64,
+    line: u64,
+    size: u64,
 }
 
 /// The pull decoder. See the module docs.
@@ -62,6 +72,11 @@ pub struct Decoder {
     scan: usize,
     /// Stream offset of `buf[0]`.
     base: u64,
+    /// The stream line the next line read is (1-based; an archive's base64 and the frame
+    /// right after it share a line, as the inspector counts them).
+    line: u64,
+    /// The line of the last frame handed out.
+    frame_line: u64,
     state: State,
     input_ended: bool,
     error: Option<StreamError>,
@@ -79,6 +94,8 @@ impl Decoder {
             start: 0,
             scan: 0,
             base: 0,
+            line: 1,
+            frame_line: 0,
             state: State::Lines,
             input_ended: false,
             error: None,
@@ -142,6 +159,12 @@ impl Decoder {
         self.base + self.start as u64
     }
 
+    /// The stream line (1-based) of the last frame handed out: an archive's pieces and end
+    /// are on its `zipfile` frame's line.
+    pub fn frame_line(&self) -> u64 {
+        self.frame_line
+    }
+
     /// The next frame, `Ok(None)` if more input is needed (or the stream is complete).
     pub fn next(&mut self) -> Result<Option<Frame>, StreamError> {
         if let Some(err) = &self.error {
@@ -165,49 +188,52 @@ impl Decoder {
     fn next_line(&mut self) -> Result<Option<Frame>, StreamError> {
         let line_start = self.start;
         let offset = self.base + line_start as u64;
-        let end = match bytescan::find_byte(b'\n', &self.buf[self.scan..]) {
-            Some(i) => self.scan + i + 1,
+        let (end, terminated) = match bytescan::find_byte(b'\n', &self.buf[self.scan..]) {
+            Some(i) => (self.scan + i + 1, true),
             None => {
                 self.scan = self.buf.len();
                 let pending = (self.buf.len() - line_start) as u64;
                 if pending > self.limits.max_line_bytes {
-                    return Err(self.line_too_long(offset));
+                    return Err(self.line_too_long(offset, line_start));
                 }
                 if !self.input_ended {
                     return Ok(None);
                 }
                 if pending == 0 {
-                    return Err(StreamError::new(
-                        ErrorKind::Truncated,
-                        offset,
-                        "stream ended before its eof frame",
-                    ));
+                    return Err(StreamError::problem(Problem::MissingEof, offset, diagnose::MISSING_EOF).on_line(self.line));
                 }
                 // Like Python's readline(), a last line without a newline still counts.
-                self.buf.len()
+                (self.buf.len(), false)
             }
         };
         if (end - line_start) as u64 > self.limits.max_line_bytes {
-            return Err(self.line_too_long(offset));
+            return Err(self.line_too_long(offset, line_start));
         }
-        self.start = end;
-        self.scan = end;
         let line = &self.buf[line_start..end];
         if self.raw_events {
             if let Some(event) = raw_event(&mut self.scan_space, &self.limits, line, offset) {
+                self.consume_line(end);
                 return Ok(Some(Frame::RawEvent(event)));
             }
         }
-        let frame = parse_and_classify(self.kind, &self.limits, line, offset).map_err(|mut e| {
-            // Most likely cut short, but junk without a newline reads the same: say both.
-            if e.kind == ErrorKind::Malformed && line.last() != Some(&b'\n') {
-                e.message.push_str(" (the stream ended inside this line)");
-            }
-            e
-        })?;
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
+        let depth = self.limits.max_json_depth as usize;
+        let value = match diagnose::check_line(body, offset, terminated, depth) {
+            LineCheck::Frame(value) => value,
+            LineCheck::Glued { diagnosis, .. } | LineCheck::Problem(diagnosis) => return Err(diagnosis.error(self.line, body)),
+            LineCheck::Broken { error } => return self.broken_line(line_start, end, &error),
+        };
+        let frame = classified(self.kind, &self.limits, value, offset).map_err(|e| e.on_line(self.line).quoting(body))?;
         match &frame {
-            Frame::ArchiveStart { size, .. } => self.state = State::Archive(base64::Decoder::new(*size)),
+            Frame::ArchiveStart { size, .. } => {
+                let archive = Archive { base64: base64::Decoder::new(*size), offset, line: self.line, size: *size };
+                self.consume_line(end);
+                // The base64 starts the next line; the archive's pieces stay on this one.
+                self.frame_line = archive.line;
+                self.state = State::Archive(archive);
+            }
             Frame::Line { kind: LineKind::Eof, .. } => {
+                self.consume_line(end);
                 // Nothing after eof is read, as upstream; drop what is buffered.
                 self.base += self.buf.len() as u64;
                 self.buf = Vec::new();
@@ -215,31 +241,67 @@ impl Decoder {
                 self.scan = 0;
                 self.state = State::Done;
             }
-            _ => {}
+            _ => self.consume_line(end),
         }
         Ok(Some(frame))
     }
 
-    fn line_too_long(&self, offset: u64) -> StreamError {
-        StreamError::new(
-            ErrorKind::Limit,
-            offset,
-            format!("line longer than the {}-byte limit (max line bytes)", self.limits.max_line_bytes),
-        )
+    /// Takes the line that ends at `end`, and counts it.
+    fn consume_line(&mut self, end: usize) {
+        self.start = end;
+        self.scan = end;
+        self.frame_line = self.line;
+        self.line += 1;
+    }
+
+    /// A line that starts like a frame but does not parse (`buf[start..end]`): judged with
+    /// the line after it, as the inspector judges it (a split line, else bad JSON). Waits for
+    /// that line unless the stream ended.
+    fn broken_line(&mut self, start: usize, end: usize, error: &str) -> Result<Option<Frame>, StreamError> {
+        let depth = self.limits.max_json_depth as usize;
+        let offset = self.base + start as u64;
+        let broken = &self.buf[start..end - 1];
+        let next = match bytescan::find_byte(b'\n', &self.buf[end..]) {
+            Some(i) => Some(&self.buf[end..end + i]),
+            // A long next line is judged without it, as the inspector skips a line over the limit.
+            None if (self.buf.len() - end) as u64 > self.limits.max_line_bytes => None,
+            None if self.input_ended => Some(&self.buf[end..]).filter(|rest| !rest.is_empty()),
+            None => {
+                // Rescan from the broken line when more bytes come.
+                self.scan = start;
+                return Ok(None);
+            }
+        };
+        let judged = diagnose::judge_broken(broken, offset, self.line, error, next.map(|n| (n, self.line + 1)), depth);
+        let (Ok((_, diagnosis)) | Err(diagnosis)) = judged;
+        Err(diagnosis.error(self.line, broken))
+    }
+
+    fn line_too_long(&self, offset: u64, start: usize) -> StreamError {
+        let text = &self.buf[start..self.buf.len().min(start + crate::error::MAX_ERROR_TEXT)];
+        StreamError::problem(Problem::LineTooLong, offset, diagnose::line_too_long(self.limits.max_line_bytes))
+            .on_line(self.line)
+            .quoting(text)
     }
 
     fn next_archive_piece(&mut self) -> Result<Option<Frame>, StreamError> {
-        let State::Archive(decoder) = &mut self.state else { return Ok(None) };
+        let State::Archive(archive) = &mut self.state else { return Ok(None) };
         let mut out = Vec::new();
         let input = &self.buf[self.start..];
-        let used = match decoder.decode(input, &mut out) {
+        let used = match archive.base64.decode(input, &mut out) {
             Ok(used) => used,
             // Hand out the data before the bad byte first: then the frames do not depend on
             // how the input was chunked, and the next call stops at that byte again.
             Err(bad) if !out.is_empty() => bad.index,
             Err(bad) => {
                 let offset = self.base + (self.start + bad.index) as u64;
-                return Err(StreamError::new(ErrorKind::Malformed, offset, bad.message));
+                let error = if diagnose::ends_base64(input[bad.index]) {
+                    let remaining = archive.base64.remaining_chars();
+                    StreamError::problem(Problem::TruncatedArchive, offset, diagnose::base64_cut_short(remaining, archive.size))
+                } else {
+                    StreamError::problem(Problem::BadArchive, offset, diagnose::bad_base64(&bad.message))
+                };
+                return Err(error.on_line(archive.line));
             }
         };
         self.start += used;
@@ -247,23 +309,20 @@ impl Decoder {
         if !out.is_empty() {
             return Ok(Some(Frame::ArchiveData(out)));
         }
-        if decoder.is_done() {
+        if archive.base64.is_done() {
             self.state = State::Lines;
             return Ok(Some(Frame::ArchiveEnd { offset: self.position() }));
         }
         if self.input_ended {
-            return Err(StreamError::new(
-                ErrorKind::Truncated,
-                self.position(),
-                "stream ended inside a zipfile's base64 data",
-            ));
+            let message = diagnose::stream_ends_in_archive(archive.base64.remaining_chars(), archive.size);
+            return Err(StreamError::problem(Problem::TruncatedArchive, archive.offset, message).on_line(archive.line));
         }
         Ok(None)
     }
 }
 
 /// A canonical line that the classifier makes a result stream's event; anything else goes
-/// to [`parse_and_classify`].
+/// to [`classified`].
 fn raw_event(space: &mut pyjson::canonical::ScanSpace, limits: &Limits, line: &[u8], offset: u64) -> Option<RawEvent> {
     let members = pyjson::canonical::scan_in(
         space,
@@ -281,63 +340,17 @@ fn raw_event(space: &mut pyjson::canonical::ScanSpace, limits: &Limits, line: &[
     Some(RawEvent { offset, json: body.to_vec(), counter, uuid, stdout })
 }
 
-/// Parses one line and decides its kind (see [`classify`]).
-fn parse_and_classify(kind: StreamKind, limits: &Limits, line: &[u8], offset: u64) -> Result<Frame, StreamError> {
-    let value = pyjson::parse(line, limits.max_json_depth as usize).map_err(|e| {
-        if e.too_deep {
-            StreamError::new(ErrorKind::Limit, offset + e.offset as u64, e.message)
-        } else if line.iter().all(|b| b" \t\r\n".contains(b)) {
-            StreamError::new(ErrorKind::Malformed, offset, "blank line where a JSON frame was expected")
-        } else {
-            StreamError::new(ErrorKind::Malformed, offset + e.offset as u64, format!("invalid JSON line: {}", e.message))
-        }
-    })?;
-    if !matches!(value, Value::Object(_)) {
-        return Err(StreamError::new(
-            ErrorKind::Malformed,
-            offset,
-            format!("a frame must be a JSON object, found {}", type_name(&value)),
-        ));
-    }
+/// The frame a parsed line is (see [`classify`]).
+fn classified(kind: StreamKind, limits: &Limits, value: Value, offset: u64) -> Result<Frame, StreamError> {
     match classify(Some(kind), Members::of(&value)) {
-        Classified::ArchiveStart => archive_start(&value, limits, offset),
+        Classified::ArchiveStart => {
+            let size = diagnose::archive_size(&value).map_err(|why| StreamError::problem(Problem::BadArchive, offset, why))?;
+            if let Some(why) = diagnose::archive_too_large(size, limits.max_archive_bytes) {
+                return Err(StreamError::problem(Problem::ArchiveTooLarge, offset, why));
+            }
+            Ok(Frame::ArchiveStart { offset, size })
+        }
         Classified::Line(line_kind) => Ok(Frame::Line { offset, kind: line_kind, value }),
-    }
-}
-
-fn archive_start(value: &Value, limits: &Limits, offset: u64) -> Result<Frame, StreamError> {
-    let size = match value.get("zipfile") {
-        Some(Value::Int(text)) => text.parse::<u64>().ok(),
-        _ => None,
-    };
-    let Some(size) = size else {
-        let found = value.get("zipfile").map(type_name).unwrap_or("nothing");
-        return Err(StreamError::new(
-            ErrorKind::Malformed,
-            offset,
-            format!("zipfile size must be a non-negative integer, found {found}"),
-        ));
-    };
-    if size > limits.max_archive_bytes {
-        return Err(StreamError::new(
-            ErrorKind::Limit,
-            offset,
-            format!("zipfile of {size} bytes exceeds the {}-byte limit (max archive bytes)", limits.max_archive_bytes),
-        ));
-    }
-    Ok(Frame::ArchiveStart { offset, size })
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Int(t) if t.starts_with('-') => "a negative integer",
-        Value::Int(_) => "an integer too large",
-        Value::Float(_) => "a float",
-        Value::Str(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

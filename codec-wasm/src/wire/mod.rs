@@ -4,3 +4,4 @@
 pub(crate) mod base64;
 pub(crate) mod classify;
 pub(crate) mod decoder;
+pub(crate) mod diagnose;

@@ -239,7 +239,7 @@ fn unpack_job(runtime: &Runtime, stream: &[u8], into: &Path) -> anyhow::Result<R
     }
     Ok(match state {
         wit_worker::JobInput::Ready(_) => Ok(()),
-        wit_worker::JobInput::Refused((_, error)) => Err(format!("{} at byte {}", error.message, error.offset)),
+        wit_worker::JobInput::Refused((_, error)) => Err(crate::failure::describe(&error)),
         wit_worker::JobInput::NeedMore => Err("the stream ended early".into()),
     })
 }

@@ -149,10 +149,14 @@ impl Grants {
         open_beneath(dir, &rel, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())
     }
 
-    /// Creates (or empties) the file at `path` in a writable grant, following no symlink.
+    /// Creates (or empties) the file at `path` in a writable grant, following no symlink;
+    /// a FIFO, socket or device there is replaced, never opened.
     pub fn create_output(&self, path: &str) -> io::Result<std::fs::File> {
         use rustix::fs::{Mode, OFlags};
         let (dir, rel) = self.resolve(path, true)?;
+        if is_special(dir, &rel) {
+            dir.remove_file(&rel)?;
+        }
         open_beneath(dir, &rel, OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC, Mode::from_raw_mode(0o600))
     }
 
@@ -197,15 +201,15 @@ fn write_no_follow(dir: &Dir, rel: &Path, data: &[u8], mode: u32) -> io::Result<
     let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
     let perms = Mode::from_raw_mode(mode & 0o777);
     let open = |extra: OFlags| rustix::fs::openat2(dir, rel, flags | extra, perms, resolve);
-    let is_link = || dir.symlink_metadata(rel).is_ok_and(|m| m.file_type().is_symlink());
     // The usual case, a new file: created with its final mode (unless the umask takes bits
-    // away), so no chmod. A link where the file goes is replaced, never written through; an
-    // existing file keeps its old mode through O_TRUNC, so it is chmodded, as upstream
+    // away), so no chmod. A link where the file goes is replaced, never written through, and
+    // so is a FIFO, socket or device (opening one would wait for a reader, or write to it);
+    // an existing file keeps its old mode through O_TRUNC, so it is chmodded, as upstream
     // chmods every file.
     let (fd, fresh) = match open(OFlags::EXCL) {
         Ok(fd) => (fd, true),
         Err(rustix::io::Errno::NOSYS) => return write_with_cap_std(dir, rel, data, mode),
-        Err(rustix::io::Errno::EXIST | rustix::io::Errno::LOOP) if is_link() => {
+        Err(rustix::io::Errno::EXIST | rustix::io::Errno::LOOP) if is_special(dir, rel) => {
             dir.remove_file(rel)?;
             (open(OFlags::EXCL)?, true)
         }
@@ -221,6 +225,15 @@ fn write_no_follow(dir: &Dir, rel: &Path, data: &[u8], mode: u32) -> io::Result<
         let _ = dir.remove_file(rel);
     })?;
     Ok(fresh)
+}
+
+/// Whether something other than a regular file or a directory is at `rel`: a symlink, FIFO,
+/// socket or device, which a write replaces rather than opens.
+fn is_special(dir: &Dir, rel: &Path) -> bool {
+    dir.symlink_metadata(rel).is_ok_and(|m| {
+        let kind = m.file_type();
+        !kind.is_file() && !kind.is_dir()
+    })
 }
 
 /// The process's umask, read once from /proc (setting it to read it back would race with
@@ -239,7 +252,7 @@ fn umask() -> u32 {
 /// The same for kernels without openat2 (before Linux 5.6), through cap-std.
 fn write_with_cap_std(dir: &Dir, rel: &Path, data: &[u8], mode: u32) -> io::Result<bool> {
     let existing = dir.symlink_metadata(rel).ok();
-    if existing.as_ref().is_some_and(|m| m.file_type().is_symlink()) {
+    if is_special(dir, rel) {
         dir.remove_file(rel)?;
     }
     let mut options = cap_std::fs::OpenOptions::new();

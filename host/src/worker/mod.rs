@@ -28,6 +28,8 @@ use keeper::Aftercare;
 const CALLBACK_PLUGIN: &str = include_str!("callback/runnerwire_display.py");
 const READ_CHUNK: usize = 1 << 20;
 const KEEPALIVE: &[u8] = b"{\"event\": \"keepalive\", \"counter\": 0, \"uuid\": 0}\n";
+/// The shortest keepalive interval (seconds).
+const MIN_KEEPALIVE: f64 = 0.1;
 /// How often the loop looks at signals, timeouts and keepalives while the job is quiet.
 const TICK_MS: i32 = 200;
 /// How long the job's output must be quiet before a prompt's answer is typed.
@@ -316,6 +318,10 @@ fn write_callback_plugin(dir: &Path) -> anyhow::Result<()> {
 fn ssh_key_fifo(path: &Path, key: String) -> anyhow::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).context("FIFO path has a NUL byte")?;
+    // A FIFO (or anything else) left there by a run that died is replaced.
+    if path.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
+        std::fs::remove_file(path).with_context(|| format!("cannot replace {}", path.display()))?;
+    }
     // SAFETY: a valid NUL-terminated path.
     if unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) } != 0 {
         return Err(std::io::Error::last_os_error()).with_context(|| format!("cannot create {}", path.display()));
@@ -393,13 +399,16 @@ fn stream_artifacts(runner: &mut Instance, out: &mut std::io::StdoutLock) -> Res
     out.flush().map_err(Failure::write)
 }
 
-/// `--keepalive-seconds`, else `ANSIBLE_RUNNER_KEEPALIVE_SECONDS`; 0 or bad: none.
-fn keepalive_seconds(arg: Option<u64>) -> Option<f64> {
+/// `--keepalive-seconds`, else `ANSIBLE_RUNNER_KEEPALIVE_SECONDS`; 0 or bad: none. A
+/// shorter interval than [`MIN_KEEPALIVE`] is taken as that: keepalives keep an idle
+/// connection open, and more of them only fill the stream (upstream's API sends one per
+/// loop at 1e-9 s).
+fn keepalive_seconds(arg: Option<f64>) -> Option<f64> {
     let seconds = match arg {
-        Some(s) => s as f64,
+        Some(s) => s,
         None => std::env::var("ANSIBLE_RUNNER_KEEPALIVE_SECONDS").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0.0),
     };
-    (seconds > 0.0).then_some(seconds)
+    (seconds.is_finite() && seconds > 0.0).then_some(seconds.max(MIN_KEEPALIVE))
 }
 
 /// The private data dir: as given (emptied first with --delete), else a temp dir removed

@@ -55,8 +55,10 @@ fn problem_value<'py>(py: Python<'py>, problem: Problem) -> PyResult<Bound<'py, 
     match problem {
         Problem::Stream(e) => {
             let kind = runnerwire::failure::policy_kind(e.kind);
-            let line = runnerwire::describe(kind, e.offset, &e.message);
-            ("stream", kind.name(), e.offset, e.message, line, kind.exit_code()).into_pyobject(py)
+            let line = runnerwire::failure::describe(&e);
+            let explanation = runnerwire::failure::job_explanation(&e);
+            let problem = runnerwire::failure::problem(&e).name();
+            ("stream", problem, e.offset, e.line, e.message, line, kind.exit_code(), explanation).into_pyobject(py)
         }
         Problem::Codec(message) => ("codec", message).into_pyobject(py),
         Problem::Python(e) => Err(e),

@@ -20,6 +20,8 @@ use crate::bytescan;
 use crate::limits::Limits;
 use crate::pyjson::{self, PyStr, Value};
 use crate::wire::classify::{classify, Classified, LineKind, Members, StreamKind};
+use crate::wire::diagnose::{self, excerpt, excerpt_text, LineCheck, MAX_EXCERPT};
+use crate::error::Problem as Kind;
 
 pub use report::Summary;
 
@@ -31,7 +33,7 @@ pub struct Scratch {
 /// One finding, as the JSON line `{"problem": {...}}`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Problem {
-    pub kind: &'static str,
+    pub kind: Kind,
     pub offset: u64,
     pub line: u64,
     pub message: String,
@@ -84,7 +86,6 @@ pub struct Inspector {
 const EVENT_MEMBERS: [&[&[u8]]; 8] =
     [&[b"kwargs"], &[b"status"], &[b"zipfile"], &[b"eof"], &[b"event"], &[b"counter"], &[b"uuid"], &[b"event_data", b"host"]];
 
-const MAX_EXCERPT: usize = 80;
 /// Problems and statuses kept for the summary (the JSON lines have them all).
 const MAX_LISTED_PROBLEMS: usize = 1000;
 /// Archives kept for the summary (the JSON lines have a frame for each).
@@ -156,9 +157,7 @@ impl Inspector {
         match std::mem::replace(&mut self.mode, Mode::Lines) {
             Mode::Archive { remaining_chars, archive, .. } => {
                 let (size, offset, line) = (archive.size, archive.offset, archive.line);
-                self.problem("truncated-archive", offset, line, format!(
-                    "the stream ends {remaining_chars} base64 characters short of the {size}-byte zipfile"
-                ));
+                self.problem(Kind::TruncatedArchive, offset, line, diagnose::stream_ends_in_archive(remaining_chars, size));
                 self.close_archive(*archive, false);
             }
             Mode::Skipping => {}
@@ -172,10 +171,10 @@ impl Inspector {
         self.flush_broken();
         let line = self.line;
         if !self.after_eof {
-            self.problem("missing-eof", end, line, "the stream ends without an eof frame".into());
+            self.problem(Kind::MissingEof, end, line, diagnose::MISSING_EOF.into());
         }
         if self.summary.stream_kind == "result" && self.summary.status_count == 0 {
-            self.problem("missing-status", end, line, "a result stream without any status line".into());
+            self.problem(Kind::MissingStatus, end, line, "a result stream without any status line".into());
         }
         self.summary.complete = self.after_eof && self.summary.problems == 0;
         let mut summary = Vec::new();
@@ -248,8 +247,7 @@ impl Inspector {
     fn too_long(&mut self, offset: u64, start: &[u8]) {
         self.flush_broken();
         let outer = self.excerpt.replace(excerpt_text(start));
-        let limit = self.limits.max_line_bytes;
-        self.problem("line-too-long", offset, self.line, format!("line longer than the {limit}-byte limit (skipped to its end)"));
+        self.problem(Kind::LineTooLong, offset, self.line, diagnose::line_too_long(self.limits.max_line_bytes));
         self.excerpt = outer;
     }
 
@@ -267,65 +265,58 @@ impl Inspector {
         let line_no = self.line;
         if self.after_eof {
             if !line.iter().all(u8::is_ascii_whitespace) && self.summary.data_after_eof == 0 {
-                self.problem("data-after-eof", offset, line_no, format!("bytes after the eof frame: {}", excerpt(line)));
+                self.problem(Kind::DataAfterEof, offset, line_no, format!("bytes after the eof frame: {}", excerpt(line)));
             }
             self.summary.data_after_eof += line.len() as u64 + u64::from(terminated);
             return;
         }
+        let depth = self.limits.max_json_depth as usize;
         if let Some(broken) = self.broken.take() {
-            let mut joined = broken.bytes.clone();
-            joined.extend_from_slice(line);
-            if let Ok(value @ Value::Object(_)) = pyjson::parse(&joined, self.limits.max_json_depth as usize) {
-                let at = broken.offset + broken.bytes.len() as u64;
-                self.excerpt = Some(excerpt_text(&joined));
-                self.problem("split-line", at, broken.line, format!(
-                    "a newline at byte {at} splits one JSON line in two (lines {} and {}); joined, it is a valid frame",
-                    broken.line, line_no
-                ));
-                self.frame(value, broken.offset, broken.line);
-                return;
-            }
-            self.report_broken(broken);
-        }
-        if line.iter().all(u8::is_ascii_whitespace) {
-            self.problem("foreign-text", offset, line_no, "a blank line where a JSON frame was expected".into());
-            return;
-        }
-        match pyjson::parse(line, self.limits.max_json_depth as usize) {
-            Ok(value @ Value::Object(_)) => self.frame(value, offset, line_no),
-            Ok(_) => self.problem("foreign-text", offset, line_no, format!("JSON that is not a frame (not an object): {}", excerpt(line))),
-            Err(e) if e.too_deep => self.problem("json-too-deep", offset + e.offset as u64, line_no, e.message),
-            Err(e) => {
-                if let Some(split) = glued_at(line, self.limits.max_json_depth as usize) {
-                    let at = offset + split as u64;
-                    self.problem("glued-lines", at, line_no, format!(
-                        "two JSON frames on one line: the newline before byte {at} is missing"
-                    ));
-                    if let Ok(value) = pyjson::parse(&line[..split], self.limits.max_json_depth as usize) {
-                        self.frame(value, offset, line_no);
-                    }
-                    // The rest may be one frame or more glued ones.
-                    self.take_line(&line[split..], at, terminated);
-                } else if !terminated {
-                    self.problem("truncated-line", offset, line_no, format!("the stream ends inside this line: {}", excerpt(line)));
-                } else if line.trim_ascii_start().starts_with(b"{") {
-                    self.broken = Some(Broken { bytes: line.to_vec(), offset, line: line_no, error: e.to_string() });
-                } else {
-                    self.problem("foreign-text", offset, line_no, format!("text that is not JSON: {}", excerpt(line)));
+            match diagnose::judge_broken(&broken.bytes, broken.offset, broken.line, &broken.error, Some((line, line_no)), depth) {
+                Ok((value, split)) => {
+                    let mut joined = broken.bytes.clone();
+                    joined.extend_from_slice(line);
+                    self.excerpt = Some(excerpt_text(&joined));
+                    self.found(split, broken.line);
+                    self.frame(value, broken.offset, broken.line);
+                    return;
                 }
+                Err(bad_json) => self.report_broken(&broken, bad_json),
             }
         }
+        match diagnose::check_line(line, offset, terminated, depth) {
+            LineCheck::Frame(value) => self.frame(value, offset, line_no),
+            LineCheck::Problem(diagnosis) => self.found(diagnosis, line_no),
+            LineCheck::Glued { split, diagnosis } => {
+                let at = diagnosis.offset;
+                self.found(diagnosis, line_no);
+                if let Ok(value) = pyjson::parse(&line[..split], depth) {
+                    self.frame(value, offset, line_no);
+                }
+                // The rest may be one frame or more glued ones.
+                self.take_line(&line[split..], at, terminated);
+            }
+            LineCheck::Broken { error } => self.broken = Some(Broken { bytes: line.to_vec(), offset, line: line_no, error }),
+        }
+    }
+
+    /// A problem the classifier named, reported on line `line`.
+    fn found(&mut self, diagnosis: diagnose::Diagnosis, line: u64) {
+        self.problem(diagnosis.problem, diagnosis.offset, line, diagnosis.message);
     }
 
     fn flush_broken(&mut self) {
         if let Some(broken) = self.broken.take() {
-            self.report_broken(broken);
+            let depth = self.limits.max_json_depth as usize;
+            if let Err(bad_json) = diagnose::judge_broken(&broken.bytes, broken.offset, broken.line, &broken.error, None, depth) {
+                self.report_broken(&broken, bad_json);
+            }
         }
     }
 
-    fn report_broken(&mut self, broken: Broken) {
+    fn report_broken(&mut self, broken: &Broken, bad_json: diagnose::Diagnosis) {
         let outer = self.excerpt.replace(excerpt_text(&broken.bytes));
-        self.problem("bad-json", broken.offset, broken.line, format!("invalid JSON line ({}): {}", broken.error, excerpt(&broken.bytes)));
+        self.found(bad_json, broken.line);
         self.excerpt = outer;
     }
 
@@ -416,6 +407,9 @@ impl Inspector {
         let mut record = frame_record(offset, line, kind);
         match kind {
             "kwargs" => {
+                if let Some(why) = value.get("kwargs").and_then(diagnose::job_kwargs_problem) {
+                    self.problem(Kind::BadKwargs, offset, line, why);
+                }
                 let masked = report::mask(value.get("kwargs").cloned().unwrap_or(Value::Null));
                 record.push((s("kwargs"), masked.clone()));
                 self.summary.kwargs = Some(masked);
@@ -434,26 +428,22 @@ impl Inspector {
             }
             "keepalive" => self.summary.keepalives += 1,
             "archive" => {
-                let size = match value.get("zipfile") {
-                    Some(Value::Int(t)) => t.parse::<u64>().ok(),
-                    _ => None,
-                };
-                let Some(size) = size else {
-                    self.problem("bad-archive", offset, line, format!("zipfile size is not a byte count: {}", excerpt(&pyjson::encode_to_string(&value).into_bytes())));
-                    return;
+                let size = match diagnose::archive_size(&value) {
+                    Ok(size) => size,
+                    Err(why) => return self.problem(Kind::BadArchive, offset, line, why),
                 };
                 record.push((s("size"), int(size)));
                 let record = report::Archive { offset, line, size, entry_count: 0, entries: Vec::new() };
-                if size > self.limits.max_archive_bytes {
-                    let limit = self.limits.max_archive_bytes;
-                    self.problem("archive-too-large", offset, line, format!("zipfile of {size} bytes is over the {limit}-byte limit (its base64 is skipped)"));
+                if let Some(why) = diagnose::archive_too_large(size, self.limits.max_archive_bytes) {
+                    // Its base64 is skipped.
+                    self.problem(Kind::ArchiveTooLarge, offset, line, why);
                 }
                 let mut spool = None;
                 if size <= self.limits.max_archive_bytes {
                     // Without a spool the archive cannot be listed: say so, never list it empty.
                     match File::create(&self.scratch.path) {
                         Ok(file) => spool = Some(file),
-                        Err(e) => self.problem("io", offset, line, format!("cannot spool the archive to list it: {e}")),
+                        Err(e) => self.problem(Kind::Io, offset, line, format!("cannot spool the archive to list it: {e}")),
                     }
                 }
                 self.mode = Mode::Archive {
@@ -464,7 +454,14 @@ impl Inspector {
                     bad: false,
                 };
             }
-            "eof" => self.after_eof = true,
+            "eof" => {
+                // The worker reads any stream as a job stream: one with neither kwargs nor a
+                // result frame before its eof is a job stream without its kwargs.
+                if self.summary.stream_kind == "unknown" {
+                    self.problem(Kind::BadKwargs, offset, line, diagnose::NO_KWARGS.into());
+                }
+                self.after_eof = true;
+            }
             _ => {}
         }
         self.report_frame(kind, record);
@@ -498,6 +495,15 @@ impl Inspector {
         // The counter as upstream's int, when it is one.
         let counter = fields.counter.as_deref().and_then(decimal_u64);
         self.check_counter(counter, offset, line, text);
+        if let (Some(counter), Some(uuid)) = (&fields.counter, &fields.uuid) {
+            if let Some((kind, message)) = diagnose::event_file_problem(counter, uuid, self.limits.max_json_depth as usize) {
+                let outer = text.map(|text| self.excerpt.replace(excerpt_text(text)));
+                self.problem(kind, offset, line, message);
+                if let Some(outer) = outer {
+                    self.excerpt = outer;
+                }
+            }
+        }
         self.summary.count_event(&fields.event, fields.host.as_deref());
         self.count_frame("event");
         if !self.json_lines {
@@ -524,20 +530,11 @@ impl Inspector {
     /// (made only then: most events have none).
     fn check_counter(&mut self, counter: Option<u64>, offset: u64, line: u64, text: Option<&[u8]>) {
         if let Some(counter) = counter.filter(|&c| c > 0) {
-            if let Some(last) = self.summary.last_counter {
-                let found = if counter > last + 1 {
-                    Some(("counter-gap", format!("event counter jumps from {last} to {counter}: {} events missing before this one", counter - last - 1)))
-                } else if counter <= last {
-                    Some(("counter-repeat", format!("event counter {counter} again after {last}: a repeated or reordered event")))
-                } else {
-                    None
-                };
-                if let Some((kind, message)) = found {
-                    let outer = text.map(|text| self.excerpt.replace(excerpt_text(text)));
-                    self.problem(kind, offset, line, message);
-                    if let Some(outer) = outer {
-                        self.excerpt = outer;
-                    }
+            if let Some((kind, message)) = diagnose::check_counter(self.summary.last_counter, counter) {
+                let outer = text.map(|text| self.excerpt.replace(excerpt_text(text)));
+                self.problem(kind, offset, line, message);
+                if let Some(outer) = outer {
+                    self.excerpt = outer;
                 }
             }
             self.summary.last_counter = Some(counter);
@@ -553,9 +550,9 @@ impl Inspector {
         let (offset, line, size) = (archive.offset, archive.line, archive.size);
         // The base64 ends at the first byte that can be neither base64 nor the whitespace
         // upstream skips: a frame that starts early means the archive was cut short.
-        let stop = bytes.iter().position(|&b| !(b.is_ascii_alphanumeric() || b"+/= \t\r\n".contains(&b))).unwrap_or(bytes.len());
+        let stop = bytes.iter().position(|&b| diagnose::ends_base64(b)).unwrap_or(bytes.len());
         let mut data = Vec::new();
-        let mut found: Option<(&'static str, u64, String)> = None;
+        let mut found: Option<(Kind, u64, String)> = None;
         let used = if *bad {
             // After a bad byte, count characters only, to find where the archive ends.
             let mut used = 0;
@@ -579,7 +576,7 @@ impl Inspector {
                     *bad = true;
                     *remaining_chars -= bytes[..bad_byte.index].iter().filter(|b| !b.is_ascii_whitespace()).count() as u64;
                     let at = self.buf_offset + bad_byte.index as u64;
-                    found = Some(("bad-archive", at, format!("invalid base64 in the zipfile data: {}", bad_byte.message)));
+                    found = Some((Kind::BadArchive, at, diagnose::bad_base64(&bad_byte.message)));
                     bad_byte.index
                 }
             }
@@ -587,7 +584,7 @@ impl Inspector {
         if let Some(file) = spool {
             if let Err(e) = file.write_all(&data) {
                 *spool = None;
-                found = Some(("io", offset, format!("cannot spool the archive to list it: {e}")));
+                found = Some((Kind::Io, offset, format!("cannot spool the archive to list it: {e}")));
             }
         }
         let (done, remaining, listable) = (*remaining_chars == 0, *remaining_chars, spool.is_some() && !*bad);
@@ -599,9 +596,7 @@ impl Inspector {
         if done || cut_short {
             let Mode::Archive { archive, .. } = std::mem::replace(&mut self.mode, Mode::Lines) else { return used };
             if cut_short {
-                self.problem("truncated-archive", self.buf_offset, line, format!(
-                    "the zipfile's base64 stops {remaining} characters short of its {size} bytes: a frame starts here"
-                ));
+                self.problem(Kind::TruncatedArchive, self.buf_offset, line, diagnose::base64_cut_short(remaining, size));
             }
             self.close_archive(*archive, done && listable);
         }
@@ -626,12 +621,12 @@ impl Inspector {
         }
     }
 
-    fn problem(&mut self, kind: &'static str, offset: u64, line: u64, message: String) {
+    fn problem(&mut self, kind: Kind, offset: u64, line: u64, message: String) {
         let excerpt = self.excerpt.clone();
         let record = Value::Object(vec![(
             s("problem"),
             Value::Object(vec![
-                (s("kind"), Value::Str(s(kind))),
+                (s("kind"), Value::Str(s(kind.name()))),
                 (s("offset"), int(offset)),
                 (s("line"), int(line)),
                 (s("message"), Value::Str(s(&message))),
@@ -647,40 +642,8 @@ impl Inspector {
         if self.summary.problem_list.len() < MAX_LISTED_PROBLEMS {
             self.summary.problem_list.push(Problem { kind, offset, line, message, excerpt });
         }
-        *self.summary.problem_kinds.entry(kind).or_default() += 1;
+        *self.summary.problem_kinds.entry(kind.name()).or_default() += 1;
     }
-}
-
-/// Where a second JSON object starts on a line whose two halves both parse.
-fn glued_at(line: &[u8], max_depth: usize) -> Option<usize> {
-    let mut from = 0;
-    while let Some(i) = line[from..].windows(2).position(|w| w == b"}{") {
-        let split = from + i + 1;
-        if matches!(pyjson::parse(&line[..split], max_depth), Ok(Value::Object(_)))
-            && (pyjson::parse(&line[split..], max_depth).is_ok() || glued_at(&line[split..], max_depth).is_some())
-        {
-            return Some(split);
-        }
-        from = split;
-    }
-    None
-}
-
-/// The first bytes of a line as text (lossy), for the `excerpt` of a problem.
-fn excerpt_text(line: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&line[..line.len().min(MAX_EXCERPT)]).into_owned();
-    if line.len() > MAX_EXCERPT {
-        text + "…"
-    } else {
-        text
-    }
-}
-
-/// The first bytes of a line, quoted, for a message.
-fn excerpt(line: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&line[..line.len().min(MAX_EXCERPT)]);
-    let more = if line.len() > MAX_EXCERPT { "…" } else { "" };
-    format!("{:?}{more}", text.as_ref())
 }
 
 /// What the inspector reads of an event: the members it reports and checks, borrowed

@@ -211,7 +211,7 @@ impl Summary {
                 out.push_str(&format!("  (the first {} of {}; --json lists them all)\n", self.problem_list.len(), self.problems));
             }
             for p in &self.problem_list {
-                out.push_str(&format!("  byte {}, line {}: {}: {}\n", p.offset, p.line, p.kind, p.message));
+                out.push_str(&format!("  byte {}, line {}: {}: {}\n", p.offset, p.line, p.kind.name(), p.message));
                 if let Some(excerpt) = &p.excerpt {
                     out.push_str(&format!("      at: {excerpt:?}\n"));
                 }

@@ -3,7 +3,8 @@
 //! worker sends for them, so controllers see the same error either way.
 
 use crate::wire::decoder::{Decoder, Frame, LineKind, StreamKind};
-use crate::error::{ErrorKind, StreamError};
+use crate::wire::diagnose;
+use crate::error::{Problem, StreamError};
 use crate::fsys::HostFs;
 use crate::limits::Limits;
 use crate::paths;
@@ -36,8 +37,8 @@ pub struct JobReader<F: HostFs> {
     decoder: Decoder,
     /// The archive being received, and the unpacked bytes of earlier ones.
     spool: Spool,
-    /// The kwargs value and the offset of its line.
-    kwargs: Option<(Value, u64)>,
+    /// The kwargs value, and the offset and number of its line.
+    kwargs: Option<(Value, u64, u64)>,
     outcome: Option<JobInput>,
 }
 
@@ -65,7 +66,7 @@ impl<F: HostFs> JobReader<F> {
         self.decoder.finish();
         match self.drain() {
             JobInput::NeedMore => {
-                let error = StreamError::new(ErrorKind::Truncated, self.decoder.position(), "job stream ended before its eof frame");
+                let error = StreamError::problem(Problem::MissingEof, self.decoder.position(), crate::wire::diagnose::MISSING_EOF);
                 self.refuse(PARSE_FAILED, None, error)
             }
             other => other,
@@ -78,6 +79,7 @@ impl<F: HostFs> JobReader<F> {
                 Ok(Some(frame)) => frame,
                 Ok(None) => return JobInput::NeedMore,
                 Err(e) => {
+                    let e = e.on_line(self.decoder.frame_line());
                     let in_archive = self.spool.is_receiving();
                     self.drop_spool();
                     return if in_archive {
@@ -89,20 +91,23 @@ impl<F: HostFs> JobReader<F> {
             };
             match frame {
                 Frame::Line { kind: LineKind::Kwargs, value, offset } => {
-                    self.kwargs = value.get("kwargs").cloned().map(|kwargs| (kwargs, offset));
+                    let line = self.decoder.frame_line();
+                    self.kwargs = value.get("kwargs").cloned().map(|kwargs| (kwargs, offset, line));
                 }
                 Frame::Line { kind: LineKind::Eof, offset, .. } => {
+                    let eof_line = self.decoder.frame_line();
                     let outcome = match self.kwargs.take() {
-                        Some((Value::Object(members), at)) => match update_paths(members, &self.dirs.pdd_host) {
-                            Ok(kwargs) => JobInput::Ready(kwargs),
-                            Err(why) => self.refuse(&why, None, StreamError::new(ErrorKind::Malformed, at, why.clone())),
+                        Some((kwargs, at, line)) => match diagnose::job_kwargs_problem(&kwargs) {
+                            None => JobInput::Ready(update_paths(kwargs, &self.dirs.pdd_host)),
+                            Some(why) => {
+                                let error = StreamError::problem(Problem::BadKwargs, at, why.clone()).on_line(line);
+                                // Upstream's worker crashes on a bad inventory; its parse error covers the rest.
+                                let explanation = if matches!(kwargs, Value::Object(_)) { why } else { PARSE_FAILED.to_string() };
+                                self.refuse(&explanation, None, error)
+                            }
                         },
-                        Some((_, at)) => {
-                            let error = StreamError::new(ErrorKind::Malformed, at, "job kwargs must be a JSON object");
-                            self.refuse(PARSE_FAILED, None, error)
-                        }
                         None => {
-                            let error = StreamError::new(ErrorKind::Malformed, offset, "job stream has no kwargs before its eof frame");
+                            let error = StreamError::problem(Problem::BadKwargs, offset, diagnose::NO_KWARGS).on_line(eof_line);
                             self.refuse(PARSE_FAILED, None, error)
                         }
                     };
@@ -112,6 +117,7 @@ impl<F: HostFs> JobReader<F> {
                 Frame::Line { .. } => {} // upstream skips lines it does not know
                 Frame::ArchiveStart { .. } | Frame::ArchiveData(_) | Frame::ArchiveEnd { .. } => {
                     if let Err(error) = self.receive_archive(frame) {
+                        let error = error.on_line(self.decoder.frame_line());
                         return self.refuse(EXTRACT_FAILED, Some(&error.to_string()), error);
                     }
                 }
@@ -152,16 +158,18 @@ impl<F: HostFs> JobReader<F> {
     }
 }
 
-/// Upstream's `Worker.update_paths`: `inventory` is joined to the private data dir and
-/// `envvars.ANSIBLE_ROLES_PATH` to its `roles/`. A non-string inventory crashes upstream;
-/// here it is refused with a reason.
-fn update_paths(mut kwargs: Vec<(PyStr, Value)>, pdd: &str) -> Result<Value, String> {
-    for (key, value) in kwargs.iter_mut() {
+/// Upstream's `Worker.update_paths` on kwargs [`diagnose::job_kwargs_problem`] passed:
+/// `inventory` is joined to the private data dir and `envvars.ANSIBLE_ROLES_PATH` to its
+/// `roles/`.
+fn update_paths(mut kwargs: Value, pdd: &str) -> Value {
+    let Value::Object(members) = &mut kwargs else { return kwargs };
+    for (key, value) in members.iter_mut() {
         match (key.as_wtf8(), &mut *value) {
-            (b"inventory", v) if v.is_truthy() => match v.as_str() {
-                Some(inv) => *v = Value::Str(PyStr::from_str(&paths::join(pdd, inv))),
-                None => return Err("Job kwargs 'inventory' must be a string path.".into()),
-            },
+            (b"inventory", v) if v.is_truthy() => {
+                if let Some(inv) = v.as_str() {
+                    *v = Value::Str(PyStr::from_str(&paths::join(pdd, inv)));
+                }
+            }
             (b"envvars", Value::Object(vars)) => {
                 for (name, v) in vars.iter_mut() {
                     if name.as_wtf8() == b"ANSIBLE_ROLES_PATH" {
@@ -174,5 +182,5 @@ fn update_paths(mut kwargs: Vec<(PyStr, Value)>, pdd: &str) -> Result<Value, Str
             _ => {}
         }
     }
-    Ok(Value::Object(kwargs))
+    kwargs
 }

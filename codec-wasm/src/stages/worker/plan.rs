@@ -62,6 +62,9 @@ pub struct JobHost {
     pub uid: u32,
 }
 
+/// The files of the private data dir a plan reads, relative to it.
+pub const PDD_FILES: [&str; 7] = ["args", "env/cmdline", "env/envvars", "env/settings", "env/passwords", "env/ssh_key", "env/extravars"];
+
 /// Files of the private data dir the plan depends on (read by the caller from the grant).
 #[derive(Clone, Debug, Default)]
 pub struct PddFiles {

@@ -1,5 +1,5 @@
 use super::*;
-use crate::error::ErrorKind;
+use crate::error::{ErrorKind, Problem};
 
 fn fixture_streams() -> Vec<(String, StreamKind, Vec<u8>)> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
@@ -166,32 +166,66 @@ fn error_of(kind: StreamKind, stream: &[u8]) -> StreamError {
 }
 
 #[test]
-fn errors_name_the_problem_and_the_byte_offset() {
-    let e = error_of(StreamKind::Result, b"{\"status\": \"running\"}\n\n{\"eof\": true}\n");
-    assert_eq!((e.kind, e.offset), (ErrorKind::Malformed, 22));
-    assert!(e.message.contains("blank line"), "{e}");
-
-    let e = error_of(StreamKind::Result, b"{\"status\": \"running\"}\n[1, 2]\n");
-    assert_eq!((e.kind, e.offset), (ErrorKind::Malformed, 22));
-    assert!(e.message.contains("an array"), "{e}");
-
-    let e = error_of(StreamKind::Result, b"{\"a\": tru}\n");
-    assert_eq!((e.kind, e.offset), (ErrorKind::Malformed, 6));
+fn errors_name_the_problem_the_byte_offset_and_the_line() {
+    let said = |stream: &[u8]| error_of(StreamKind::Result, stream).to_string();
+    assert_eq!(
+        said(b"{\"status\": \"running\"}\n\n{\"eof\": true}\n"),
+        "foreign-text at byte 22, line 2: a blank line where a JSON frame was expected"
+    );
+    assert_eq!(
+        said(b"{\"status\": \"running\"}\n[1, 2]\n"),
+        "foreign-text at byte 22, line 2: JSON that is not a frame (not an object): \"[1, 2]\""
+    );
+    assert_eq!(said(b"Traceback (most recent call last):\n"), "foreign-text at byte 0, line 1: text that is not JSON: \"Traceback (most recent call last):\"");
+    // Bad JSON is judged with the next line, as the inspector judges it: no split line here.
+    assert!(said(b"{\"a\": tru}\n{\"eof\": true}\n").starts_with("bad-json at byte 0, line 1: invalid JSON line ("));
+    assert!(said(b"{\"a\": tru}\n").starts_with("bad-json at byte 0, line 1: "));
+    assert_eq!(
+        said(b"{\"status\": \"a\nb\"}\n{\"eof\": true}\n"),
+        "split-line at byte 13, line 1: a newline at byte 13 splits one JSON line in two (lines 1 and 2); joined, it is a valid frame"
+    );
+    assert_eq!(
+        said(b"{\"status\": \"running\"}{\"eof\": true}\n"),
+        "glued-lines at byte 21, line 1: two JSON frames on one line: the newline before byte 21 is missing"
+    );
+    assert_eq!(said(b"{\"status\": \"running\"}\n{\"eof\": tr"), "truncated-line at byte 22, line 2: the stream ends inside this line: \"{\\\"eof\\\": tr\"");
 
     let e = error_of(StreamKind::Result, b"{\"zipfile\": -1}\n");
-    assert_eq!(e.kind, ErrorKind::Malformed);
-    assert!(e.message.contains("negative"), "{e}");
+    assert_eq!((e.problem, e.kind), (Problem::BadArchive, ErrorKind::Malformed));
+    assert!(e.message.contains("not a byte count"), "{e}");
     let e = error_of(StreamKind::Result, b"{\"zipfile\": \"12\"}\n");
-    assert!(e.message.contains("a string"), "{e}");
+    assert!(e.message.contains("not a byte count"), "{e}");
 
     let e = error_of(StreamKind::Result, b"{\"zipfile\": 6}\naGVs*G8h{\"eof\": true}\n");
-    assert_eq!((e.kind, e.offset), (ErrorKind::Malformed, 19));
+    assert_eq!((e.problem, e.offset, e.line), (Problem::BadArchive, 19, Some(1)));
+    let e = error_of(StreamKind::Result, b"{\"zipfile\": 6}\naGVs{\"eof\": true}\n");
+    assert_eq!((e.problem, e.offset, e.line), (Problem::TruncatedArchive, 19, Some(1)));
+    assert_eq!(e.message, "the zipfile's base64 stops 4 characters short of its 6 bytes: a frame starts here");
 
-    let e = error_of(StreamKind::Result, b"{\"zipfile\": 6}\naGVsbG");
-    assert_eq!((e.kind, e.offset), (ErrorKind::Truncated, 21));
+    let e = error_of(StreamKind::Result, b"{\"status\": \"x\"}\n{\"zipfile\": 6}\naGVsbG");
+    assert_eq!((e.problem, e.kind, e.offset, e.line), (Problem::TruncatedArchive, ErrorKind::Truncated, 16, Some(2)));
+    assert_eq!(e.message, "the stream ends 2 base64 characters short of the 6-byte zipfile");
 
     let e = error_of(StreamKind::Result, b"{\"status\": \"running\"}\n");
-    assert_eq!((e.kind, e.offset), (ErrorKind::Truncated, 22));
+    assert_eq!(e.to_string(), "missing-eof at byte 22, line 2: the stream ends without an eof frame");
+    assert_eq!(e.kind, ErrorKind::Truncated);
+}
+
+#[test]
+fn a_line_that_may_be_split_waits_for_the_next_in_any_chunking() {
+    let stream = b"{\"status\": \"a\nb\"}\n{\"eof\": true}\n";
+    let whole = one_shot(StreamKind::Result, stream).1.expect("an error");
+    for step in 1..stream.len() {
+        let (_, err) = decode(StreamKind::Result, Limits::default(), stream, &mut || step);
+        assert_eq!(err.as_ref(), Some(&whole), "chunks of {step}");
+    }
+}
+
+#[test]
+fn the_error_quotes_the_start_of_its_line() {
+    let line = format!("not json {}\n", "x".repeat(5000));
+    let e = error_of(StreamKind::Result, line.as_bytes());
+    assert_eq!(e.text.as_deref(), Some(&line.as_bytes()[..crate::error::MAX_ERROR_TEXT]));
 }
 
 #[test]
@@ -212,7 +246,7 @@ fn line_limit_is_obeyed_and_enforced() {
     for step in [1, 7, 100] {
         let (_, err) = decode(StreamKind::Result, limits, line, &mut || step);
         let err = err.expect("limit error");
-        assert_eq!((err.kind, err.offset), (ErrorKind::Limit, 0), "step {step}");
+        assert_eq!((err.problem, err.kind, err.offset, err.line), (Problem::LineTooLong, ErrorKind::Limit, 0, Some(1)), "step {step}");
     }
 }
 
@@ -222,7 +256,8 @@ fn archive_limit_is_obeyed_and_enforced() {
     let ok = Limits { max_archive_bytes: 3, ..Limits::default() };
     assert_eq!(decode(StreamKind::Result, ok, stream, &mut || 5).1, None);
     let tight = Limits { max_archive_bytes: 2, ..Limits::default() };
-    assert_eq!(decode(StreamKind::Result, tight, stream, &mut || 5).1.unwrap().kind, ErrorKind::Limit);
+    let err = decode(StreamKind::Result, tight, stream, &mut || 5).1.unwrap();
+    assert_eq!((err.problem, err.kind), (Problem::ArchiveTooLarge, ErrorKind::Limit));
 }
 
 #[test]
