@@ -77,6 +77,12 @@ pub fn job_explanation(e: &StreamError) -> String {
     runnerwire_policy::explain::job_explanation(problem(e), &describe(e), e.text.as_deref())
 }
 
+/// What upstream's Processor tells its status handler when reading the stream raised
+/// `error` (the caller's reader, in the Python package).
+pub fn read_error_explanation(error: &str) -> String {
+    runnerwire_policy::explain::read_error_explanation(error)
+}
+
 /// The WIT's error kind as the policy crate names it (the same five, one to one).
 pub fn policy_kind(kind: ErrorKind) -> runnerwire_policy::ErrorKind {
     use runnerwire_policy::ErrorKind as Policy;

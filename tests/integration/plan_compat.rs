@@ -189,7 +189,7 @@ fn our_plan(runtime: &Runtime, pdd: &Path, kwargs: &Value, env: &[(String, Strin
         uid: std::fs::metadata(pdd).map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap(),
     };
     let api = instance.codec.runnerwire_codec_worker();
-    instance.store.call(|store| api.call_make_plan(store, &kwargs.to_string(), &host)).unwrap()
+    instance.store.call(|store| api.call_make_plan(store, &kwargs.to_string(), &host)).unwrap().map_err(|refusal| refusal.explanation)
 }
 
 fn pairs(list: &[(String, String)]) -> Value {

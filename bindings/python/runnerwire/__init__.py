@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import _native
-from ._source import stdin_path
+from ._source import stdin_path, stream_source
 
 __all__ = ["inspect", "validate", "process", "Processor", "run", "run_async", "StreamError", "CodecError", "Inspection", "Outcome", "EXIT"]
 
@@ -26,11 +26,16 @@ EXIT = type("EXIT", (), {"__doc__": "Exit codes by name (EXIT.SUCCESS, EXIT.BAD_
 
 class StreamError(Exception):
     """A bad stream (or I/O on the granted directories), at a byte offset: ``str()`` is the
-    line the CLI prints, ``exit_code`` the code it ends with."""
+    line the CLI prints (``glued-lines at byte 4131, line 7: ...``); ``kind`` the damage as
+    ``inspect`` and ``validate`` name it; ``offset``; ``line``, the stream line (or None);
+    ``reason``, the message; ``exit_code``, the code the CLI ends with; and
+    ``job_explanation``, what upstream's Processor tells its status handler for it (its
+    words first, then this line)."""
 
-    def __init__(self, kind, offset, message, line, exit_code):
-        super().__init__(line)
-        self.kind, self.offset, self.reason, self.exit_code = kind, offset, message, exit_code
+    def __init__(self, kind, offset, line, message, printed, exit_code, job_explanation):
+        super().__init__(printed)
+        self.kind, self.offset, self.line, self.reason, self.exit_code = kind, offset, line, message, exit_code
+        self.job_explanation = job_explanation
 
 
 class CodecError(Exception):
@@ -114,13 +119,16 @@ def _artifact_dir(private_data_dir, ident, artifact_dir):
                                 None if ident is None else str(ident), None if artifact_dir is None else os.fspath(artifact_dir))
 
 
-def _steps(source_path, artifact_dir, quiet, limits, sandbox, resume=False, **handlers):
-    """The component's stepper over one stream, the handlers called per step (see
-    ``_native.process_steps``); the Outcome, or the stream's error raised."""
+def _steps(source, artifact_dir, quiet, limits, sandbox, resume=False, **handlers):
+    """The component's stepper over one stream (a ``_source.Source``), the handlers called
+    per step (see ``_native.process_steps``); the Outcome, or the stream's error raised. A
+    stream that stopped because the caller's object raised gets that exception."""
     with tempfile.TemporaryDirectory(prefix="runnerwire-process-") as scratch:
-        result = _native.process_steps(source_path, artifact_dir, scratch, quiet=bool(quiet), resume=bool(resume),
+        result = _native.process_steps(source.path, artifact_dir, scratch, quiet=bool(quiet), resume=bool(resume),
                                        limits=_limits(limits), **_sandbox(sandbox), **handlers)
     if result[0] != "end":
+        if source.error is not None:
+            raise source.error
         _raise(result)
     return Outcome(result[1], result[2], result[3], artifact_dir, result[4])
 
@@ -138,8 +146,8 @@ def process(source, private_data_dir, *, ident=None, artifact_dir=None, quiet=Fa
     directory = _artifact_dir(pdd, ident, artifact_dir)
     os.makedirs(directory, exist_ok=True)
     printed = None if output is None else (lambda text: output.write(text.encode()))
-    with stdin_path(source) as path:
-        return _steps(path, directory, quiet or output is None, limits, sandbox, resume, on_printed=printed)
+    with stream_source(source) as src:
+        return _steps(src, directory, quiet or output is None, limits, sandbox, resume, on_printed=printed)
 
 
 class _Config:
@@ -181,7 +189,11 @@ class Processor:
     ``resume=True`` (ours, not upstream's) continues a run that broke part way: the events
     whose files are already written are passed over (no output, no handler call).
     A bad stream ends the run like upstream's: ``status_handler`` gets
-    ``{"status": "error", "job_explanation": ...}`` (ours names the byte offset).
+    ``{"status": "error", "job_explanation": ...}``, upstream's words first, then ours with
+    the damage, byte offset and line; ``run()`` returns normally. So does an ``OSError``
+    the input raises ("Failed to read from worker stream. Error: ..."). Reading stops at the
+    eof frame: an input whose writer stays open (a socket, in AWX's flow) is not waited on.
+    The input may be any object with ``read1``, ``read`` or, like upstream's, ``readline``.
     """
 
     def __init__(self, _input=None, status_handler=None, event_handler=None, artifacts_handler=None,
@@ -225,12 +237,16 @@ class Processor:
         if self.artifacts_handler is not None:
             artifacts = lambda: self.artifacts_handler(self.artifact_dir)  # noqa: E731
         try:
-            with stdin_path(self._input) as path:
-                self.outcome = _steps(path, self.artifact_dir, self.quiet, self.limits, self.sandbox, self.resume,
+            with stream_source(self._input) as src:
+                self.outcome = _steps(src, self.artifact_dir, self.quiet, self.limits, self.sandbox, self.resume,
                                       on_status=self.status_callback, on_event=self.event_handler,
                                       on_printed=None if self.quiet else sys.stdout.write, on_artifacts=artifacts)
-        except (StreamError, CodecError) as e:
-            self.status_callback({"status": "error", "job_explanation": str(e)})
+        except StreamError as e:
+            self.status_callback({"status": "error", "job_explanation": e.job_explanation})
+        except CodecError as e:
+            self.status_callback({"status": "error", "job_explanation": f"runnerwire: {e}"})
+        except OSError as e:
+            self.status_callback({"status": "error", "job_explanation": _native.read_error_explanation(str(e))})
         if self.finished_callback is not None:
             self.finished_callback(self)
         return self.status, self.rc

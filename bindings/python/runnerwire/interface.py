@@ -9,12 +9,26 @@ as upstream does and runs ``runnerwire.streaming.Transmitter`` (the same kwargs 
 ``runnerwire.streaming.Worker`` (the job as ``runnerwire worker`` runs it).
 """
 
+import subprocess
 import threading
 
 from . import _artifacts
 from .streaming import Processor, Transmitter, Worker
 
-__all__ = ["run", "run_async", "init_runner"]
+__all__ = ["run", "run_async", "init_runner", "check_isolation_executable_installed"]
+
+
+def check_isolation_executable_installed(isolation_executable):
+    """Upstream's check: whether ``<isolation_executable> --version`` runs and succeeds.
+    runnerwire's worker makes the same check itself, in the binary, before it runs a
+    containerized job (a job it cannot isolate ends in an error status, and ``Worker.run``
+    raises ``SystemExit(1)`` as upstream's does); this is here for callers of upstream's."""
+    try:
+        done = subprocess.run([isolation_executable, "--version"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
 
 
 def init_runner(**kwargs):

@@ -8,7 +8,8 @@ import os
 import sys
 import uuid
 
-from . import Processor, _native, _raise
+from . import EXIT, Processor, _native, _raise
+from ._source import chunks
 
 __all__ = ["Transmitter", "Worker", "Processor"]
 
@@ -85,7 +86,11 @@ class Worker:
     ``canceled``): call ``cancel()`` from another thread, or pass ``cancel_callback``, polled
     every 0.2 s while the job runs, as upstream's runner polls it.
     ``run()`` returns ``(status, rc)``: ``successful``/``failed`` and the worker's exit code
-    (the job's rc), ``canceled``, or ``error`` when the job stream was refused."""
+    (the job's rc), ``canceled``, or ``error`` when the job stream was refused. A job whose
+    process isolation this node cannot give (no such container engine) ends, after its
+    error status and eof are written, in ``SystemExit(1)``, as upstream's worker exits.
+    ``keepalive_seconds``: any positive number (at least 0.1 s is used); None: the
+    ``ANSIBLE_RUNNER_KEEPALIVE_SECONDS`` variable, as upstream."""
 
     def __init__(self, _input=None, _output=None, keepalive_seconds=None, cancel_callback=None, **kwargs):
         self._input = _input if _input is not None else sys.stdin.buffer
@@ -118,7 +123,7 @@ class Worker:
         if self.delete:
             argv.append("--delete")
         if self.keepalive_seconds is not None:
-            argv += ["--keepalive-seconds", str(int(self.keepalive_seconds))]
+            argv += ["--keepalive-seconds", repr(max(float(self.keepalive_seconds), 0.0))]
         proc = self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         if self._canceled:
             self.cancel()
@@ -132,14 +137,13 @@ class Worker:
             threading.Thread(target=watch, name="runnerwire-worker-cancel", daemon=True).start()
 
         def feed():
+            # What the input has, as it arrives: the binary stops reading at the eof frame,
+            # whether or not the input's writer closes it.
             try:
-                while True:
-                    chunk = self._input.read(1 << 16) if not hasattr(self._input, "read1") else self._input.read1(1 << 16)
-                    if not chunk:
-                        break
+                for chunk in chunks(self._input):
                     proc.stdin.write(chunk)
                     proc.stdin.flush()
-            except (BrokenPipeError, OSError, ValueError):
+            except (BrokenPipeError, OSError, ValueError, TypeError):
                 pass
             finally:
                 try:
@@ -168,5 +172,8 @@ class Worker:
         if self._canceled:
             self.status = "canceled"
         else:
-            self.status = "successful" if code == 0 else ("error" if code in (2, 65, 69, 70, 74) else "failed")
+            refused = (EXIT.USAGE, EXIT.BAD_STREAM, EXIT.ISOLATION_UNAVAILABLE, EXIT.INTERNAL, EXIT.IO_ERROR)
+            self.status = "successful" if code == 0 else ("error" if code in refused else "failed")
+        if code == EXIT.ISOLATION_UNAVAILABLE and not self._canceled:
+            raise SystemExit(1)
         return self.status, self.rc

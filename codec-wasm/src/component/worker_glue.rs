@@ -168,13 +168,14 @@ impl wit::Guest for Component {
     type EventFilter = FilterResource;
     type ArtifactStream = ArtifactStreamResource;
 
-    fn make_plan(kwargs: String, host: wit::JobHost) -> Result<wit::Plan, String> {
-        let kwargs = pyjson::parse(kwargs.as_bytes(), 1000).map_err(|e| e.message)?;
+    fn make_plan(kwargs: String, host: wit::JobHost) -> Result<wit::Plan, wit::Refusal> {
+        let refused = |r: plan::Refusal| wit::Refusal { explanation: r.explanation, isolation: r.isolation };
+        let kwargs = pyjson::parse(kwargs.as_bytes(), 1000).map_err(|e| refused(e.message.into()))?;
         // Opening a FIFO (a stale one from an earlier run, say) would wait for a writer for
         // good; a socket or device is no settings file either. Refused, with its name.
         for rel in plan::PDD_FILES {
             if std::fs::metadata(format!("{PDD}/{rel}")).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
-                return Err(format!("{rel} in the private data dir is not a regular file (a FIFO, socket or device): the job is refused rather than wait on it"));
+                return Err(refused(format!("{rel} in the private data dir is not a regular file (a FIFO, socket or device): the job is refused rather than wait on it").into()));
             }
         }
         let read = |rel: &str| std::fs::read_to_string(format!("{PDD}/{rel}")).ok();
@@ -208,7 +209,12 @@ impl wit::Guest for Component {
             auth_dir: host.auth_dir,
             uid: host.uid,
         };
-        plan::plan(&kwargs, &host, &files).map(to_wit)
+        plan::plan(&kwargs, &host, &files).map(to_wit).map_err(refused)
+    }
+
+    fn isolation_executable(kwargs: String) -> Option<String> {
+        let kwargs = pyjson::parse(kwargs.as_bytes(), 1000).ok()?;
+        crate::stages::worker::options::isolation_executable(&kwargs)
     }
 
     fn error_status_line(plan: wit::Plan, explanation: String) -> Vec<u8> {

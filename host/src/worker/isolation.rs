@@ -9,6 +9,18 @@ use std::process::{Command, Stdio};
 
 use crate::sandbox::wit_worker::{ContainerRun, PrivateFile};
 
+/// Upstream's `check_isolation_executable_installed`, in the worker's own environment:
+/// `<executable> --version` runs and succeeds.
+pub fn installed(executable: &str) -> bool {
+    Command::new(executable)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// Why the job cannot run in the container it asked for, as the `job_explanation` the
 /// controller sees. `None`: the engine is there and so is the image (or it may be pulled).
 pub fn unavailable(run: &ContainerRun, env: &[(String, String)]) -> Option<String> {

@@ -90,6 +90,9 @@ pub fn run(args: WorkerArgs) -> StageResult {
         // SAFETY: getuid cannot fail.
         uid: unsafe { libc::getuid() },
     };
+    // Upstream's first check, before the job's settings are read.
+    let executable = reader.store.call(|store| worker_api.call_isolation_executable(store, &kwargs))?;
+    let missing = executable.filter(|e| !isolation::installed(e));
     let plan = reader.store.call(|store| worker_api.call_make_plan(store, &kwargs, &host))?;
     // A job that cannot run as asked gets upstream's error status and eof, and never runs
     // anywhere else (a container request is never run on the node itself).
@@ -99,9 +102,13 @@ pub fn run(args: WorkerArgs) -> StageResult {
         out.flush().map_err(Failure::write)?;
         Ok(code)
     };
+    if let Some(executable) = missing {
+        return refuse(&format!("Unable to find process isolation executable: {executable}"), crate::exit::ISOLATION_UNAVAILABLE);
+    }
     let plan = match plan {
         Ok(plan) => plan,
-        Err(why) => return refuse(&why, crate::exit::JOB_FAILED),
+        // Upstream's configuration errors fail the job; isolation it cannot give is 69.
+        Err(why) => return refuse(&why.explanation, if why.isolation { crate::exit::ISOLATION_UNAVAILABLE } else { crate::exit::JOB_FAILED }),
     };
     if let Some(why) = plan.container.as_ref().and_then(|run| isolation::unavailable(run, &plan.process_env)) {
         return refuse(&why, crate::exit::ISOLATION_UNAVAILABLE);

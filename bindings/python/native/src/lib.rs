@@ -5,8 +5,9 @@
 //!
 //! Errors cross as plain values, not exceptions, so the Python layer decides what each one
 //! becomes (upstream's Processor turns a bad stream into an `error` status):
-//! `("stream", kind, offset, message, line, exit_code)` for a bad stream (`line`: the one line
-//! the CLI prints), `("codec", message)` for a trap.
+//! `("stream", problem, offset, line, message, printed, exit_code, job_explanation)` for a bad
+//! stream (`printed`: the one line the CLI prints; `job_explanation`: upstream's words for it,
+//! then that line), `("codec", message)` for a trap.
 
 mod pyvalue;
 
@@ -427,8 +428,16 @@ fn parse_cli<'py>(py: Python<'py>, argv: Vec<String>) -> PyResult<Bound<'py, PyT
     ("command", name, args).into_pyobject(py)
 }
 
+/// What upstream's Processor tells its status handler when reading the stream raised an
+/// error with this text.
+#[pyfunction]
+fn read_error_explanation(error: &str) -> String {
+    runnerwire::failure::read_error_explanation(error)
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(read_error_explanation, m)?)?;
     m.add_function(wrap_pyfunction!(exit_codes, m)?)?;
     m.add_function(wrap_pyfunction!(prepare_private_data_dir, m)?)?;
     m.add_function(wrap_pyfunction!(parse_cli, m)?)?;

@@ -78,6 +78,14 @@ fn strings(value: Option<&Value>) -> Vec<String> {
     }
 }
 
+/// The process isolation executable a job's kwargs ask for, as upstream's `init_runner`
+/// reads them before anything else: `process_isolation_executable` (else podman) when
+/// `process_isolation` is set. Upstream exits when it is not installed.
+pub fn isolation_executable(kwargs: &Value) -> Option<String> {
+    kwargs.get("process_isolation").filter(|v| v.is_truthy())?;
+    Some(kwargs.get("process_isolation_executable").filter(|v| v.is_truthy()).map_or_else(|| "podman".into(), pyjson::python_str))
+}
+
 /// Resolves the options; an error is upstream's ConfigurationError text.
 pub fn resolve(kwargs: &Value, settings: &Settings) -> Result<JobOptions, String> {
     let truthy = |v: Option<&Value>| v.is_some_and(Value::is_truthy);

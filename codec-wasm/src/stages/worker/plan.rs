@@ -100,8 +100,28 @@ enum Mode {
     Raw,
 }
 
-/// Builds the plan, or says why the job cannot run (upstream's ConfigurationError text).
-pub fn plan(kwargs: &Value, host: &JobHost, files: &PddFiles) -> Result<Plan, String> {
+/// Why a job cannot run: upstream's ConfigurationError text, and whether the job asked for
+/// process isolation this node cannot give.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub explanation: String,
+    pub isolation: bool,
+}
+
+impl From<String> for Refusal {
+    fn from(explanation: String) -> Self {
+        Refusal { explanation, isolation: false }
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(explanation: &str) -> Self {
+        Refusal::from(explanation.to_string())
+    }
+}
+
+/// Builds the plan, or says why the job cannot run.
+pub fn plan(kwargs: &Value, host: &JobHost, files: &PddFiles) -> Result<Plan, Refusal> {
     let pdd = host.pdd.as_str();
     let ident = text(kwargs, "ident").unwrap_or_else(|| host.fallback_ident.clone());
     let artifacts_base = text(kwargs, "artifact_dir").unwrap_or_else(|| paths::join(pdd, "artifacts"));
@@ -117,9 +137,8 @@ pub fn plan(kwargs: &Value, host: &JobHost, files: &PddFiles) -> Result<Plan, St
     };
     let options = options::resolve(kwargs, &settings)?;
     if let Some(executable) = &options.sandbox_executable {
-        return Err(format!(
-            "process_isolation with {executable} (a bubblewrap sandbox) is not supported by runnerwire; use podman or docker"
-        ));
+        let explanation = format!("process_isolation with {executable} (a bubblewrap sandbox) is not supported by runnerwire; use podman or docker");
+        return Err(Refusal { explanation, isolation: true });
     }
     let container = options.container.as_ref();
     if container.is_some() && kwargs.get("host_cwd").is_some_and(Value::is_truthy) {
