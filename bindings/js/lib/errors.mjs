@@ -15,15 +15,24 @@ export const EXIT = Object.freeze(
   ),
 );
 
-/** A bad stream (or I/O on the granted directories), at a byte offset. */
+/**
+ * A bad stream (or I/O on the granted directories), at a byte offset. `message` is the line
+ * the CLI prints (`glued-lines at byte 4131, line 7: ...`); `problem` the damage as `inspect`
+ * and `validate` name it; `line` the stream line (or undefined); `reason` the message
+ * alone; `jobExplanation` what upstream's Processor tells its status handler for it (its
+ * words first, then that line).
+ */
 export class StreamError extends Error {
-  constructor({ kind, offset, message }) {
-    super(types.describe({ kind, offset: BigInt(offset), message }));
+  constructor(error) {
+    super(types.describe(error));
     this.name = 'StreamError';
-    this.kind = kind;
-    this.offset = Number(offset);
-    this.reason = message;
-    this.exitCode = types.errorExitCode(kind);
+    this.kind = error.kind;
+    this.problem = error.problem;
+    this.offset = Number(error.offset);
+    this.line = error.line === undefined ? undefined : Number(error.line);
+    this.reason = error.message;
+    this.exitCode = types.errorExitCode(error.kind);
+    this.jobExplanation = types.jobExplanation(error);
   }
 }
 

@@ -41,7 +41,9 @@ test('a truncated stream throws a StreamError with its offset', async () => {
     (async () => {
       for await (const _ of frames(cut));
     })(),
-    (e) => e instanceof StreamError && e.kind === 'truncated' && e.exitCode === EXIT.BAD_STREAM && /at byte \d+/.test(e.message),
+    (e) => e instanceof StreamError && e.kind === 'truncated' && e.problem === 'missing-eof' && e.line === 6 && e.exitCode === EXIT.BAD_STREAM
+      && e.message === `missing-eof at byte ${end}, line 6: the stream ends without an eof frame`
+      && e.jobExplanation.startsWith('Unexpected empty line encountered during worker stream.') && e.jobExplanation.endsWith(`(runnerwire: ${e.message})`),
   );
 });
 

@@ -30,7 +30,7 @@ test('a bad stream to process: 65, one line naming the byte offset; usage errors
   await inScratch(async (dir) => {
     const run = cli(['process', dir], Buffer.from('{"status": "running"}\nnot json\n'));
     assert.equal(run.status, 65);
-    assert.match(run.stderr.toString(), /^runnerwire: malformed stream at byte 22: .+\n$/);
+    assert.equal(run.stderr.toString(), 'runnerwire: foreign-text at byte 22, line 2: text that is not JSON: "not json"\n');
   });
   assert.equal(cli(['process']).status, 2);
   assert.equal(cli(['inspect', '--no-such-flag']).status, 2);

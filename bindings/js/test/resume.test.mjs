@@ -61,7 +61,7 @@ test('resume: another stream on disk is refused with exit 65 and nothing written
     const other = await run(stream('multi'), pdd, { resume: true });
     assert.ok(other.error instanceof StreamError, String(other.error));
     assert.equal(other.error.exitCode, EXIT.BAD_STREAM);
-    assert.match(other.error.message, /^malformed stream at byte \d+: cannot resume: job_events\/1-[^ ]+\.json is on disk for counter 1, but the stream's event is job_events\/1-[^ ]+\.json$/);
+    assert.match(other.error.message, /^cannot-resume at byte \d+, line \d+: cannot resume: job_events\/1-[^ ]+\.json is on disk for counter 1, but the stream's event is job_events\/1-[^ ]+\.json$/);
     assert.equal(other.out, '');
     assert.deepEqual(eventFiles(pdd), before);
   });
@@ -80,6 +80,6 @@ test('resume from the CLI: --resume prints only what the cut run did not, and re
     assert.deepEqual(Object.keys(eventFiles(join(dir, 'pdd'))).sort(), Object.keys(eventFiles(join(dir, 'unbroken'))).sort());
     const other = cli(['process', join(dir, 'pdd'), '--ident', 'job', '--resume'], stream('multi'));
     assert.equal(other.status, 65);
-    assert.match(other.stderr.toString(), /^runnerwire: malformed stream at byte \d+: cannot resume: .+\n$/);
+    assert.match(other.stderr.toString(), /^runnerwire: cannot-resume at byte \d+, line \d+: cannot resume: .+\n$/);
   });
 });

@@ -26,15 +26,16 @@ EXIT = type("EXIT", (), {"__doc__": "Exit codes by name (EXIT.SUCCESS, EXIT.BAD_
 
 class StreamError(Exception):
     """A bad stream (or I/O on the granted directories), at a byte offset: ``str()`` is the
-    line the CLI prints (``glued-lines at byte 4131, line 7: ...``); ``kind`` the damage as
-    ``inspect`` and ``validate`` name it; ``offset``; ``line``, the stream line (or None);
+    line the CLI prints (``glued-lines at byte 4131, line 7: ...``); ``kind`` the kind of
+    error (``malformed``, ``truncated``, ``unsafe``, ``limit``, ``io``); ``problem`` the damage
+    as ``inspect`` and ``validate`` name it; ``offset``; ``line``, the stream line (or None);
     ``reason``, the message; ``exit_code``, the code the CLI ends with; and
     ``job_explanation``, what upstream's Processor tells its status handler for it (its
     words first, then this line)."""
 
-    def __init__(self, kind, offset, line, message, printed, exit_code, job_explanation):
+    def __init__(self, kind, problem, offset, line, message, printed, exit_code, job_explanation):
         super().__init__(printed)
-        self.kind, self.offset, self.line, self.reason, self.exit_code = kind, offset, line, message, exit_code
+        self.kind, self.problem, self.offset, self.line, self.reason, self.exit_code = kind, problem, offset, line, message, exit_code
         self.job_explanation = job_explanation
 
 

@@ -81,7 +81,7 @@ class Resume(unittest.TestCase):
         error, out = self.run_process(stream("multi"), pdd, resume=True)
         self.assertIsInstance(error, runnerwire.StreamError)
         self.assertEqual(error.exit_code, runnerwire.EXIT.BAD_STREAM)
-        self.assertRegex(str(error), r"^malformed stream at byte \d+: cannot resume: job_events/1-\S+\.json is on disk for counter 1")
+        self.assertRegex(str(error), r"^cannot-resume at byte \d+, line \d+: cannot resume: job_events/1-\S+\.json is on disk for counter 1")
         self.assertEqual(out, b"")
         self.assertEqual(event_files(pdd), before)
 
@@ -118,7 +118,7 @@ class Resume(unittest.TestCase):
         self.assertEqual(first.stdout + second.stdout, whole.stdout)
         other = subprocess.run(cmd + ["--resume"], input=stream("multi"), capture_output=True)
         self.assertEqual(other.returncode, 65)
-        self.assertRegex(other.stderr.decode(), r"^runnerwire: malformed stream at byte \d+: cannot resume: .+\n$")
+        self.assertRegex(other.stderr.decode(), r"^runnerwire: cannot-resume at byte \d+, line \d+: cannot resume: .+\n$")
 
 
 if __name__ == "__main__":

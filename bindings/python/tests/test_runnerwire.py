@@ -86,7 +86,9 @@ class ProcessorAgainstUpstream(unittest.TestCase):
                                          private_data_dir=tempfile.mkdtemp(), quiet=True)
         self.assertEqual(processor.run(), ("error", None))
         self.assertEqual(statuses[-1]["status"], "error")
-        self.assertRegex(statuses[-1]["job_explanation"], rf"^malformed stream at byte {line_end}: ")
+        self.assertEqual(statuses[-1]["job_explanation"],
+                         "Failed to JSON parse a line from worker stream. Line with invalid JSON data: b'not json' "
+                         f"(runnerwire: foreign-text at byte {line_end}, line 7: text that is not JSON: \"not json\")")
 
 
 class EventDicts(unittest.TestCase):
@@ -154,7 +156,9 @@ class InterfaceRunProcess(unittest.TestCase):
                                      private_data_dir=tempfile.mkdtemp(), quiet=True,
                                      status_handler=lambda d, runner_config: statuses.append(d))
         self.assertEqual((r.status, r.rc), ("error", None))
-        self.assertRegex(statuses[-1]["job_explanation"], r"^malformed stream at byte 22: ")
+        self.assertEqual(statuses[-1]["job_explanation"],
+                         "Failed to JSON parse a line from worker stream. Line with invalid JSON data: b'[1]' "
+                         "(runnerwire: foreign-text at byte 22, line 2: JSON that is not a frame (not an object): \"[1]\")")
 
     def test_a_streamer_that_is_not_a_stage_is_refused(self):
         with self.assertRaisesRegex(NotImplementedError, "streaming stages only"):
@@ -197,7 +201,9 @@ class NativeHost(unittest.TestCase):
         with tempfile.TemporaryDirectory() as pdd:
             with self.assertRaises(runnerwire.StreamError) as caught:
                 runnerwire.process(b"{\"status\": \"running\"}\n[1]\n", pdd, ident="job")
-            self.assertEqual((caught.exception.kind, caught.exception.offset), ("malformed", 22))
+            error = caught.exception
+            self.assertEqual((error.kind, error.problem, error.offset, error.line, error.exit_code), ("malformed", "foreign-text", 22, 2, 65))
+            self.assertEqual(str(error), 'foreign-text at byte 22, line 2: JSON that is not a frame (not an object): "[1]"')
 
     def test_the_package_carries_no_component_file_and_no_wasmtime_py(self):
         here = os.path.dirname(runnerwire.__file__)

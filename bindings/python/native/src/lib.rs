@@ -5,7 +5,7 @@
 //!
 //! Errors cross as plain values, not exceptions, so the Python layer decides what each one
 //! becomes (upstream's Processor turns a bad stream into an `error` status):
-//! `("stream", problem, offset, line, message, printed, exit_code, job_explanation)` for a bad
+//! `("stream", kind, problem, offset, line, message, printed, exit_code, job_explanation)` for a bad
 //! stream (`printed`: the one line the CLI prints; `job_explanation`: upstream's words for it,
 //! then that line), `("codec", message)` for a trap.
 
@@ -59,7 +59,7 @@ fn problem_value<'py>(py: Python<'py>, problem: Problem) -> PyResult<Bound<'py, 
             let line = runnerwire::failure::describe(&e);
             let explanation = runnerwire::failure::job_explanation(&e);
             let problem = runnerwire::failure::problem(&e).name();
-            ("stream", problem, e.offset, e.line, e.message, line, kind.exit_code(), explanation).into_pyobject(py)
+            ("stream", kind.name(), problem, e.offset, e.line, e.message, line, kind.exit_code(), explanation).into_pyobject(py)
         }
         Problem::Codec(message) => ("codec", message).into_pyobject(py),
         Problem::Python(e) => Err(e),
