@@ -8,6 +8,7 @@ mod common;
 mod awx_jobs;
 mod bindings_differential;
 mod conformance;
+mod field_failures;
 mod frames_snapshot;
 mod hostile_corpus;
 mod inspect;

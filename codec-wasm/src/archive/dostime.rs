@@ -13,6 +13,10 @@ pub struct ZipTime {
     pub second: u8,
 }
 
+/// The earliest time a zip can say, 1980-01-01 00:00:00: also what Python's `ZipInfo` has
+/// when it is given none (upstream's symlink entries).
+pub const EARLIEST: ZipTime = ZipTime { year: 1980, month: 1, day: 1, hour: 0, minute: 0, second: 0 };
+
 /// Local broken-down time of `unix + offset`, clamped into the zip range.
 pub fn to_zip_time(unix: i64, utc_offset: i32) -> ZipTime {
     let local = unix.saturating_add(i64::from(utc_offset));
@@ -20,7 +24,7 @@ pub fn to_zip_time(unix: i64, utc_offset: i32) -> ZipTime {
     let secs = local.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
     if year < 1980 {
-        return ZipTime { year: 1980, month: 1, day: 1, hour: 0, minute: 0, second: 0 };
+        return EARLIEST;
     }
     if year > 2107 {
         return ZipTime { year: 2107, month: 12, day: 31, hour: 23, minute: 59, second: 59 };

@@ -64,9 +64,10 @@ pub fn plan(source: &str, scratch_dir: &str, fs: &dyn HostFs, extra: &[ExtraFile
                     // Upstream names a link by its walk directory joined to its name, so a
                     // top-level link is `./name` (files and deeper links are not).
                     let name = if name.contains('/') { name } else { format!("./{name}") };
-                    // Upstream's exact attributes for links: 0o120777, stored, target text as data.
+                    // Upstream's exact attributes for links: 0o120777, stored, target text as
+                    // data, and no time of their own (its ZipInfo's default, 1980-01-01).
                     let data = EntryData { method: Method::Stored, crc32: crc32fast::hash(target.as_bytes()), size: target.len() as u64, compressed_size: target.len() as u64 };
-                    entries.push((with_data(blank(name, S_IFLNK | 0o777, zip_time(meta.mtime)), data), Data::Inline(target.into_bytes())));
+                    entries.push((with_data(blank(name, S_IFLNK | 0o777, dostime::EARLIEST), data), Data::Inline(target.into_bytes())));
                 }
                 S_IFREG => {
                     files.push(entries.len());

@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub use runnerwire::conformance::normalize;
+pub mod feeding;
 pub mod processes;
 pub mod sandbox;
 pub mod workers;
