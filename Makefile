@@ -11,7 +11,7 @@ PRECOMPILED := target/wasm32-wasip2/release/runnerwire_codec.cwasm
 BIN         := target/release/runnerwire
 DEMO_OUT    := target/demo
 
-.PHONY: all build component precompiled bindings venv core-venv test-image receptor system check test test-rust test-js test-python test-docs test-mesh mesh-tests upstream-suite test-upstream-suite demo demo-mesh fixtures hostile-fixtures bench bench-hostile bench-bindings dist test-dist clean
+.PHONY: all build component precompiled bindings venv core-venv test-image receptor system check test test-rust test-js test-python test-docs test-mesh mesh-tests upstream-suite test-upstream-suite version-skew test-version-skew demo demo-mesh fixtures hostile-fixtures bench bench-hostile bench-bindings dist test-dist clean
 
 all: build
 
@@ -108,8 +108,8 @@ TEST_TMP := $${TEST_TMPDIR:-$$( [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/
 
 # `-k`: every suite runs and reports even when an earlier one failed. On a fresh machine
 # `system` installs the Debian packages the suites need first (tests/setup-system.sh).
-test: system precompiled venv core-venv test-image bindings receptor upstream-suite
-	$(MAKE) -k test-rust test-js test-python test-upstream-suite mesh-tests test-dist test-docs
+test: system precompiled venv core-venv test-image bindings receptor upstream-suite version-skew
+	$(MAKE) -k test-rust test-js test-python test-upstream-suite test-version-skew mesh-tests test-dist test-docs
 
 ## The system packages the full suite needs (podman, debootstrap, Chromium, ...): installed
 ## when run as root, else named with the command that installs them.
@@ -155,6 +155,17 @@ $(UPSTREAM_SUITE_STAMP): tests/upstream_suite/setup.sh tests/upstream_suite/requ
 	bash tests/upstream_suite/setup.sh $(CURDIR)/$(UPSTREAM_SUITE)
 test-upstream-suite:
 	$(PYTHON) -m unittest -v tests/upstream_suite/test_upstream_suite.py
+
+## Version skew: our stages beside ansible-runner 2.2, 2.3 and 2.4, each release's transmit,
+## worker and process against ours (tests/version_skew/; the older releases' venvs, pinned,
+## under target/version-skew).
+VERSION_SKEW       := target/version-skew
+VERSION_SKEW_STAMP := $(VERSION_SKEW)/.installed
+version-skew: $(VERSION_SKEW_STAMP)
+$(VERSION_SKEW_STAMP): tests/version_skew/setup.sh $(wildcard tests/version_skew/requirements-*.txt)
+	bash tests/version_skew/setup.sh $(CURDIR)/$(VERSION_SKEW)
+test-version-skew: venv
+	RUNNERWIRE_VENV=$(CURDIR)/$(VENV) $(PYTHON) -m unittest -v tests/version_skew/test_version_skew.py
 
 # One Receptor mesh on loopback (a controller, two runnerwire nodes, an upstream node),
 # driven as AWX drives it. `make test` runs them (mesh-tests) on the binary test-rust's cargo

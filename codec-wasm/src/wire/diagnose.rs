@@ -128,11 +128,34 @@ pub fn event_file_problem(counter: &[u8], uuid: &[u8], max_depth: usize) -> Opti
     Some((refused.problem, refused.message))
 }
 
+/// The kwargs ansible-runner 2.4.3's worker takes: its `RunnerConfig` and `BaseConfig`
+/// parameters, and the logging options its `init_runner` removes first. It crashes on any
+/// other (a `TypeError`, no status, no eof).
+pub const KNOWN_KWARGS: [&str; 51] = [
+    "artifact_dir", "binary", "check_job_event_data", "cmdline", "container_auth_data", "container_image",
+    "container_options", "container_volume_mounts", "container_workdir", "debug", "directory_isolation_base_path",
+    "envvars", "extravars", "fact_cache", "fact_cache_type", "forks", "host_cwd", "host_pattern", "ident",
+    "ignore_logging", "inventory", "json_mode", "keepalive_seconds", "limit", "logfile", "module", "module_args",
+    "omit_event_data", "only_failed_event_data", "passwords", "playbook", "private_data_dir", "process_isolation",
+    "process_isolation_executable", "process_isolation_hide_paths", "process_isolation_path",
+    "process_isolation_ro_paths", "process_isolation_show_paths", "project_dir", "quiet", "roles_path",
+    "rotate_artifacts", "settings", "skip_tags", "ssh_key", "suppress_ansible_output", "suppress_env_files",
+    "suppress_output_file", "tags", "timeout", "verbosity",
+];
+
 /// Why a job stream's kwargs cannot be run, if they cannot: upstream's worker fails to parse
-/// anything but an object, and crashes on an inventory that is not a string path.
+/// anything but an object, crashes on an inventory that is not a string path, and crashes
+/// on a kwarg it does not know (from a newer controller, say). A job is never run with part
+/// of what it asked for left out.
 pub fn job_kwargs_problem(kwargs: &Value) -> Option<String> {
-    if !matches!(kwargs, Value::Object(_)) {
-        return Some("job kwargs must be a JSON object".into());
+    let Value::Object(members) = kwargs else { return Some("job kwargs must be a JSON object".into()) };
+    let unknown: Vec<String> = members
+        .iter()
+        .map(|(key, _)| key.to_string_lossy())
+        .filter(|key| !KNOWN_KWARGS.contains(&key.as_str()))
+        .collect();
+    if !unknown.is_empty() {
+        return Some(format!("Job kwargs that ansible-runner 2.4.3 does not take: {}.", unknown.join(", ")));
     }
     match kwargs.get("inventory") {
         Some(v) if v.is_truthy() && v.as_str().is_none() => Some("Job kwargs 'inventory' must be a string path.".into()),
