@@ -11,7 +11,7 @@ PRECOMPILED := target/wasm32-wasip2/release/runnerwire_codec.cwasm
 BIN         := target/release/runnerwire
 DEMO_OUT    := target/demo
 
-.PHONY: all build component precompiled bindings venv core-venv test-image receptor system check test test-rust test-js test-python test-docs test-mesh mesh-tests upstream-suite test-upstream-suite version-skew test-version-skew demo demo-mesh fixtures hostile-fixtures bench bench-hostile bench-bindings dist test-dist clean
+.PHONY: all build component precompiled bindings venv core-venv test-image receptor system check test test-rust test-js test-python test-docs test-mesh mesh-tests upstream-suite test-upstream-suite version-skew test-version-skew test-size demo demo-mesh fixtures hostile-fixtures bench bench-hostile bench-bindings dist test-dist clean
 
 all: build
 
@@ -109,7 +109,7 @@ TEST_TMP := $${TEST_TMPDIR:-$$( [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/
 # `-k`: every suite runs and reports even when an earlier one failed. On a fresh machine
 # `system` installs the Debian packages the suites need first (tests/setup-system.sh).
 test: system precompiled venv core-venv test-image bindings receptor upstream-suite version-skew
-	$(MAKE) -k test-rust test-js test-python test-upstream-suite test-version-skew mesh-tests test-dist test-docs
+	$(MAKE) -k test-rust test-js test-python test-upstream-suite test-version-skew test-size mesh-tests test-dist test-docs
 
 ## The system packages the full suite needs (podman, debootstrap, Chromium, ...): installed
 ## when run as root, else named with the command that installs them.
@@ -166,6 +166,12 @@ $(VERSION_SKEW_STAMP): tests/version_skew/setup.sh $(wildcard tests/version_skew
 	bash tests/version_skew/setup.sh $(CURDIR)/$(VERSION_SKEW)
 test-version-skew: venv
 	RUNNERWIRE_VENV=$(CURDIR)/$(VENV) $(PYTHON) -m unittest -v tests/version_skew/test_version_skew.py
+
+## A job of 1,000,000 generated events through worker -> process and the Python Processor:
+## every event counted, peak memory flat against a tenth of the job, each tenth of the
+## events as quick as the others (tests/size/; figures in docs/benchmarks.md).
+test-size:
+	RUNNERWIRE_PY=$(CURDIR)/$(PY_VENV)/bin/python $(PYTHON) -m unittest -v tests/size/test_million_events.py
 
 # One Receptor mesh on loopback (a controller, two runnerwire nodes, an upstream node),
 # driven as AWX drives it. `make test` runs them (mesh-tests) on the binary test-rust's cargo
