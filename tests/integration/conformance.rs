@@ -95,6 +95,36 @@ fn a_worker_whose_stream_loses_one_event_fails() {
     assert!(lines.iter().any(|l| l.starts_with("FAIL worker/simple: ")), "{lines:#?}");
 }
 
+/// A machine whose Python warns when ansible starts (as a newer `cryptography` does): the
+/// warning reaches the result stream as verbose events the recording lacks. Upstream's
+/// worker still passes every case, with the added lines named; a worker that loses an event
+/// in that environment still fails.
+#[test]
+fn a_warning_printing_environment_still_passes_upstreams_worker_and_fails_a_lossy_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(
+        site.join("sitecustomize.py"),
+        "import warnings\n\nclass CryptographyDeprecationWarning(UserWarning):\n    pass\n\nwarnings.warn(\"Python 3.9 is no longer supported by the Python core team\", CryptographyDeprecationWarning)\n",
+    )
+    .unwrap();
+    let env = format!("export PYTHONPATH={}", site.display());
+    let upstream_worker = venv_bin().join("ansible-runner").display().to_string();
+    let warning_worker = script(tmp.path(), "warning-worker", &format!("{env}\nexec {upstream_worker} worker \"$@\""));
+    let (code, lines) = kit(&["--worker", &warning_worker]);
+    let workers: Vec<&String> = lines.iter().filter(|l| l.contains(" worker/")).collect();
+    assert_eq!(code, 0, "{lines:#?}");
+    assert!(workers.len() >= 7, "{lines:#?}");
+    for line in &workers {
+        assert!(line.starts_with("PASS ") && line.contains("the environment added 2 verbose lines") && line.contains("CryptographyDeprecationWarning"), "{line}");
+    }
+    let lossy = script(tmp.path(), "lossy-warning-worker", &format!("{env}\n{upstream_worker} worker \"$@\" | sed 6d"));
+    let (code, lines) = kit(&["--worker", &lossy]);
+    assert_ne!(code, 0);
+    assert!(lines.iter().any(|l| l.starts_with("FAIL worker/simple: ")), "{lines:#?}");
+}
+
 #[test]
 fn a_transmit_whose_archive_loses_a_file_fails() {
     let tmp = tempfile::tempdir().unwrap();

@@ -3,6 +3,7 @@
 //! The corpus travels inside the binary (see `corpus`), so the kit needs nothing else.
 
 pub mod corpus;
+pub mod environment;
 pub mod exec;
 pub mod lines;
 pub mod normalize;
@@ -30,11 +31,15 @@ pub fn run(args: ConformanceArgs) -> StageResult {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let (mut passed, mut failed) = (0u32, 0u32);
-    let mut report = |out: &mut std::io::StdoutLock, name: String, result: anyhow::Result<Result<(), String>>| -> Result<(), Failure> {
+    let mut report = |out: &mut std::io::StdoutLock, name: String, result: anyhow::Result<Result<Option<String>, String>>| -> Result<(), Failure> {
         let line = match result {
-            Ok(Ok(())) => {
+            Ok(Ok(None)) => {
                 passed += 1;
                 format!("PASS {name}\n")
+            }
+            Ok(Ok(Some(note))) => {
+                passed += 1;
+                format!("PASS {name} ({note})\n")
             }
             Ok(Err(why)) => {
                 failed += 1;
@@ -60,7 +65,7 @@ pub fn run(args: ConformanceArgs) -> StageResult {
         if let Some(cmd) = &args.transmit {
             if scenario.stage_args("transmit").is_some() {
                 let dir = case_dir().context("cannot create a case dir").map_err(Failure::io)?;
-                report(&mut out, format!("transmit/{}", scenario.name), stages::transmit(cmd, scenario, &dir, &runtime))?;
+                report(&mut out, format!("transmit/{}", scenario.name), without_note(stages::transmit(cmd, scenario, &dir, &runtime)))?;
             }
         }
         if let Some(cmd) = &args.worker {
@@ -72,7 +77,7 @@ pub fn run(args: ConformanceArgs) -> StageResult {
         if let Some(cmd) = &args.process {
             if scenario.has("result.stream") {
                 let dir = case_dir().context("cannot create a case dir").map_err(Failure::io)?;
-                report(&mut out, format!("process/{}", scenario.name), stages::process(cmd, scenario, &dir))?;
+                report(&mut out, format!("process/{}", scenario.name), without_note(stages::process(cmd, scenario, &dir)))?;
             }
         }
     }
@@ -85,11 +90,16 @@ pub fn run(args: ConformanceArgs) -> StageResult {
             let Some(cmd) = cmd else { continue };
             let dir = case_dir().context("cannot create a case dir").map_err(Failure::io)?;
             let name = format!("safety/{}/{}", case.stage, case.name.split('/').next_back().unwrap_or(&case.name));
-            report(&mut out, name, safety::check(cmd, &case, &dir))?;
+            report(&mut out, name, without_note(safety::check(cmd, &case, &dir)))?;
         }
     }
     writeln!(out, "{passed} passed, {failed} failed").map_err(Failure::write)?;
     Ok(if failed == 0 { crate::exit::SUCCESS } else { crate::exit::JOB_FAILED })
+}
+
+/// A case's outcome with no note to add to its PASS line.
+fn without_note(result: anyhow::Result<Result<(), String>>) -> anyhow::Result<Result<Option<String>, String>> {
+    result.map(|r| r.map(|()| None))
 }
 
 /// The inspector's summary of a whole stream (in-process, for archive listings).

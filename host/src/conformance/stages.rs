@@ -66,41 +66,37 @@ pub fn process(cmd: &str, scenario: &Scenario, work: &Path) -> anyhow::Result<Re
     Ok(Ok(()))
 }
 
-/// `worker`: the recorded job stream gives upstream's result stream, after normalization.
-pub fn worker(cmd: &str, scenario: &Scenario, work: &Path) -> anyhow::Result<Result<(), String>> {
+/// `worker`: the recorded job stream gives upstream's result stream, after normalization
+/// (and without the verbose lines the machine added, see `environment`); the note names
+/// those.
+pub fn worker(cmd: &str, scenario: &Scenario, work: &Path) -> anyhow::Result<Result<Option<String>, String>> {
     let dir = work.join("worker");
     let mut args = vec!["--private-data-dir".to_string(), dir.display().to_string()];
     args.extend(scenario.stage_args("worker").unwrap_or_default());
     let run = match run_stage(cmd, &args, &scenario.read("job.stream")?, work)? {
         Ok(run) => run,
-        Err(why) => return failed(why),
+        Err(why) => return Ok(Err(why)),
     };
     if !run.stdout.ends_with(b"{\"eof\": true}\n") {
         let last = String::from_utf8_lossy(&run.stderr).lines().last().unwrap_or("").to_string();
-        return failed(format!("the result stream does not end with eof (exit {:?}){}", run.code, if last.is_empty() { String::new() } else { format!(": {last}") }));
+        return Ok(Err(format!("the result stream does not end with eof (exit {:?}){}", run.code, if last.is_empty() { String::new() } else { format!(": {last}") })));
     }
     // The run's own paths read like the recording's temp paths, which normalize alike.
     let work_text = work.display().to_string();
-    let normalize = |stream: &[u8], local: Option<&str>| -> Vec<String> {
+    let local = |line: &str| line.replace(&work_text, "/tmp/kit");
+    let normalize = |lines: Vec<String>| -> Vec<String> {
         let mut n = Normalizer::new(Vec::new());
-        super::lines::raw_lines(stream)
+        lines
             .into_iter()
             .filter(|l| !l.starts_with("{\"event\": \"keepalive\""))
-            .map(|l| {
-                let l = match local {
-                    Some(root) => l.replace(root, "/tmp/kit"),
-                    None => l,
-                };
-                if l.starts_with("{\"zipfile\"") {
-                    "<archive>".to_string()
-                } else {
-                    n.line(&l)
-                }
-            })
+            .map(|l| if l.starts_with("{\"zipfile\"") { "<archive>".to_string() } else { n.line(&local(&l)) })
             .collect()
     };
-    let ours = normalize(&run.stdout, Some(&work_text));
-    let theirs = normalize(&scenario.read("result.stream")?, None);
+    let recorded = super::lines::raw_lines(&scenario.read("result.stream")?);
+    let (our_lines, added) = super::environment::without_added_lines(super::lines::raw_lines(&run.stdout), &recorded, &local);
+    let note = super::environment::note(&added);
+    let ours = normalize(our_lines);
+    let theirs = normalize(recorded);
     let compare = |label: &str, ours: &[String], theirs: &[String]| -> Result<(), String> {
         for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
             if a != b {
@@ -113,10 +109,8 @@ pub fn worker(cmd: &str, scenario: &Scenario, work: &Path) -> anyhow::Result<Res
         Ok(())
     };
     let hosts = per_host(&theirs);
-    if hosts.len() > 2 {
-        return Ok(compare_hosts(&ours, &theirs, compare));
-    }
-    Ok(compare("", &ours, &theirs))
+    let compared = if hosts.len() > 2 { compare_hosts(&ours, &theirs, compare) } else { compare("", &ours, &theirs) };
+    Ok(compared.map(|()| note))
 }
 
 /// Several hosts: with several forks, ansible orders the hosts' events differently from run
