@@ -17,10 +17,18 @@ export declare const EXIT: Readonly<{ SUCCESS: 0; JOB_FAILED: 1; USAGE: 2; BAD_S
 
 /** A bad stream (or I/O on the granted directories) at a byte offset; `message` is the native CLI's line. */
 export declare class StreamError extends Error {
+  /** The kind of error, which decides the exit code. */
   kind: 'malformed' | 'truncated' | 'unsafe' | 'limit' | 'io';
+  /** The damage as `inspect` and `validate` name it: 'glued-lines', 'counter-repeat', 'missing-eof', ... */
+  problem: string;
   offset: number;
+  /** The stream line (1-based), when known. */
+  line: number | undefined;
+  /** The message alone; `message` is the whole line the CLI prints. */
   reason: string;
   exitCode: number;
+  /** What upstream's Processor tells its status handler: its words first, then `message`. */
+  jobExplanation: string;
 }
 
 export declare class Failure extends Error {
