@@ -61,6 +61,10 @@ fn check_refusal(case: &Case, out: &std::process::Output) {
         assert!(lines.len() >= 2, "{}: stdout {}", case.name, String::from_utf8_lossy(&out.stdout));
         assert_eq!(lines[lines.len() - 2]["status"], "error", "{}", case.name);
         assert_eq!(lines[lines.len() - 1], serde_json::json!({"eof": true}), "{}", case.name);
+        // Where upstream's worker said why, the controller reads the same words from ours.
+        if let Some(theirs) = case.spec["upstream"]["job_explanation"].as_str() {
+            assert_eq!(lines[lines.len() - 2]["job_explanation"], theirs, "{}: upstream's explanation", case.name);
+        }
     }
 }
 

@@ -102,6 +102,43 @@ fn entry_names_with_dot_dot_are_refused() {
     assert!(!run.dir.path().join("pdd/artifacts/outside.txt").exists());
 }
 
+/// One wording for every stream problem: every damaged and hostile result stream `process`
+/// refuses is named by `process` with the very line `validate` prints (kind, offset, line,
+/// message), and the three `validate` reports but `process` does not read or need
+/// (bytes after eof, no status line) are said to be so.
+#[test]
+fn every_stream_process_refuses_is_named_as_validate_names_it() {
+    let root = repo_root().join("fixtures");
+    let mut streams: Vec<std::path::PathBuf> = Vec::new();
+    for dir in ["damaged", "hostile/result"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "stream") && !path.ends_with("truncated-job-archive.stream") {
+                streams.push(path);
+            }
+        }
+    }
+    streams.sort();
+    let mut refused = 0;
+    for path in &streams {
+        let stream = std::fs::read(path).unwrap();
+        let run = process(&stream);
+        let mut cmd = runnerwire();
+        cmd.args(["validate", "-"]);
+        let validated = run_with_input(cmd, &stream);
+        let said = String::from_utf8_lossy(&validated.stderr).into_owned();
+        let name = path.file_name().unwrap().to_string_lossy();
+        if run.code == Some(65) || run.code == Some(74) {
+            refused += 1;
+            assert_eq!(run.stderr, said, "{name}: process and validate word it differently");
+        } else {
+            let only_validate = ["data-after-eof", "missing-status"];
+            assert!(said.is_empty() || only_validate.iter().any(|k| said.starts_with(&format!("runnerwire: {k} at byte "))), "{name}: process accepted what validate refuses: {said}");
+        }
+    }
+    assert!(refused >= 50, "only {refused} of {} streams refused", streams.len());
+}
+
 #[test]
 fn limits_are_configurable_from_the_cli() {
     let stream = simple_stream();

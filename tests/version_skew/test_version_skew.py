@@ -153,6 +153,15 @@ def make_test(version, venv):
             {"eof": True},
         ])
         row["unknown kwarg"] = "its worker: TypeError, no status, no eof; ours: error status + eof, exit 65"
+
+        # Keepalives, as a worker sends them when asked (recorded from 2.4.3's; ours are the
+        # same line): 2.2's process has no rule for them and writes one as an event file.
+        keepalives = (ROOT / "fixtures" / "keepalive" / "result.stream").read_bytes()
+        done, artifacts = r.process(keepalives, False, "their-keepalives")
+        self.assertEqual(done.returncode, 0, done.stderr.decode())
+        kept = "0-0.json" in os.listdir(artifacts / "job_events")
+        self.assertEqual(kept, version == "2.2.2")
+        row["keepalives -> its process"] = "written as job_events/0-0.json" if kept else "ignored"
         MATRIX.append(row)
         shutil.rmtree(r.work, ignore_errors=True)
 

@@ -97,15 +97,34 @@ test('an input left open after the eof frame is not waited on', async () => {
   });
 });
 
-test('a stream cut at a line boundary and inside a line: refused, whole event files only', async () => {
+/** The multi-host recording's events repeated past `size` bytes, counters and uuids renumbered. */
+function longStream(size) {
+  const lines = linesAt(fixture('multi')).map(({ line }) => line.toString());
+  const isTemplate = (l) => l.startsWith('{"uuid": "');
+  const first = lines.findIndex(isTemplate);
+  const last = lines.length - 1 - [...lines].reverse().findIndex(isTemplate);
+  const before = lines.slice(0, first).filter((l) => l.includes('"counter": ')).length;
+  const out = lines.slice(0, first);
+  let length = out.join('').length;
+  for (let i = 0; length < size; i++) {
+    const hex = (n, w) => n.toString(16).padStart(w, '0');
+    const line = lines[first + (i % (last + 1 - first))].replace(/^\{"uuid": "[^"]*", "counter": \d+/, `{"uuid": "${hex(i, 8)}-0000-4000-8000-${hex(i, 12)}", "counter": ${before + i + 1}`);
+    out.push(line);
+    length += line.length;
+  }
+  return Buffer.from(out.concat(lines.slice(last + 1)).join(''));
+}
+
+test('a stream cut at exactly 10 MiB, inside a line and at the line before: refused, whole event files only', async () => {
   await inScratch(async (dir) => {
-    const bytes = fixture('multi');
-    const lines = linesAt(bytes);
-    const at = lines[Math.floor(lines.length / 2)].at;
+    const cut = 10 * 1024 * 1024;
+    const bytes = longStream(cut + 1024 * 1024);
+    const at = linesAt(bytes.subarray(0, cut)).at(-1).at;
+    assert.ok(at < cut);
     const atLine = await refused(bytes.subarray(0, at), join(dir, 'boundary'));
     assert.equal(atLine.problem, 'missing-eof');
     assert.ok(atLine.jobExplanation.startsWith('Unexpected empty line encountered during worker stream.'), atLine.jobExplanation);
-    const midLine = await refused(bytes.subarray(0, at + 50), join(dir, 'mid-line'));
+    const midLine = await refused(bytes.subarray(0, cut), join(dir, 'mid-line'));
     assert.equal(midLine.problem, 'truncated-line');
     assert.ok(midLine.jobExplanation.startsWith('Failed to JSON parse a line from worker stream.'), midLine.jobExplanation);
   });

@@ -29,7 +29,8 @@ pub fn job_explanation(problem: Problem, diagnosis: &str, text: Option<&[u8]>) -
             let room = MAX_EXPLANATION.saturating_sub(head.len() + 1 + ours.chars().count());
             format!("{head}{} {ours}", python_bytes_repr(text.unwrap_or_default(), room))
         }
-        Problem::Io => format!("{READ_FAILED} Error: {ours}"),
+        Problem::Io if diagnosis.contains("cannot read") => format!("{READ_FAILED} Error: {ours}"),
+        Problem::Io => format!("Failed to write the artifacts of the worker stream on this machine. {ours}"),
         _ => format!("Refused a damaged worker stream, check execution node health. {ours}"),
     }
     .chars()

@@ -79,7 +79,8 @@ mod tests {
     use super::*;
 
     fn event(counter: u64, start: u64, end: u64, kind: &str, stdout: &str) -> String {
-        format!(r#"{{"uuid": "u{counter}", "counter": {counter}, "stdout": "{stdout}", "start_line": {start}, "end_line": {end}, "runner_ident": "x", "event": "{kind}"}}"#)
+        let uuid = stdout.len();
+        format!(r#"{{"uuid": "u{uuid}", "counter": {counter}, "stdout": "{stdout}", "start_line": {start}, "end_line": {end}, "runner_ident": "x", "event": "{kind}"}}"#)
     }
 
     #[test]

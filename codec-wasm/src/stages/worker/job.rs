@@ -80,7 +80,8 @@ impl<F: HostFs> JobReader<F> {
                 Ok(None) => return JobInput::NeedMore,
                 Err(e) => {
                     let e = e.on_line(self.decoder.frame_line());
-                    let in_archive = self.spool.is_receiving();
+                    // A `zipfile` frame upstream's worker cannot take fails its extraction too.
+                    let in_archive = self.spool.is_receiving() || matches!(e.problem, Problem::BadArchive | Problem::ArchiveTooLarge | Problem::TruncatedArchive);
                     self.drop_spool();
                     return if in_archive {
                         self.refuse(EXTRACT_FAILED, Some(&e.to_string()), e)
