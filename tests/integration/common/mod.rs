@@ -136,6 +136,28 @@ pub fn stream_lines(stream: &[u8]) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Sorted (name, mode, size, crc[, date]) of the archive in a job stream, read by Python's
+/// zipfile with upstream's own name handling (`./x` is `x`).
+pub fn archive_listing(dates: bool, stream: &[u8]) -> String {
+    let script = r#"
+import base64, io, json, os, sys, zipfile
+data = sys.stdin.buffer.read()
+first = data.index(b"\n") + 1
+header_end = data.index(b"\n", first) + 1
+n = json.loads(data[first:header_end])["zipfile"]
+chars = 4 * ((n + 2) // 3)
+z = zipfile.ZipFile(io.BytesIO(base64.b64decode(data[header_end:header_end + chars])))
+dated = sys.argv[1] == "dates"
+rows = sorted((os.path.normpath(i.filename) + ("/" if i.is_dir() else ""), oct(i.external_attr >> 16), i.file_size, i.CRC) + ((i.date_time,) if dated else ()) for i in z.infolist())
+print("\n".join(map(str, rows)))
+"#;
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", script, if dates { "dates" } else { "no-dates" }]);
+    let out = run_with_input(cmd, stream);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// Where `needle` first occurs in `hay`.
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
