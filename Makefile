@@ -126,17 +126,22 @@ check: precompiled
 	TMPDIR=$(TEST_TMP) $(CARGO) test --locked --release --workspace --test integration -- $(addsuffix ::,$(QUICK_TESTS))
 	@$(MAKE) --no-print-directory test-docs
 
+# Every suite has an outer time limit (SUITE_LIMIT, seconds; test-rust, which compiles first, an hour): a test that hangs inside a
+# synchronous call, where its own limit cannot fire, still ends the run with a failure.
+SUITE_LIMIT ?= 1800
+LIMITED := timeout --kill-after=30 $(SUITE_LIMIT)
+
 # Needs the component, not `build`: cargo test builds the binary itself, with the features of
 # the whole workspace and its test dependencies, so wasmtime is compiled once per run.
 test-rust:
 	TMPDIR=$(TEST_TMP) \
-	RUNNERWIRE_VENV=$(CURDIR)/$(VENV) RUNNERWIRE_CORE_VENV=$(CURDIR)/$(CORE_VENV) $(CARGO) test --locked --release --workspace --no-fail-fast
+	RUNNERWIRE_VENV=$(CURDIR)/$(VENV) RUNNERWIRE_CORE_VENV=$(CURDIR)/$(CORE_VENV) timeout --kill-after=30 3600 $(CARGO) test --locked --release --workspace --no-fail-fast
 
 test-js:
-	cd bindings/js && node --test test/
+	cd bindings/js && $(LIMITED) node --test test/
 
 test-python:
-	cd bindings/python && RUNNERWIRE_VENV=$(CURDIR)/$(VENV) .venv/bin/python -m unittest discover -s tests -v
+	cd bindings/python && RUNNERWIRE_VENV=$(CURDIR)/$(VENV) $(LIMITED) .venv/bin/python -m unittest discover -s tests -v
 
 # The runnable examples of README.md and docs/*.md against target/release/runnerwire, their
 # relative links and the make targets they name (tests/docs/check_docs.py says how).
@@ -154,7 +159,7 @@ upstream-suite: $(UPSTREAM_SUITE_STAMP)
 $(UPSTREAM_SUITE_STAMP): tests/upstream_suite/setup.sh tests/upstream_suite/requirements.txt tests/upstream_suite/sdist.txt fixtures/requirements.txt
 	bash tests/upstream_suite/setup.sh $(CURDIR)/$(UPSTREAM_SUITE)
 test-upstream-suite:
-	$(PYTHON) -m unittest -v tests/upstream_suite/test_upstream_suite.py
+	$(LIMITED) $(PYTHON) -m unittest -v tests/upstream_suite/test_upstream_suite.py
 
 ## Version skew: our stages beside ansible-runner 2.2, 2.3 and 2.4, each release's transmit,
 ## worker and process against ours (tests/version_skew/; the older releases' venvs, pinned,
@@ -165,13 +170,13 @@ version-skew: $(VERSION_SKEW_STAMP)
 $(VERSION_SKEW_STAMP): tests/version_skew/setup.sh $(wildcard tests/version_skew/requirements-*.txt)
 	bash tests/version_skew/setup.sh $(CURDIR)/$(VERSION_SKEW)
 test-version-skew: venv
-	RUNNERWIRE_VENV=$(CURDIR)/$(VENV) $(PYTHON) -m unittest -v tests/version_skew/test_version_skew.py
+	RUNNERWIRE_VENV=$(CURDIR)/$(VENV) $(LIMITED) $(PYTHON) -m unittest -v tests/version_skew/test_version_skew.py
 
 ## A job of 1,000,000 generated events through worker -> process and the Python Processor:
 ## every event counted, peak memory flat against a tenth of the job, each tenth of the
 ## events as quick as the others (tests/size/; figures in docs/benchmarks.md).
 test-size:
-	RUNNERWIRE_PY=$(CURDIR)/$(PY_VENV)/bin/python $(PYTHON) -m unittest -v tests/size/test_million_events.py
+	RUNNERWIRE_PY=$(CURDIR)/$(PY_VENV)/bin/python $(LIMITED) $(PYTHON) -m unittest -v tests/size/test_million_events.py
 
 # One Receptor mesh on loopback (a controller, two runnerwire nodes, an upstream node),
 # driven as AWX drives it. `make test` runs them (mesh-tests) on the binary test-rust's cargo
@@ -182,7 +187,7 @@ test-mesh: build core-venv receptor
 mesh-tests:
 	TMPDIR=$(TEST_TMP) \
 	RUNNERWIRE_VENV=$(CURDIR)/$(VENV) RUNNERWIRE_CORE_VENV=$(CURDIR)/$(CORE_VENV) \
-	  $(VENV)/bin/python -m unittest -v tests/mesh/test_mesh.py
+	  $(LIMITED) $(VENV)/bin/python -m unittest -v tests/mesh/test_mesh.py
 
 ## The demo job through a real Receptor mesh: a controller and an execution node running
 ## runnerwire as `ansible-runner`, the job submitted and its results read as AWX does.

@@ -156,7 +156,8 @@ export function makeHostFs(grants) {
 
   // Creates or replaces the regular file with exactly `mode`'s permission bits, as the
   // native host does: a new file is created exclusively (O_EXCL never follows a link); a
-  // link where the file goes is removed and the file created in its place; an existing
+  // link, FIFO, socket or device where the file goes is removed and the file created in its
+  // place; an existing
   // file is truncated without following a link (O_NOFOLLOW). Each step fails rather than
   // writes through a link that appears meanwhile. The mode is then set with fchmod, so
   // neither the umask nor an existing file's old mode survives.
@@ -169,7 +170,10 @@ export function makeHostFs(grants) {
       fd = openSync(host, base | constants.O_EXCL, perms & 0o700);
     } catch (e) {
       if (e.code !== 'EEXIST' && e.code !== 'ELOOP') throw e;
-      if (lstatSync(host).isSymbolicLink()) {
+      // A link is replaced, never written through; so is a FIFO, socket or device (opening
+      // one would wait for a reader, or write to it).
+      const st = lstatSync(host);
+      if (!st.isFile() && !st.isDirectory()) {
         unlinkSync(host);
         fd = openSync(host, base | constants.O_EXCL, perms & 0o700);
       } else {

@@ -6,7 +6,7 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { spawnSync } from 'node:child_process';
@@ -127,6 +127,24 @@ test('a stream cut at exactly 10 MiB, inside a line and at the line before: refu
     const midLine = await refused(bytes.subarray(0, cut), join(dir, 'mid-line'));
     assert.equal(midLine.problem, 'truncated-line');
     assert.ok(midLine.jobExplanation.startsWith('Failed to JSON parse a line from worker stream.'), midLine.jobExplanation);
+  });
+});
+
+test('FIFOs where process writes an event file and an artifact are replaced, never opened', async () => {
+  await inScratch(async (dir) => {
+    const bytes = fixture('simple');
+    const pdd = join(dir, 'pdd');
+    const events = join(pdd, 'artifacts', 'job', 'job_events');
+    mkdirSync(events, { recursive: true });
+    const first = JSON.parse(linesAt(bytes).find(({ line }) => isEvent(line)).line.toString());
+    const name = `${first.counter}-${first.uuid}.json`;
+    for (const path of [join(events, name), join(pdd, 'artifacts', 'job', 'rc')]) {
+      assert.equal(spawnSync('mkfifo', [path]).status, 0);
+    }
+    const run = await withinLimit(processStage(bytes, pdd, { ident: 'job', quiet: true }));
+    assert.equal(run.status, 'successful');
+    assert.ok(lstatSync(join(events, name)).isFile());
+    assert.equal(readFileSync(join(pdd, 'artifacts', 'job', 'rc'), 'utf8'), '0');
   });
 });
 
