@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::archive::zip_bounds::Declared;
 use crate::error::{EntryError, ErrorKind, Problem};
 use crate::paths::SafePath;
 
@@ -87,6 +88,22 @@ pub fn ratio_exceeded(name: &str, max_ratio: u32, compressed: u64) -> EntryError
 /// An entry's data that cannot be read (a CRC mismatch, broken deflate).
 pub fn unreadable(name: &str, error: impl std::fmt::Display) -> EntryError {
     EntryError::new(ErrorKind::Malformed, format!("archive entry {name:?}: {error}"))
+}
+
+/// Names repeated in the archive (the zip reader keys entries by name, so a repeated name
+/// shows only as fewer entries than an end record declares), if there are any.
+pub fn duplicate_names(declared: &[Declared], distinct: u64) -> Option<EntryError> {
+    if declared.iter().any(|d| d.entries == distinct) {
+        return None;
+    }
+    let entries = declared.first().map_or(0, |d| d.entries);
+    let message = format!("archive has duplicate entry names ({entries} entries, {distinct} distinct names)");
+    Some(EntryError::problem(Problem::UnsafeEntry, message))
+}
+
+/// An entry the zip reader cannot give at all.
+pub fn missing_entry(index: usize, error: impl std::fmt::Display) -> EntryError {
+    EntryError::new(ErrorKind::Malformed, format!("archive entry #{index}: {error}"))
 }
 
 /// An entry name the zip reader cannot give.

@@ -54,16 +54,9 @@ pub fn unpack_after(
     let mut file = File::open(zip_path).map_err(|e| EntryError::io("cannot open spooled archive", zip_path, e))?;
     let declared = zip_bounds::check(&mut file, limits)?;
     let archive_len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
-    let mut archive = zip::ZipArchive::new(io::BufReader::with_capacity(64 << 10, file))
-        .map_err(|e| EntryError::new(ErrorKind::Malformed, format!("zipfile is not a valid zip archive: {e}")))?;
-    // The reader keys entries by name, so a repeated name shows only as a shorter archive.
-    let distinct = archive.len() as u64;
-    if !declared.iter().any(|d| d.entries == distinct) {
-        let entries = declared.first().map_or(0, |d| d.entries);
-        return Err(EntryError::new(
-            ErrorKind::Unsafe,
-            format!("archive has duplicate entry names ({entries} entries, {distinct} distinct names)"),
-        ));
+    let mut archive = zip::ZipArchive::new(io::BufReader::with_capacity(64 << 10, file)).map_err(zip_bounds::malformed)?;
+    if let Some(duplicates) = entry_rules::duplicate_names(&declared, archive.len() as u64) {
+        return Err(duplicates);
     }
     let mut job = Unpacker {
         target,
@@ -78,7 +71,7 @@ pub fn unpack_after(
     for index in 0..archive.len() {
         let entry = archive
             .by_index(index)
-            .map_err(|e| EntryError::new(ErrorKind::Malformed, format!("archive entry #{index}: {e}")))?;
+            .map_err(|e| entry_rules::missing_entry(index, e))?;
         job.entry(index, entry, capture)?;
     }
     job.finish_dirs()?;

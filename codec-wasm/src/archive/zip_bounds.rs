@@ -55,7 +55,7 @@ pub fn check(file: &mut (impl Read + Seek), limits: &Limits) -> Result<Vec<Decla
         found.push(Declared { entries });
     }
     if found.is_empty() {
-        return Err(malformed("no end of central directory record found".into()));
+        return Err(malformed("no end of central directory record found"));
     }
     Ok(found)
 }
@@ -125,7 +125,8 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or_default())
 }
 
-fn malformed(message: String) -> EntryError {
+/// An archive the zip reader (or these checks) cannot read.
+pub fn malformed(message: impl std::fmt::Display) -> EntryError {
     EntryError::new(ErrorKind::Malformed, format!("zipfile is not a valid zip archive: {message}"))
 }
 

@@ -58,14 +58,12 @@ pub fn list(path: &str, limits: &Limits) -> (Vec<Entry>, Vec<ArchiveProblem>) {
     let mut archive = match zip::ZipArchive::new(io::BufReader::new(file)) {
         Ok(a) => a,
         Err(e) => {
-            refused(EntryError::problem(Kind::BadArchive, format!("zipfile is not a valid zip archive: {e}")));
+            refused(zip_bounds::malformed(e));
             return (Vec::new(), problems);
         }
     };
-    let distinct = archive.len() as u64;
-    if let Some(first) = declared.first().filter(|_| !declared.iter().any(|d| d.entries == distinct)) {
-        let message = format!("archive has duplicate entry names ({} entries, {distinct} distinct names)", first.entries);
-        refused(EntryError::problem(Kind::UnsafeEntry, message));
+    if let Some(duplicates) = entry_rules::duplicate_names(&declared, archive.len() as u64) {
+        refused(duplicates);
     }
     let mut entries = Vec::new();
     let mut rules = EntryRules::default();
@@ -73,7 +71,7 @@ pub fn list(path: &str, limits: &Limits) -> (Vec<Entry>, Vec<ArchiveProblem>) {
         let mut entry = match archive.by_index(index) {
             Ok(e) => e,
             Err(e) => {
-                refused(EntryError::problem(Kind::BadArchive, format!("archive entry #{index}: {e}")));
+                refused(entry_rules::missing_entry(index, e));
                 continue;
             }
         };
