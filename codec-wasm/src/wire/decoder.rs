@@ -77,6 +77,10 @@ pub struct Decoder {
     line: u64,
     /// The line of the last frame handed out.
     frame_line: u64,
+    /// A line at `start` that starts like a frame but did not parse, waiting for the line
+    /// after it: its length (newline included) and the parser's complaint. Kept so that
+    /// bytes arriving later are not made to parse it again.
+    broken: Option<(usize, String)>,
     state: State,
     input_ended: bool,
     error: Option<StreamError>,
@@ -96,6 +100,7 @@ impl Decoder {
             base: 0,
             line: 1,
             frame_line: 0,
+            broken: None,
             state: State::Lines,
             input_ended: false,
             error: None,
@@ -186,6 +191,9 @@ impl Decoder {
     }
 
     fn next_line(&mut self) -> Result<Option<Frame>, StreamError> {
+        if let Some((len, error)) = self.broken.take() {
+            return self.broken_line(self.start, self.start + len, error);
+        }
         let line_start = self.start;
         let offset = self.base + line_start as u64;
         let (end, terminated) = match bytescan::find_byte(b'\n', &self.buf[self.scan..]) {
@@ -221,15 +229,17 @@ impl Decoder {
         let value = match diagnose::check_line(body, offset, terminated, depth) {
             LineCheck::Frame(value) => value,
             LineCheck::Glued { diagnosis, .. } | LineCheck::Problem(diagnosis) => return Err(diagnosis.error(self.line, body)),
-            LineCheck::Broken { error } => return self.broken_line(line_start, end, &error),
+            LineCheck::Broken { error } => {
+                self.scan = end;
+                return self.broken_line(line_start, end, error);
+            }
         };
         let frame = classified(self.kind, &self.limits, value, offset).map_err(|e| e.on_line(self.line).quoting(body))?;
         match &frame {
             Frame::ArchiveStart { size, .. } => {
                 let archive = Archive { base64: base64::Decoder::new(*size), offset, line: self.line, size: *size };
-                self.consume_line(end);
                 // The base64 starts the next line; the archive's pieces stay on this one.
-                self.frame_line = archive.line;
+                self.consume_line(end);
                 self.state = State::Archive(archive);
             }
             Frame::Line { kind: LineKind::Eof, .. } => {
@@ -257,22 +267,24 @@ impl Decoder {
     /// A line that starts like a frame but does not parse (`buf[start..end]`): judged with
     /// the line after it, as the inspector judges it (a split line, else bad JSON). Waits for
     /// that line unless the stream ended.
-    fn broken_line(&mut self, start: usize, end: usize, error: &str) -> Result<Option<Frame>, StreamError> {
+    /// `self.scan` is where the search for the next line's newline resumes (at or past `end`).
+    fn broken_line(&mut self, start: usize, end: usize, error: String) -> Result<Option<Frame>, StreamError> {
         let depth = self.limits.max_json_depth as usize;
         let offset = self.base + start as u64;
-        let broken = &self.buf[start..end - 1];
-        let next = match bytescan::find_byte(b'\n', &self.buf[end..]) {
-            Some(i) => Some(&self.buf[end..end + i]),
+        let next = match bytescan::find_byte(b'\n', &self.buf[self.scan..]) {
+            Some(i) => Some(&self.buf[end..self.scan + i]),
             // A long next line is judged without it, as the inspector skips a line over the limit.
             None if (self.buf.len() - end) as u64 > self.limits.max_line_bytes => None,
             None if self.input_ended => Some(&self.buf[end..]).filter(|rest| !rest.is_empty()),
             None => {
-                // Rescan from the broken line when more bytes come.
-                self.scan = start;
+                // Judged when more bytes come, without parsing the broken line again.
+                self.scan = self.buf.len();
+                self.broken = Some((end - start, error));
                 return Ok(None);
             }
         };
-        let judged = diagnose::judge_broken(broken, offset, self.line, error, next.map(|n| (n, self.line + 1)), depth);
+        let broken = &self.buf[start..end - 1];
+        let judged = diagnose::judge_broken(broken, offset, self.line, &error, next.map(|n| (n, self.line + 1)), depth);
         let (Ok((_, diagnosis)) | Err(diagnosis)) = judged;
         Err(diagnosis.error(self.line, broken))
     }

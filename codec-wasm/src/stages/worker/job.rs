@@ -66,7 +66,7 @@ impl<F: HostFs> JobReader<F> {
         self.decoder.finish();
         match self.drain() {
             JobInput::NeedMore => {
-                let error = StreamError::problem(Problem::MissingEof, self.decoder.position(), crate::wire::diagnose::MISSING_EOF);
+                let error = StreamError::problem(Problem::MissingEof, self.decoder.position(), diagnose::MISSING_EOF);
                 self.refuse(PARSE_FAILED, None, error)
             }
             other => other,

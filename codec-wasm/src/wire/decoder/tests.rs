@@ -269,3 +269,25 @@ fn json_depth_limit_is_obeyed_and_enforced() {
     assert_eq!((err.kind, err.offset), (ErrorKind::Limit, 20));
     assert!(err.message.contains("max JSON depth"), "{err}");
 }
+
+#[test]
+fn a_line_waiting_for_its_next_is_not_parsed_again_as_bytes_trickle_in() {
+    // A long line that starts like a frame and does not parse, then its next line a byte at
+    // a time: parsed again on every byte, this took minutes; judged once, milliseconds.
+    let mut stream = b"{\"stdout\": \"".to_vec();
+    stream.extend(std::iter::repeat_n(b'x', 512 << 10));
+    stream.extend_from_slice(b"\n");
+    let next = "y".repeat(40_000);
+    let started = std::time::Instant::now();
+    let mut d = Decoder::new(StreamKind::Result, Limits::default());
+    d.push(&stream);
+    assert_eq!(d.next(), Ok(None));
+    for b in next.bytes() {
+        d.push(&[b]);
+        assert_eq!(d.next(), Ok(None));
+    }
+    d.push(b"\"}\n");
+    let e = d.next().unwrap_err();
+    assert_eq!((e.problem, e.offset), (Problem::SplitLine, (stream.len() - 1) as u64));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
+}
