@@ -203,6 +203,11 @@ impl<F: HostFs> Processor<F> {
     /// A failed write is reported by a later call, at its event's offset.
     pub fn queue_event(&mut self, event: &PendingEvent) -> Result<(), StreamError> {
         self.sticky(|p| {
+            // A host that writes later holds at most a few MiB of files; one that is asked
+            // to settle only at the end (the stepper) must not make this grow with the stream.
+            if p.in_flight.len() == MAX_IN_FLIGHT {
+                p.in_flight.pop_front();
+            }
             p.in_flight.push_back((event.offset, event.line));
             p.fs.queue_write(&event.path, &event.json, 0o600, event.offset).map_err(|f| p.write_failed(f))?;
             p.events_written += 1;
@@ -421,6 +426,10 @@ impl<F: HostFs> Processor<F> {
         self.spool.discard();
     }
 }
+
+/// Events whose line a failed write can still be placed on (16 bytes each): more than a
+/// host's write queue holds. A failure further back is reported without its line.
+const MAX_IN_FLIGHT: usize = 1 << 18;
 
 /// A counter as upstream's positive int, when it is one.
 fn positive_int(counter: &Value) -> Option<u64> {
