@@ -166,7 +166,7 @@ pub(crate) fn error_to_wit(e: StreamError) -> wit_types::StreamError {
 /// A WIT error back as the codec's (an unknown problem word is the kind's usual one).
 fn error_from_wit(e: wit_types::StreamError) -> StreamError {
     let kind = kind_from_wit(e.kind);
-    let problem = runnerwire_policy::Problem::from_name(&e.problem).unwrap_or(runnerwire_policy::Problem::default_for(kind));
+    let problem = runnerwire_policy::Problem::named(&e.problem, kind);
     StreamError { kind, problem, offset: e.offset, line: e.line, message: e.message, text: e.text }
 }
 

@@ -68,7 +68,7 @@ pub fn describe(e: &StreamError) -> String {
 
 /// The damage a WIT error names (its kind's usual one if the word is unknown).
 pub fn problem(e: &StreamError) -> runnerwire_policy::Problem {
-    runnerwire_policy::Problem::from_name(&e.problem).unwrap_or_else(|| runnerwire_policy::Problem::default_for(policy_kind(e.kind)))
+    runnerwire_policy::Problem::named(&e.problem, policy_kind(e.kind))
 }
 
 /// What upstream's Processor tells its status handler for a result stream that stopped at

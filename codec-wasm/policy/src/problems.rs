@@ -118,6 +118,12 @@ impl Problem {
         Problem::ALL.into_iter().find(|p| p.name() == word)
     }
 
+    /// The kind an error of `kind` names `word` (as an error crosses a WIT boundary): that
+    /// word's, or the kind's usual one for a word this build does not know.
+    pub fn named(word: &str, kind: ErrorKind) -> Problem {
+        Problem::from_name(word).unwrap_or(Problem::default_for(kind))
+    }
+
     /// Which error a run that stops at this problem fails with (and so its exit code).
     pub fn error_kind(self) -> ErrorKind {
         match self {
