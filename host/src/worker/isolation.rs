@@ -23,11 +23,15 @@ pub fn installed(executable: &str) -> bool {
 
 /// Why the job cannot run in the container it asked for, as the `job_explanation` the
 /// controller sees. `None`: the engine is there and so is the image (or it may be pulled).
-pub fn unavailable(run: &ContainerRun, env: &[(String, String)]) -> Option<String> {
+/// `verified`: the executable [`installed`] already answered for (the settings may name
+/// another, which is checked here).
+pub fn unavailable(run: &ContainerRun, env: &[(String, String)], verified: Option<&str>) -> Option<String> {
     // Upstream's check_isolation_executable_installed: `<engine> --version` must succeed.
-    let version = engine(run, env).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
-    if !version.is_ok_and(|s| s.success()) {
-        return Some(format!("Unable to find process isolation executable: {}", run.engine));
+    if verified != Some(run.engine.as_str()) {
+        let version = engine(run, env).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
+        if !version.is_ok_and(|s| s.success()) {
+            return Some(format!("Unable to find process isolation executable: {}", run.engine));
+        }
     }
     let present = engine(run, env)
         .args(image_exists_args(&run.engine))

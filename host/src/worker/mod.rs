@@ -90,10 +90,11 @@ pub fn run(args: WorkerArgs) -> StageResult {
         // SAFETY: getuid cannot fail.
         uid: unsafe { libc::getuid() },
     };
-    // Upstream's first check, before the job's settings are read.
+    // Upstream's first check, before the job's settings are read: the plan is made only
+    // for a job that passes it.
     let executable = reader.store.call(|store| worker_api.call_isolation_executable(store, &kwargs))?;
-    let missing = executable.filter(|e| !isolation::installed(e));
-    let plan = reader.store.call(|store| worker_api.call_make_plan(store, &kwargs, &host))?;
+    let installed = executable.as_ref().is_none_or(|e| isolation::installed(e));
+    let plan = if installed { Some(reader.store.call(|store| worker_api.call_make_plan(store, &kwargs, &host))?) } else { None };
     // A job that cannot run as asked gets upstream's error status and eof, and never runs
     // anywhere else (a container request is never run on the node itself).
     let mut refuse = |why: &str, code: u8| -> StageResult {
@@ -102,15 +103,16 @@ pub fn run(args: WorkerArgs) -> StageResult {
         out.flush().map_err(Failure::write)?;
         Ok(code)
     };
-    if let Some(executable) = missing {
-        return refuse(&format!("Unable to find process isolation executable: {executable}"), crate::exit::ISOLATION_UNAVAILABLE);
-    }
     let plan = match plan {
-        Ok(plan) => plan,
+        None => {
+            let executable = executable.as_deref().unwrap_or_default();
+            return refuse(&format!("Unable to find process isolation executable: {executable}"), crate::exit::ISOLATION_UNAVAILABLE);
+        }
+        Some(Ok(plan)) => plan,
         // Upstream's configuration errors fail the job; isolation it cannot give is 69.
-        Err(why) => return refuse(&why.explanation, if why.isolation { crate::exit::ISOLATION_UNAVAILABLE } else { crate::exit::JOB_FAILED }),
+        Some(Err(why)) => return refuse(&why.explanation, if why.isolation { crate::exit::ISOLATION_UNAVAILABLE } else { crate::exit::JOB_FAILED }),
     };
-    if let Some(why) = plan.container.as_ref().and_then(|run| isolation::unavailable(run, &plan.process_env)) {
+    if let Some(why) = plan.container.as_ref().and_then(|run| isolation::unavailable(run, &plan.process_env, executable.as_deref())) {
         return refuse(&why, crate::exit::ISOLATION_UNAVAILABLE);
     }
     drop(reader);
