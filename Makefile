@@ -11,7 +11,7 @@ PRECOMPILED := target/wasm32-wasip2/release/runnerwire_codec.cwasm
 BIN         := target/release/runnerwire
 DEMO_OUT    := target/demo
 
-.PHONY: all build component precompiled bindings venv core-venv test-image receptor system check test test-rust test-js test-python test-docs test-mesh mesh-tests upstream-suite test-upstream-suite version-skew test-version-skew test-size demo demo-mesh fixtures hostile-fixtures bench bench-hostile bench-bindings dist test-dist clean
+.PHONY: all build component precompiled bindings venv core-venv test-image receptor system check test test-rust test-js test-python test-docs test-mesh mesh-tests upstream-suite test-upstream-suite version-skew test-version-skew test-size demo demo-mesh fixtures hostile-fixtures bench bench-hostile bench-million bench-bindings dist test-dist clean
 
 all: build
 
@@ -219,6 +219,11 @@ bench-hostile: build venv
 ## Speed and memory side by side with upstream.
 bench: build bindings venv core-venv receptor
 	$(VENV)/bin/python bench/bench.py --venv-bin $(VENV)/bin --runnerwire $(BIN)
+
+## A million generated events through worker, process and Processor.run(), upstream and
+## runnerwire side by side in one run (about 10 minutes).
+bench-million: build bindings venv
+	$(VENV)/bin/python bench/million_events.py --venv-bin $(CURDIR)/$(VENV)/bin --runnerwire $(BIN)
 
 ## The component in Node and Python next to the native CLI (MB/s on one large stream).
 bench-bindings: build bindings
