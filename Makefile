@@ -11,9 +11,31 @@ PRECOMPILED := target/wasm32-wasip2/release/runnerwire_codec.cwasm
 BIN         := target/release/runnerwire
 DEMO_OUT    := target/demo
 
-.PHONY: all build component precompiled bindings venv core-venv test-image receptor system check test test-rust test-js test-python test-docs test-mesh mesh-tests upstream-suite test-upstream-suite version-skew test-version-skew test-size demo demo-mesh fixtures hostile-fixtures bench bench-hostile bench-million bench-bindings dist test-dist clean
+.PHONY: all packaging-venv roots-background build component precompiled bindings venv core-venv test-image receptor system check test test-rust test-js test-python test-docs test-mesh mesh-tests upstream-suite test-upstream-suite version-skew test-version-skew test-size demo demo-mesh fixtures hostile-fixtures bench bench-hostile bench-million bench-bindings dist test-dist clean
 
 all: build
+
+## Every build of the host for Linux is compiled and linked by zig (packaging/zig/cc) against
+## glibc 2.28's symbols, RHEL 8's and UBI 8's: the CLI, the Python extension and the test
+## binaries alike, for x86_64 and for aarch64, so one build serves the tests and the release.
+## Zig and cargo-zigbuild come pinned from the Python package index into target/packaging-venv
+## (packaging/requirements.txt; docs/development.md,
+## "Portable builds", says why glibc 2.28 and not musl).
+PACKAGING_VENV  := target/packaging-venv
+PACKAGING_STAMP := $(PACKAGING_VENV)/.installed
+GLIBC_FLOOR := 2.28
+export RUNNERWIRE_GLIBC := $(GLIBC_FLOOR)
+export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER := $(CURDIR)/packaging/zig/x86_64-linux-gnu-cc
+export CC_x86_64_unknown_linux_gnu := $(CURDIR)/packaging/zig/x86_64-linux-gnu-cc
+export AR_x86_64_unknown_linux_gnu := $(CURDIR)/packaging/zig/x86_64-linux-gnu-ar
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER := $(CURDIR)/packaging/zig/aarch64-linux-gnu-cc
+export CC_aarch64_unknown_linux_gnu := $(CURDIR)/packaging/zig/aarch64-linux-gnu-cc
+export AR_aarch64_unknown_linux_gnu := $(CURDIR)/packaging/zig/aarch64-linux-gnu-ar
+packaging-venv: $(PACKAGING_STAMP)
+$(PACKAGING_STAMP): packaging/requirements.txt
+	$(PYTHON) -m venv $(PACKAGING_VENV)
+	$(PACKAGING_VENV)/bin/pip install --quiet --disable-pip-version-check -r packaging/requirements.txt
+	@touch $@
 
 ## The wasm32-wasip2 target, if this toolchain lacks it.
 target/.wasm-target:
@@ -21,7 +43,7 @@ target/.wasm-target:
 	@mkdir -p target && touch $@
 
 ## The codec component (format logic, sandboxed), and the probe the sandbox tests run in it.
-component: target/.wasm-target
+component: target/.wasm-target $(PACKAGING_STAMP)
 	$(CARGO) build --locked -p runnerwire-codec --lib --target wasm32-wasip2 --release
 	$(CARGO) build --locked --manifest-path tests/escape-probe/Cargo.toml --target wasm32-wasip2 --release --target-dir target
 
@@ -108,7 +130,7 @@ TEST_TMP := $${TEST_TMPDIR:-$$( [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/
 
 # `-k`: every suite runs and reports even when an earlier one failed. On a fresh machine
 # `system` installs the Debian packages the suites need first (tests/setup-system.sh).
-test: system precompiled venv core-venv test-image bindings receptor upstream-suite version-skew
+test: system roots-background precompiled venv core-venv test-image bindings receptor upstream-suite version-skew
 	$(MAKE) -k test-rust test-js test-python test-upstream-suite test-version-skew test-size mesh-tests test-dist test-docs
 
 ## The system packages the full suite needs (podman, debootstrap, Chromium, ...): installed
@@ -229,26 +251,26 @@ bench-million: build bindings venv
 bench-bindings: build bindings
 	$(PYTHON) bench/bindings.py --venv-bin $(CURDIR)/$(VENV)/bin
 
-## Release artifacts in target/dist/: the Python wheel (abi3, the component inside, no other
-## package needed), the npm package tarball and the CLI as a tarball laid out as a prefix
-## (unpack it into /usr/local, say): bin/runnerwire, with the component embedded, and the
-## page `runnerwire view` serves, share/runnerwire/web. `make test-dist` installs each fresh
-## and runs a job.
-DIST      := target/dist
-CLI_TAR   := $(DIST)/runnerwire-0.1.0-$(shell uname -m)-linux.tar.gz
-CLI_TREE  := target/dist-cli
+## Release artifacts in target/dist/ (packaging/dist.sh): for x86_64 and for aarch64 each,
+## the CLI as a tarball laid out as a prefix (unpack it into /usr/local, say: bin/runnerwire,
+## with the component embedded, and share/runnerwire/web, the page `runnerwire view` serves)
+## and the Python wheel (abi3, manylinux_2_28, the component and the CLI inside, no other
+## package needed); the npm package tarball; SHA256SUMS. Every binary needs glibc 2.28 at
+## most. `make test-dist` checks that, installs each fresh, here and in Debian bullseye roots
+## for both architectures (aarch64 under qemu), and runs the worker inside an
+## execution-environment image as AWX's container groups do.
+DIST := target/dist
 dist: build bindings
-	rm -rf $(DIST) && mkdir -p $(DIST)
-	cd bindings/python && VIRTUAL_ENV=$(CURDIR)/$(PY_VENV) .venv/bin/maturin build --release --quiet --out $(CURDIR)/$(DIST)
-	cd bindings/js && npm pack --silent --pack-destination $(CURDIR)/$(DIST) >/dev/null
-	rm -rf $(CLI_TREE) && mkdir -p $(CLI_TREE)/bin $(CLI_TREE)/share/runnerwire/web
-	cp $(BIN) $(CLI_TREE)/bin/
-	cp web/*.html web/*.mjs web/*.css web/*.svg $(CLI_TREE)/share/runnerwire/web/ && cp -r web/dist $(CLI_TREE)/share/runnerwire/web/dist
-	tar -czf $(CLI_TAR) -C $(CLI_TREE) bin share
-	@ls -l $(DIST)
+	bash packaging/dist.sh
 
-test-dist: dist core-venv
-	RUNNERWIRE_CORE_VENV=$(CURDIR)/$(CORE_VENV) $(PYTHON) -m unittest -v tests/dist/test_dist.py
+ROOTS := target/roots
+roots-background: system
+	bash tests/dist/setup-roots.sh --background $(ROOTS)
+test-dist: dist core-venv venv test-image
+	bash tests/dist/setup-roots.sh $(ROOTS)
+	bash tests/dist/build-ee-images.sh
+	RUNNERWIRE_CORE_VENV=$(CURDIR)/$(CORE_VENV) RUNNERWIRE_VENV=$(CURDIR)/$(VENV) RUNNERWIRE_ROOTS=$(CURDIR)/$(ROOTS) \
+	  $(LIMITED) $(PYTHON) -m unittest -v tests/dist/test_dist.py tests/dist/test_platforms.py tests/dist/test_ee.py
 
 clean:
 	$(CARGO) clean

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # What the full test suite needs from the system, beyond Rust, Go, Python 3.11 and Node 20:
 # podman (and runc, debootstrap to build its test image), an ssh client (jobs with ssh
-# keys), Chromium (the page's tests) and the en_US.UTF-8 locale (upstream's own test suite
+# keys), Chromium (the page's tests), qemu-user-static and binutils (the aarch64 artifacts
+# run under qemu; objdump checks every binary's glibc floor) and the en_US.UTF-8 locale (upstream's own test suite
 # runs every command with LANG=en_US.UTF-8). `make test` and `.ci/run` both run this first.
 # As root it installs what is missing with apt-get; otherwise it names the missing
 # packages and the command that installs them, and fails.
 set -euo pipefail
 
-packages=(podman runc debootstrap openssh-client chromium locales)
+packages=(podman runc debootstrap openssh-client chromium locales qemu-user-static binutils)
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -17,17 +17,24 @@ RUNNERWIRE_DIST names the directory (default target/dist).
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
 import unittest
+import zipfile
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DIST = os.environ.get("RUNNERWIRE_DIST", os.path.join(ROOT, "target", "dist"))
 CORE_VENV = os.environ.get("RUNNERWIRE_CORE_VENV", os.path.join(ROOT, ".venv-core"))
 SIMPLE = os.path.join(ROOT, "fixtures", "simple")
+ARCH = os.uname().machine
+# The newest glibc any binary may need (the Makefile's GLIBC_FLOOR): RHEL 8's.
+GLIBC_FLOOR = tuple(int(n) for n in os.environ.get("RUNNERWIRE_GLIBC", "2.28").split("."))
+PACKAGING_VENV = os.environ.get("RUNNERWIRE_PACKAGING_VENV", os.path.join(ROOT, "target", "packaging-venv"))
+ELF_MACHINES = {62: "x86_64", 183: "aarch64"}
 
 
 def one(pattern):
@@ -51,6 +58,83 @@ def event_files(artifact_dir):
         with open(os.path.join(d, name), "rb") as f:
             out[name] = f.read()
     return out
+
+
+def elf_machine(data):
+    """The architecture an ELF file is built for (its header's e_machine)."""
+    assert data[:4] == b"\x7fELF", "not an ELF file"
+    return ELF_MACHINES.get(int.from_bytes(data[18:20], "little"), "unknown")
+
+
+def glibc_versions(path):
+    """The GLIBC_x.y symbol versions an ELF file needs, by `objdump -T`."""
+    dump = subprocess.run(["objdump", "-T", path], capture_output=True, text=True, check=True).stdout
+    return sorted({tuple(int(n) for n in v.split(".")) for v in re.findall(r"\(GLIBC_([0-9.]+)\)", dump)})
+
+
+class Artifacts(unittest.TestCase):
+    """What `make dist` writes, before anything is installed: two CLI tarballs and two wheels,
+    one per architecture, the npm tarball and SHA256SUMS; every binary of the architecture its
+    name says, needing glibc 2.28 at most; each wheel accepted by auditwheel."""
+
+    def test_dist_holds_the_six_artifacts(self):
+        names = sorted(os.listdir(DIST))
+        expected = [r"runnerwire-\d+\.\d+\.\d+-aarch64-unknown-linux-gnu\.tar\.gz",
+                    r"runnerwire-\d+\.\d+\.\d+-cp39-abi3-manylinux_2_28_aarch64\.whl",
+                    r"runnerwire-\d+\.\d+\.\d+-cp39-abi3-manylinux_2_28_x86_64\.whl",
+                    r"runnerwire-\d+\.\d+\.\d+-x86_64-unknown-linux-gnu\.tar\.gz",
+                    r"runnerwire-\d+\.\d+\.\d+\.tgz", r"SHA256SUMS"]
+        self.assertEqual(len(names), 6, names)
+        for pattern in expected:
+            self.assertEqual(len([n for n in names if re.fullmatch(pattern, n)]), 1, (pattern, names))
+        sums = subprocess.run(["sha256sum", "--check", "--strict", "SHA256SUMS"], cwd=DIST, capture_output=True, text=True)
+        self.assertEqual(sums.returncode, 0, sums.stdout + sums.stderr)
+        self.assertEqual(sums.stdout.count(": OK"), 5, sums.stdout)
+
+    def binaries(self):
+        """(artifact, member, arch the artifact's name says, bytes) of every ELF file shipped."""
+        out = []
+        for arch in ELF_MACHINES.values():
+            with tarfile.open(one(f"runnerwire-*-{arch}-unknown-linux-gnu.tar.gz")) as t:
+                out.append(("tarball", "bin/runnerwire", arch, t.extractfile("bin/runnerwire").read()))
+            with zipfile.ZipFile(one(f"runnerwire-*-manylinux_*_{arch}.whl")) as z:
+                for member in ("runnerwire/_native.abi3.so", "runnerwire/_bin/runnerwire"):
+                    out.append(("wheel", member, arch, z.read(member)))
+        return out
+
+    def test_every_binary_is_of_its_architecture_and_needs_glibc_2_28_at_most(self):
+        binaries = self.binaries()
+        self.assertEqual(len(binaries), 6)
+        with tempfile.TemporaryDirectory() as tmp:
+            for kind, member, arch, data in binaries:
+                what = f"{arch} {kind} {member}"
+                self.assertEqual(elf_machine(data), arch, what)
+                path = os.path.join(tmp, "elf")
+                with open(path, "wb") as f:
+                    f.write(data)
+                versions = glibc_versions(path)
+                self.assertTrue(versions, f"{what}: no GLIBC symbol versions found: is it dynamic?")
+                self.assertLessEqual(versions[-1], GLIBC_FLOOR, f"{what} needs GLIBC_{'.'.join(map(str, versions[-1]))}")
+
+    def test_the_glibc_check_refuses_a_binary_built_against_this_machines_glibc(self):
+        # The check itself can fail: this machine's python3 is linked against its own glibc.
+        self.assertGreater(glibc_versions(os.path.realpath(sys.executable))[-1], GLIBC_FLOOR)
+
+    def test_auditwheel_accepts_each_wheel_for_its_tag(self):
+        for arch in ELF_MACHINES.values():
+            wheel = one(f"runnerwire-*-manylinux_*_{arch}.whl")
+            show = subprocess.run([os.path.join(PACKAGING_VENV, "bin", "auditwheel"), "show", wheel], capture_output=True, text=True)
+            self.assertEqual(show.returncode, 0, show.stderr)
+            text = " ".join(show.stdout.split())
+            self.assertIn(f'is consistent with the following platform tag: "manylinux_2_28_{arch}"', text)
+
+    def test_the_wheel_carries_the_runnerwire_command(self):
+        for arch in ELF_MACHINES.values():
+            with zipfile.ZipFile(one(f"runnerwire-*-manylinux_*_{arch}.whl")) as z:
+                entry_points = next(n for n in z.namelist() if n.endswith(".dist-info/entry_points.txt"))
+                self.assertRegex(z.read(entry_points).decode(), r"(?m)^runnerwire ?= ?runnerwire\._cli:main$")
+                mode = z.getinfo("runnerwire/_bin/runnerwire").external_attr >> 16
+                self.assertTrue(mode & 0o111, oct(mode))
 
 
 class Dist(unittest.TestCase):
@@ -78,7 +162,7 @@ class Dist(unittest.TestCase):
         if not os.path.isdir(venv):
             self.run_in([sys.executable, "-m", "venv", venv], self.work)
             self.run_in([os.path.join(venv, "bin", "pip"), "install", "--quiet", "--no-index", "--disable-pip-version-check",
-                         one("runnerwire-*.whl")], self.work)
+                         one(f"runnerwire-*-manylinux_*_{ARCH}.whl")], self.work)
         return os.path.join(venv, "bin", "python")
 
     def test_the_wheel_installs_alone_and_processes_a_job(self):
@@ -101,6 +185,30 @@ class Dist(unittest.TestCase):
             cli = self.run_in([python, "-m", "runnerwire", "process", os.path.join(self.work, "wheel-cli"), "--ident", "job"], self.work, stdin=f)
         with open(os.path.join(SIMPLE, "process.stdout"), "rb") as f:
             self.assertEqual(cli.stdout, f.read())
+
+    def test_the_wheels_commands_answer_as_runnerwire_and_as_ansible_runner(self):
+        python = self.fresh_wheel_venv()
+        venv_bin = os.path.dirname(python)
+        version = self.run_in([os.path.join(venv_bin, "runnerwire"), "--version"], self.work).stdout.decode()
+        self.assertRegex(version, r"^runnerwire \d+\.\d+\.\d+")
+        # An upstream-like ansible-runner later on PATH; the alias goes into a directory before it.
+        first, upstream = os.path.join(self.work, "alias-first"), os.path.join(self.work, "alias-upstream")
+        os.makedirs(upstream)
+        with open(os.path.join(upstream, "ansible-runner"), "w") as f:
+            f.write("#!/bin/sh\necho upstream\n")
+        os.chmod(os.path.join(upstream, "ansible-runner"), 0o755)
+        env = dict(self.env, PATH=f"{first}:{upstream}:{self.env['PATH']}")
+        told = self.run_in([python, "-m", "runnerwire.alias"], self.work, env=env).stdout.decode()
+        self.assertIn(f"upstream's {upstream}/ansible-runner stays", told)
+        answered = self.run_in(["ansible-runner", "--version"], self.work, env=env).stdout.decode()
+        self.assertEqual(answered, version)
+        self.run_in([python, "-m", "runnerwire.alias"], self.work, env=env)  # again: nothing to do
+        # It never replaces a file that is not its own link, and says so in one line.
+        refused = subprocess.run([python, "-m", "runnerwire.alias", "--dir", upstream], cwd=self.work, env=env, capture_output=True, text=True)
+        self.assertEqual((refused.returncode, refused.stderr.count("\n")), (1, 1), refused.stderr)
+        self.assertIn("is not runnerwire's link", refused.stderr)
+        self.run_in([python, "-m", "runnerwire.alias", "--remove"], self.work, env=env)
+        self.assertEqual(self.run_in(["ansible-runner"], self.work, env=env).stdout, b"upstream\n")
 
     def test_the_wheel_runs_a_whole_job_transmit_worker_process(self):
         python = self.fresh_wheel_venv()
@@ -174,7 +282,7 @@ class Dist(unittest.TestCase):
         """The CLI tarball unpacked as a prefix: bin/runnerwire, share/runnerwire/web."""
         unpacked = os.path.join(self.work, "cli")
         if not os.path.isdir(unpacked):
-            with tarfile.open(one("runnerwire-*-linux.tar.gz")) as t:
+            with tarfile.open(one(f"runnerwire-*-{ARCH}-unknown-linux-gnu.tar.gz")) as t:
                 t.extractall(unpacked, filter="data")
         return unpacked
 

@@ -19,7 +19,7 @@ pub use bindings::{wit_frames, wit_process, wit_transmit, wit_types, wit_worker}
 pub use host_fs::Grant;
 pub use limits::{budget, wit_limits};
 pub use runnerwire_policy::args::LimitArgs;
-pub use runtime::{engine_config, precompile, Budget, Instance, Runtime, TimedStore, Trapped, COMPONENT};
+pub use runtime::{engine_config, engine_config_for, precompile, BUILD_TARGET, Budget, Instance, Runtime, TimedStore, Trapped, COMPONENT};
 pub use state::HostState;
 
 /// The wasmtime this host is built on, for crates that embed the host (the Python module).

@@ -23,23 +23,32 @@ pub static COMPONENT: &[u8] = include_bytes!(env!("RUNNERWIRE_COMPONENT_PATH"));
 /// at build time (`make build`); empty in the first stage of that build.
 static PRECOMPILED: &[u8] = include_bytes!(env!("RUNNERWIRE_PRECOMPILED_PATH"));
 
+/// The target this binary was built for: the one its embedded code is compiled for.
+pub const BUILD_TARGET: &str = env!("RUNNERWIRE_TARGET");
+
 /// The engine configuration, the same when precompiling and when running (the precompiled
 /// code is only accepted by an engine configured alike).
 pub fn engine_config() -> Result<Config> {
+    engine_config_for(BUILD_TARGET)
+}
+
+/// [`engine_config`] for another target triple: what a build for that target will run with.
+pub fn engine_config_for(target: &str) -> Result<Config> {
     let mut config = Config::new();
     config.epoch_interruption(true);
     // The target's baseline features, not this machine's: the embedded code then runs on
     // any CPU of the architecture the binary is copied to.
-    config.target(env!("RUNNERWIRE_TARGET")).map_err(|e| anyhow!("cannot target {}: {e}", env!("RUNNERWIRE_TARGET")))?;
+    config.target(target).map_err(|e| anyhow!("cannot target {target}: {e}"))?;
     // The map from native code back to wasm offsets only serves debugging and profiling; it
     // is a fifth of the compiled code, and every start would read it.
     config.generate_address_map(false);
     Ok(config)
 }
 
-/// Compiles the embedded component for [`engine_config`] (what `make build` embeds).
-pub fn precompile() -> Result<Vec<u8>> {
-    let engine = Engine::new(&engine_config()?).map_err(|e| anyhow!("cannot create the wasm engine: {e}"))?;
+/// Compiles the embedded component for [`engine_config_for`] `target` (what `make build`
+/// embeds for this machine, and `make dist` for the other architecture).
+pub fn precompile(target: &str) -> Result<Vec<u8>> {
+    let engine = Engine::new(&engine_config_for(target)?).map_err(|e| anyhow!("cannot create the wasm engine: {e}"))?;
     engine.precompile_component(COMPONENT).map_err(|e| anyhow!("cannot compile the component: {e}"))
 }
 
