@@ -11,7 +11,7 @@ PRECOMPILED := target/wasm32-wasip2/release/runnerwire_codec.cwasm
 BIN         := target/release/runnerwire
 DEMO_OUT    := target/demo
 
-.PHONY: all packaging-venv roots-background build component precompiled bindings venv core-venv test-image receptor system check test test-rust test-js test-python test-docs test-mesh mesh-tests upstream-suite test-upstream-suite version-skew test-version-skew test-size demo demo-mesh fixtures hostile-fixtures bench bench-hostile bench-million bench-bindings dist test-dist clean
+.PHONY: all packaging-venv roots-background build component precompiled bindings venv core-venv test-image receptor system check test test-rust test-js test-python test-docs test-mesh mesh-tests upstream-suite test-upstream-suite version-skew test-version-skew test-size demo demo-mesh fixtures hostile-fixtures bench bench-portable bench-hostile bench-million bench-bindings dist test-dist clean
 
 all: build
 
@@ -246,6 +246,17 @@ bench: build bindings venv core-venv receptor
 ## runnerwire side by side in one run (about 10 minutes).
 bench-million: build bindings venv
 	$(VENV)/bin/python bench/million_events.py --venv-bin $(CURDIR)/$(VENV)/bin --runnerwire $(BIN)
+
+## The portable build (`make build`: zig, glibc 2.28) next to a native build of the same
+## source (this machine's linker and glibc, built here into target/native), side by side in
+## one run of bench.py: every row that times the CLI (docs/benchmarks.md, "Portable build").
+NATIVE_BIN := target/native/release/runnerwire
+bench-portable: build venv
+	env -u CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER -u CC_x86_64_unknown_linux_gnu -u AR_x86_64_unknown_linux_gnu \
+	  RUNNERWIRE_PRECOMPILED=$(CURDIR)/$(PRECOMPILED) RUNNERWIRE_COMPONENT=$(CURDIR)/$(COMPONENT) \
+	  $(CARGO) build --locked --release -p runnerwire --target-dir target/native
+	$(VENV)/bin/python bench/bench.py --venv-bin $(CURDIR)/$(VENV)/bin --runnerwire $(BIN) --baseline $(NATIVE_BIN) \
+	  --only start process transmit worker decoder
 
 ## The component in Node and Python next to the native CLI (MB/s on one large stream).
 bench-bindings: build bindings

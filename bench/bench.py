@@ -902,7 +902,13 @@ def bench_decoder(args, tmp, place, env, commands, checks):
             print(f"  runnerwire {label} ({what}) run {i + 1}: {r.seconds:7.3f} s ({nbytes / r.seconds / 1e6:.0f} MB/s), "
                   f"peak RSS {mb(r.maxrss_kib * 1024)}", flush=True)
         ours = Measured(results, lambda r: r.maxrss_kib)
-        rows.append(Row(f"decoder: {label}", place, what, None, ours,
+        base = None
+        if args.baseline:
+            # Another runnerwire build (--baseline) has these commands too: timed the same way.
+            base_argv = [args.upstream, sub, *extra_args]
+            base = Measured([run_measured(base_argv, path, os.devnull, tmp, env, os.path.join(tmp, "stderr-decoder"))
+                             for _ in range(max(args.runs, 5))], lambda r: r.maxrss_kib)
+        rows.append(Row(f"decoder: {label}", place, what, base, ours,
                         f"{nbytes / ours.best / 1e6:.0f} MB/s"))
     return rows
 
@@ -1170,7 +1176,10 @@ def main():
     ap.add_argument("--venv-bin", help="bin dir of the venv with upstream ansible-runner "
                     "(default $RUNNERWIRE_VENV/bin, else .venv/bin under the repo root)")
     ap.add_argument("--runnerwire", help="the runnerwire binary (default target/release/runnerwire under the repo root)")
-    ap.add_argument("--only", choices=STAGES, help="run one stage only")
+    ap.add_argument("--only", nargs="+", choices=STAGES, help="run these stages only")
+    ap.add_argument("--baseline", help="time this runnerwire binary in upstream's column instead of upstream's "
+                    "ansible-runner (runnerwire takes upstream's command lines): one build against another, "
+                    "e.g. `make bench-portable`'s native build against the portable one")
     ap.add_argument("--tmpfs-dir", default="/dev/shm", help="a tmpfs directory for the tmpfs rows (default /dev/shm)")
     ap.add_argument("--disk-dir", help="a disk-backed directory for the disk rows (default the temp dir, "
                     "when it is not tmpfs)")
@@ -1182,7 +1191,9 @@ def main():
         args.venv_bin = os.path.join(os.environ["RUNNERWIRE_VENV"], "bin")
     venv_bin = resolve(args.venv_bin, os.path.join(".venv", "bin"))
     args.venv_bin_dir = venv_bin
-    args.upstream = os.path.join(venv_bin, "ansible-runner")
+    args.upstream = resolve(args.baseline, "") if args.baseline else os.path.join(venv_bin, "ansible-runner")
+    if args.baseline and set(stages_of(args)) & {"runtimes", "mesh"}:
+        ap.error("--baseline times CLI binaries: choose among start, process, transmit, worker and decoder with --only")
     args.runnerwire = resolve(args.runnerwire, os.path.join("target", "release", "runnerwire"))
     for what, path in (("upstream ansible-runner", args.upstream), ("runnerwire", args.runnerwire)):
         if not os.access(path, os.X_OK):
@@ -1192,7 +1203,7 @@ def main():
     env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
     env.setdefault("LANG", "C.UTF-8")
 
-    stages = [s for s in STAGES if args.only in (None, s)]
+    stages = stages_of(args)
     runs_in = places(args)
     default_place = runs_in[-1]
 
@@ -1230,7 +1241,7 @@ def main():
     for c in checks:
         print(c)
     print()
-    print(table(rows, args.runs, floor))
+    print(table(rows, args.runs, floor, ("baseline", "runnerwire") if args.baseline else ("upstream", "runnerwire")))
     for line in after:
         print(line)
     for path, ident in binaries.items():
@@ -1245,9 +1256,13 @@ def main():
         sys.exit(1)
 
 
-def table(rows, runs, floor):
-    """The Markdown table docs/benchmarks.md quotes."""
-    header = ("stage", "on", "input", "upstream", "runnerwire", "speed-up", "user CPU up / ours",
+def stages_of(args):
+    return [s for s in STAGES if not args.only or s in args.only]
+
+
+def table(rows, runs, floor, names):
+    """The Markdown table docs/benchmarks.md quotes; `names`: its two columns' tools."""
+    header = ("stage", "on", "input", names[0], names[1], "speed-up", "user CPU up / ours",
               "peak RSS up / ours")
     lines = [header]
     for r in rows:
