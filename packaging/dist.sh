@@ -33,6 +33,7 @@ for arch in x86_64 aarch64; do
         cli=target/$triple/release/runnerwire
         cwasm=$wasm/runnerwire_codec.$triple.cwasm
         cross=(--target "$triple")
+        rustup target list --installed 2>/dev/null | grep -qx "$triple" || rustup target add "$triple"
         echo "dist: the component precompiled for $triple"
         target/release/runnerwire-precompile --target "$triple" "$cwasm"
         echo "dist: the CLI for $triple"
