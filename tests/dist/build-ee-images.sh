@@ -53,5 +53,10 @@ RUN python3 -m pip install --quiet --no-index --break-system-packages --root-use
     && rm -f /tmp/*.whl && python3 -m runnerwire.alias
 USER 1000
 CONTAINERFILE
+previous=$(podman image inspect --format '{{.Id}}' "$ours" 2>/dev/null || true)
 podman build --quiet -t "$ours" "$ctx" >/dev/null
 echo "image $ours: built from $(basename "$wheel")"
+# The image this one replaced (an earlier dist's) would stay behind untagged.
+if [ -n "$previous" ] && [ "$previous" != "$(podman image inspect --format '{{.Id}}' "$ours")" ]; then
+    podman rmi "$previous" >/dev/null 2>&1 || true
+fi
