@@ -25,26 +25,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "mesh"))
-from test_mesh import final_status, normalized_events, stream_lines  # noqa: E402
+from test_mesh import PLAYBOOK, final_status, normalized_events, stream_lines  # noqa: E402
 
 VENV = Path(os.environ.get("RUNNERWIRE_VENV", ROOT / ".venv"))
 UPSTREAM_IMAGE = "localhost/runnerwire-upstream-ee:1"
 OUR_IMAGE = "localhost/runnerwire-ee:dist"
 INVENTORY = "localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n"
-PLAYBOOK = """- hosts: all
-  gather_facts: false
-  tasks:
-    - name: Say hello
-      ansible.builtin.debug:
-        msg: "hello from {{ inventory_hostname }}"
-    - name: Run a command
-      ansible.builtin.command: echo inside the execution environment
-      changed_when: false
-    - name: Loop
-      ansible.builtin.debug:
-        msg: "item {{ item }}"
-      loop: [one, two, three]
-"""
 AGENT = "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: ssh-add -l\n"
 SLEEPER = "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Sleep\n      command: sleep 60\n"
 TIME_LIMIT = 180

@@ -2,8 +2,7 @@
 //! embedded, and a fresh store per stage run with memory and time limits and only the
 //! directories that run is granted.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
@@ -75,17 +74,10 @@ pub struct Runtime {
     engine: Engine,
     component: Component,
     linker: Linker<HostState>,
-    ticker_stop: Arc<AtomicBool>,
     /// Offer the `fast-writes` import (always, but for tests of the component's fallback).
     fast_writes: bool,
     /// Offer the `native-pack` import (always, but for tests of the component's own).
     native_pack: bool,
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        self.ticker_stop.store(true, Ordering::Relaxed);
-    }
 }
 
 /// A running instance: the bindings, and the store they call into. Two fields, so a
@@ -158,8 +150,8 @@ impl Runtime {
     }
 
     pub fn new() -> Result<Self> {
-        let engine = Engine::new(&engine_config()?).map_err(|e| anyhow!("cannot create the wasm engine: {e}"))?;
-        let component = load_component(&engine)?;
+        let (engine, component) = loaded()?;
+        let (engine, component) = (engine.clone(), component.clone());
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow!("cannot link WASI: {e}"))?;
         runnerwire::codec::host_fs::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
@@ -168,18 +160,7 @@ impl Runtime {
             .map_err(|e| anyhow!("cannot link fast-writes: {e}"))?;
         runnerwire::codec::native_pack::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| anyhow!("cannot link native-pack: {e}"))?;
-        let ticker_stop = Arc::new(AtomicBool::new(false));
-        let (engine_for_ticker, stop) = (engine.clone(), ticker_stop.clone());
-        std::thread::Builder::new()
-            .name("epoch-ticker".into())
-            .spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(1000 / TICKS_PER_SECOND));
-                    engine_for_ticker.increment_epoch();
-                }
-            })
-            .context("cannot start the epoch ticker")?;
-        Ok(Runtime { engine, component, linker, ticker_stop, fast_writes: true, native_pack: true })
+        Ok(Runtime { engine, component, linker, fast_writes: true, native_pack: true })
     }
 
     /// A fresh store that sees only `grants`, under `budget`.
@@ -255,6 +236,31 @@ impl Runtime {
         arm(&mut store);
         Ok(store)
     }
+}
+
+/// The process's one engine and component, loaded at its first runtime and never dropped,
+/// with the epoch ticker that drives every store's time budget. Never dropped on purpose:
+/// dropping a component deregisters its unwind information, and under LLVM's libunwind (the
+/// unwinder zig links into every build, packaging/zig/cc) wasmtime does that one function at
+/// a time, each a scan of all the others: 12 ms, about half of a short run, at every exit.
+/// Loading once also spares a process's later runtimes (the tests', the kit's) the loading.
+fn loaded() -> Result<&'static (Engine, Component)> {
+    static LOADED: OnceLock<Result<(Engine, Component), String>> = OnceLock::new();
+    LOADED.get_or_init(|| load().map_err(|e| format!("{e:#}"))).as_ref().map_err(|e| anyhow!("{e}"))
+}
+
+fn load() -> Result<(Engine, Component)> {
+    let engine = Engine::new(&engine_config()?).map_err(|e| anyhow!("cannot create the wasm engine: {e}"))?;
+    let component = load_component(&engine)?;
+    let ticking = engine.clone();
+    std::thread::Builder::new()
+        .name("epoch-ticker".into())
+        .spawn(move || loop {
+            std::thread::sleep(Duration::from_millis(1000 / TICKS_PER_SECOND));
+            ticking.increment_epoch();
+        })
+        .context("cannot start the epoch ticker")?;
+    Ok((engine, component))
 }
 
 /// The embedded precompiled component; nothing is read from or written to disk. Only
