@@ -26,13 +26,8 @@ import tempfile
 import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-
-GENERATOR = """#!/usr/bin/env python3
-import sys
-w = sys.stdout.write
-for i in range(%d):
-    w("generated event %%d of a long job\\n" %% i)
-"""
+sys.path.insert(0, os.path.join(REPO, "tests", "size"))
+from big_job import GENERATOR, count_files, remove_tree  # noqa: E402
 
 PROCESSOR = r"""
 import json, resource, sys, tempfile, time
@@ -62,19 +57,6 @@ def timed(argv, stdin_path, stdout_path, env):
         proc = subprocess.Popen(argv, stdin=stdin, stdout=out, stderr=subprocess.DEVNULL, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         return time.perf_counter() - start, usage.ru_maxrss, os.waitstatus_to_exitcode(status)
-
-
-def count_files(directory):
-    """Entries of `directory`, counted without holding their names: the measuring process
-    stays small, because Linux carries a process's peak RSS through fork and exec into the
-    next stage it starts, and a list of a million names would read as that stage's."""
-    with os.scandir(directory) as entries:
-        return sum(1 for _ in entries)
-
-
-def remove_tree(path):
-    """`rm -rf` in a child, for the same reason (shutil.rmtree lists each directory)."""
-    subprocess.run(["rm", "-rf", str(path)], check=False)
 
 
 def events_in(stream):

@@ -25,6 +25,9 @@ import time
 import unittest
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from big_job import GENERATOR, count_files, remove_tree  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = Path(os.environ.get("RUNNERWIRE_BIN", ROOT / "target" / "release" / "runnerwire"))
 PYTHON = Path(os.environ.get("RUNNERWIRE_PY", ROOT / "bindings" / "python" / ".venv" / "bin" / "python"))
@@ -40,13 +43,6 @@ GROWTH_MB = 8
 # Time: no tenth of the events may take more than this many times the median tenth (the
 # machine is shared; a steady leak makes the last tenths many times slower).
 SPREAD = 3.0
-
-GENERATOR = """#!/usr/bin/env python3
-import sys
-w = sys.stdout.write
-for i in range(%d):
-    w("generated event %%d of a long job\\n" %% i)
-"""
 
 # The Processor in its own process, so its peak memory is its own: an AWX-like handler
 # that counts events and times each tenth of them, and keeps no file.
@@ -92,19 +88,6 @@ def timed_run(argv, stdin_path, stdout_path=None, count_lines=None):
 
 
 ENV = dict(os.environ, LANG="C.UTF-8")
-
-
-def count_files(directory):
-    """Entries of `directory`, counted without holding their names: the measuring process
-    stays small, because Linux carries a process's peak RSS through fork and exec into the
-    next stage it starts, and a list of a million names would read as that stage's."""
-    with os.scandir(directory) as entries:
-        return sum(1 for _ in entries)
-
-
-def remove_tree(path):
-    """`rm -rf` in a child, for the same reason (shutil.rmtree lists each directory)."""
-    subprocess.run(["rm", "-rf", str(path)], check=False)
 
 
 def tenths(marks):
