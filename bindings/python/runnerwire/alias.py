@@ -54,8 +54,8 @@ def link(directory, binary):
         raise SystemExit(f"runnerwire.alias: linked {path}, but `{NAME}` on PATH is {found or 'not found'}: "
                          f"put {directory} before it on PATH")
     # The one it shadows: the next ansible-runner on PATH after ours, if any.
-    later = [os.path.join(d, NAME) for d in _path_dirs()[_path_dirs().index(directory) + 1:]] \
-        if directory in _path_dirs() else []
+    dirs = _path_dirs()
+    later = [os.path.join(d, NAME) for d in dirs[dirs.index(directory) + 1:]] if directory in dirs else []
     shadowed = next((p for p in later if os.access(p, os.X_OK) and not _ours(p, binary)), None)
     return told + (f"; upstream's {shadowed} stays, after it on PATH" if shadowed else "")
 
