@@ -11,7 +11,7 @@ PRECOMPILED := target/wasm32-wasip2/release/runnerwire_codec.cwasm
 BIN         := target/release/runnerwire
 DEMO_OUT    := target/demo
 
-.PHONY: all packaging-venv roots-background build component precompiled bindings venv core-venv test-image receptor system check test test-rust test-js test-python test-docs test-mesh mesh-tests upstream-suite test-upstream-suite version-skew test-version-skew test-size demo demo-mesh fixtures hostile-fixtures bench bench-portable bench-hostile bench-million bench-bindings dist test-dist clean
+.PHONY: all toxiproxy soak test-soak packaging-venv roots-background build component precompiled bindings venv core-venv test-image receptor system check test test-rust test-js test-python test-docs test-mesh mesh-tests upstream-suite test-upstream-suite version-skew test-version-skew test-size demo demo-mesh fixtures hostile-fixtures bench bench-portable bench-hostile bench-million bench-bindings dist test-dist clean
 
 all: build
 
@@ -93,6 +93,13 @@ $(MESH_STAMP): tests/mesh/requirements.txt $(VENV_STAMP)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/mesh/requirements.txt
 	@touch $@
 
+## Toxiproxy (a fault-injecting TCP proxy: the soak's delay and jitter), built from its Go
+## module at a pinned version into target/toxiproxy (tests/soak/build-toxiproxy.sh).
+TOXIPROXY := target/toxiproxy/toxiproxy-server
+toxiproxy: $(TOXIPROXY)
+$(TOXIPROXY): tests/soak/build-toxiproxy.sh
+	bash tests/soak/build-toxiproxy.sh
+
 ## The component for Node, the browser and Python: the npm package's generated code
 ## (jco, pinned in bindings/js/package-lock.json), the page's copy of it and of the WASI
 ## shims (web/dist), and the Python package in its venv: its extension module is the host
@@ -130,8 +137,8 @@ TEST_TMP := $${TEST_TMPDIR:-$$( [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/
 
 # `-k`: every suite runs and reports even when an earlier one failed. On a fresh machine
 # `system` installs the Debian packages the suites need first (tests/setup-system.sh).
-test: system roots-background precompiled venv core-venv test-image bindings receptor upstream-suite version-skew
-	$(MAKE) -k test-rust test-js test-python test-upstream-suite test-version-skew test-size mesh-tests test-dist test-docs
+test: system roots-background precompiled venv core-venv test-image bindings receptor toxiproxy upstream-suite version-skew
+	$(MAKE) -k test-rust test-js test-python test-upstream-suite test-version-skew test-size mesh-tests test-soak test-dist test-docs
 
 ## The system packages the full suite needs (podman, debootstrap, Chromium, ...): installed
 ## when run as root, else named with the command that installs them.
@@ -210,6 +217,22 @@ mesh-tests:
 	TMPDIR=$(TEST_TMP) \
 	RUNNERWIRE_VENV=$(CURDIR)/$(VENV) RUNNERWIRE_CORE_VENV=$(CURDIR)/$(CORE_VENV) \
 	  $(LIMITED) $(VENV)/bin/python -m unittest -v tests/mesh/test_mesh.py
+
+## The soak (as root): a Receptor mesh of network namespaces (a controller, a hop, four
+## execution nodes; one link through Toxiproxy, one over TLS), at least 200 mixed jobs in
+## 10 minutes while at least 30 faults hit links and processes; every job's events counted
+## against an undisturbed run (tests/soak/; figures in docs/benchmarks.md). SOAK_ARGS adds
+## options, e.g. `--worker upstream` for upstream's worker on every node.
+SOAK_ARGS ?=
+soak: build core-venv venv receptor toxiproxy test-image
+	RUNNERWIRE_VENV=$(CURDIR)/$(VENV) RUNNERWIRE_CORE_VENV=$(CURDIR)/$(CORE_VENV) \
+	  timeout --kill-after=30 1200 $(VENV)/bin/python tests/soak/soak.py --figures target/soak-figures.json $(SOAK_ARGS)
+
+# The short soak (2 minutes of jobs) and the checks that its faults are real; in `make test`.
+test-soak:
+	TMPDIR=$(TEST_TMP) \
+	RUNNERWIRE_VENV=$(CURDIR)/$(VENV) RUNNERWIRE_CORE_VENV=$(CURDIR)/$(CORE_VENV) \
+	  $(LIMITED) $(VENV)/bin/python -m unittest -v tests/soak/test_soak.py
 
 ## The demo job through a real Receptor mesh: a controller and an execution node running
 ## runnerwire as `ansible-runner`, the job submitted and its results read as AWX does.

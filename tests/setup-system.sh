@@ -2,13 +2,14 @@
 # What the full test suite needs from the system, beyond Rust, Go, Python 3.11 and Node 20:
 # podman (and runc, debootstrap to build its test image), an ssh client (jobs with ssh
 # keys), Chromium (the page's tests), qemu-user-static and binutils (the aarch64 artifacts
-# run under qemu; objdump checks every binary's glibc floor) and the en_US.UTF-8 locale (upstream's own test suite
+# run under qemu; objdump checks every binary's glibc floor), iproute2, nftables and
+# util-linux (the soak's network namespaces, packet loss, rate limits and nsenter) and the en_US.UTF-8 locale (upstream's own test suite
 # runs every command with LANG=en_US.UTF-8). `make test` and `.ci/run` both run this first.
 # As root it installs what is missing with apt-get; otherwise it names the missing
 # packages and the command that installs them, and fails.
 set -euo pipefail
 
-packages=(podman runc debootstrap openssh-client chromium locales qemu-user-static binutils)
+packages=(podman runc debootstrap openssh-client chromium locales qemu-user-static binutils iproute2 nftables util-linux)
 
 missing=()
 for pkg in "${packages[@]}"; do
