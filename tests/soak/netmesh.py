@@ -18,22 +18,19 @@ The nodes are tests/mesh/mesh.py's, started through `nsenter --net`; their contr
 are files, so the controller's is driven from this process as AWX drives it.
 """
 
-import json
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mesh"))
 import mesh as meshlib  # noqa: E402
 from mesh import WORK_COMMAND, Mesh, Node, receptor_yaml, wait_for  # noqa: E402
 from netns import Network  # noqa: E402
+from toxiproxy import Toxiproxy  # noqa: E402
 
 REPO = meshlib.REPO
-TOXIPROXY = REPO / "target/toxiproxy/toxiproxy-server"
 PORT = 27199
 PROXY_PORT = 27100
-TOXIPROXY_API = 8474
 NODE_MARKER = "RUNNERWIRE_SOAK_NODE"
 
 # (node, kind in the standard run, the node it links to, how)
@@ -117,11 +114,6 @@ class NetMesh(Mesh):
     def executors(self):
         return [n for n in self.nodes.values() if n.kind in ("runnerwire", "upstream")]
 
-    def check_tools(self):
-        super().check_tools()
-        if not TOXIPROXY.exists():
-            raise RuntimeError(f"{TOXIPROXY} is missing: run `make toxiproxy`")
-
     # --- the network -------------------------------------------------------------------
 
     def build_network(self):
@@ -165,48 +157,15 @@ class NetMesh(Mesh):
     # --- Toxiproxy on controller - hop ---------------------------------------------------
 
     def start_toxiproxy(self):
-        log = open(self.root / "toxiproxy.log", "ab")
-        self.toxiproxy = subprocess.Popen(
-            [*self.net.enter("controller"), str(TOXIPROXY), "-host", "127.0.0.1", "-port", str(TOXIPROXY_API)],
-            env={"PATH": meshlib.SYSTEM_PATH, meshlib.MARKER: str(self.root)},
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-        )
-        log.close()
-        wait_for("Toxiproxy's API", lambda: self.toxi_ok("GET", "/version"), 15)
-        self.toxi("POST", "/proxies", {"name": "hop", "listen": f"127.0.0.1:{PROXY_PORT}", "upstream": f"{self.links['hop'].addr_b}:{PORT}", "enabled": True})
-
-    def toxi(self, method, path, body=None):
-        """A call to Toxiproxy's HTTP API (it listens in the controller's namespace)."""
-        data = None if body is None else json.dumps(body).encode()
-
-        def call():
-            req = urllib.request.Request(f"http://127.0.0.1:{TOXIPROXY_API}{path}", data=data, method=method, headers={"Content-Type": "application/json"})
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                text = resp.read()
-                try:
-                    return json.loads(text)
-                except ValueError:
-                    return text.decode(errors="replace")  # /version answers in plain text
-
-        return self.net.in_namespace("controller", call)
-
-    def toxi_ok(self, method, path):
-        try:
-            self.toxi(method, path)
-            return True
-        except (OSError, ValueError):
-            return False
+        self.toxiproxy = Toxiproxy(self.net, "controller", self.root / "toxiproxy.log", marker={meshlib.MARKER: str(self.root)})
+        self.toxiproxy.start()
+        self.toxiproxy.proxy("hop", f"127.0.0.1:{PROXY_PORT}", f"{self.links['hop'].addr_b}:{PORT}")
 
     def add_latency(self, latency_ms, jitter_ms):
-        for stream in ("upstream", "downstream"):
-            self.toxi("POST", "/proxies/hop/toxics", {"name": f"latency_{stream}", "type": "latency", "stream": stream, "attributes": {"latency": latency_ms, "jitter": jitter_ms}})
+        self.toxiproxy.add_latency("hop", latency_ms, jitter_ms)
 
     def remove_latency(self):
-        for stream in ("upstream", "downstream"):
-            try:
-                self.toxi("DELETE", f"/proxies/hop/toxics/latency_{stream}")
-            except OSError:
-                pass
+        self.toxiproxy.remove_latency("hop")
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -234,9 +193,8 @@ class NetMesh(Mesh):
         """Stops every receptor and Toxiproxy, ends what is left of the mesh and removes the
         namespaces. Returns the processes that were still running after the receptors
         stopped, and the namespaces or interfaces still present afterwards."""
-        if self.toxiproxy is not None and self.toxiproxy.poll() is None:
-            self.toxiproxy.terminate()
-            self.toxiproxy.wait(10)
+        if self.toxiproxy is not None:
+            self.toxiproxy.stop()
         for node in self.nodes.values():
             node.stop()
         left = self.leftovers()

@@ -279,8 +279,8 @@ class Soak:
         """Processes of the mesh other than its receptors and Toxiproxy, and the jobs'
         containers, once everything has ended."""
         keep = {n.proc.pid for n in self.mesh.nodes.values() if n.proc is not None}
-        if self.mesh.toxiproxy is not None:
-            keep.add(self.mesh.toxiproxy.pid)
+        if self.mesh.toxiproxy is not None and self.mesh.toxiproxy.proc is not None:
+            keep.add(self.mesh.toxiproxy.proc.pid)
         procs = [(pid, cmd) for pid, cmd in self.mesh.leftovers() if pid not in keep]
         names = subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True,
                                env={**os.environ, "CONTAINERS_CONF": jobkinds.meshlib.CONTAINERS_CONF}).stdout.split()
