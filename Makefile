@@ -11,7 +11,7 @@ PRECOMPILED := target/wasm32-wasip2/release/runnerwire_codec.cwasm
 BIN         := target/release/runnerwire
 DEMO_OUT    := target/demo
 
-.PHONY: all toxiproxy soak test-soak packaging-venv roots-background build component precompiled bindings venv core-venv test-image receptor system check test test-rust test-js test-python test-docs test-mesh mesh-tests upstream-suite test-upstream-suite version-skew test-version-skew test-size demo demo-mesh fixtures hostile-fixtures bench bench-portable bench-hostile bench-million bench-bindings dist test-dist clean
+.PHONY: all toxiproxy soak test-soak cross-background packaging-venv roots-background build component precompiled bindings venv core-venv test-image receptor system check test test-rust test-js test-python test-docs test-mesh mesh-tests upstream-suite test-upstream-suite version-skew test-version-skew test-size demo demo-mesh fixtures hostile-fixtures bench bench-portable bench-hostile bench-million bench-bindings dist test-dist clean
 
 all: build
 
@@ -137,7 +137,7 @@ TEST_TMP := $${TEST_TMPDIR:-$$( [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/
 
 # `-k`: every suite runs and reports even when an earlier one failed. On a fresh machine
 # `system` installs the Debian packages the suites need first (tests/setup-system.sh).
-test: system roots-background precompiled venv core-venv test-image bindings receptor toxiproxy upstream-suite version-skew
+test: system roots-background precompiled cross-background venv core-venv test-image bindings receptor toxiproxy upstream-suite version-skew
 	$(MAKE) -k test-rust test-js test-python test-upstream-suite test-version-skew test-size mesh-tests test-soak test-dist test-docs
 
 ## The system packages the full suite needs (podman, debootstrap, Chromium, ...): installed
@@ -298,6 +298,13 @@ dist: build bindings
 	bash packaging/dist.sh
 
 ROOTS := target/roots
+## The aarch64 CLI compiled ahead, at the lowest priority, while the suites run: test-dist's
+## `make dist` then finds it built (packaging/cross-build.sh, target/cross-build.log).
+cross-background: precompiled
+	@mkdir -p target
+	@echo "the aarch64 CLI builds in the background (target/cross-build.log)"
+	@nice -n 19 bash packaging/cross-build.sh $$([ "$$(uname -m)" = x86_64 ] && echo aarch64 || echo x86_64)-unknown-linux-gnu > target/cross-build.log 2>&1 &
+
 roots-background: system
 	bash tests/dist/setup-roots.sh --background $(ROOTS)
 test-dist: dist core-venv venv test-image

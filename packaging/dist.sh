@@ -29,15 +29,14 @@ for arch in x86_64 aarch64; do
         cli=target/release/runnerwire
         cwasm=$wasm/runnerwire_codec.cwasm
         cross=()
+        target_dir=$PWD/target
     else
-        cli=target/$triple/release/runnerwire
+        # Built in target/cross (packaging/cross-build.sh; `make test` starts it early).
+        cli=target/cross/$triple/release/runnerwire
         cwasm=$wasm/runnerwire_codec.$triple.cwasm
         cross=(--target "$triple")
-        rustup target list --installed 2>/dev/null | grep -qx "$triple" || rustup target add "$triple"
-        echo "dist: the component precompiled for $triple"
-        target/release/runnerwire-precompile --target "$triple" "$cwasm"
-        echo "dist: the CLI for $triple"
-        RUNNERWIRE_PRECOMPILED=$cwasm cargo build --locked --release "${cross[@]}" -p runnerwire
+        bash packaging/cross-build.sh "$triple"
+        target_dir=$PWD/target/cross  # maturin's build reuses the crates built there
     fi
 
     echo "dist: the CLI tarball for $arch"
@@ -50,7 +49,7 @@ for arch in x86_64 aarch64; do
 
     echo "dist: the wheel for $arch"
     cp "$cli" "$bundled"
-    (cd bindings/python && VIRTUAL_ENV=$PWD/.venv RUNNERWIRE_PRECOMPILED=$cwasm \
+    (cd bindings/python && CARGO_TARGET_DIR=$target_dir VIRTUAL_ENV=$PWD/.venv RUNNERWIRE_PRECOMPILED=$cwasm \
         "$maturin" build --release --quiet "${cross[@]}" --compatibility "manylinux_${glibc/./_}" \
         --auditwheel check --out "$dist")
 done

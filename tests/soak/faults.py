@@ -27,6 +27,7 @@ from mesh import wait_for
 
 NET_KINDS = ("latency", "loss", "rate", "link-down")
 PROC_KINDS = ("relay-kill", "exec-kill", "worker-kill", "reader-cut", "process-restart")
+KINDS = NET_KINDS + PROC_KINDS
 
 
 class Faults:
@@ -180,17 +181,21 @@ class Faults:
         raise ValueError(kind)
 
     def process_loop(self, stop):
+        """Every kind once a round, in a shuffled order. A kind that needs a running job
+        (worker-kill, the cuts) waits for one rather than giving its turn away."""
         interval = (5, 8) if self.short else (8, 12)
-        while not stop.wait(self.rng.uniform(*interval)):
+        while True:
             kinds = list(PROC_KINDS)
             self.rng.shuffle(kinds)
             for kind in kinds:
+                if stop.wait(self.rng.uniform(*interval)):
+                    return
                 try:
-                    if self.process_fault(kind):
-                        break
+                    while not self.process_fault(kind):
+                        if stop.wait(0.25):
+                            return
                 except Exception as e:
                     self.failed(kind, e)
-                    break
 
     # --- lifecycle ------------------------------------------------------------------------
 

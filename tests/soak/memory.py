@@ -5,7 +5,8 @@ which receptor passes to its command runners, the workers, ansible and podman's 
 Sampled every half second: the node's total resident memory, its receptor's, and its
 largest worker's, each as a peak over the soak's first half of jobs and its second. The
 soak requires every peak bounded and the second half's no higher than the first's plus a
-margin: memory that grows with the number of jobs shows up there.
+margin: memory that grows with the number of jobs shows up there. The node's total is only
+bounded: it follows which jobs happen to share the node at a moment.
 """
 
 import os
@@ -34,7 +35,8 @@ class MemorySampler:
         self.mesh = mesh
         self.second_half = second_half  # () -> bool
         self.peaks = {}  # (node, what, half) -> bytes
-        self.cpu = {}  # pid -> (node, is_receptor, cpu seconds)
+        self.cpu = {}  # pid -> (node, is_receptor, cpu seconds since the first sample)
+        self.cpu_base = {}
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self.loop, daemon=True)
 
@@ -78,7 +80,10 @@ class MemorySampler:
                 cmd = read(f"/proc/{pid}/cmdline")
             except (OSError, IndexError, ValueError):
                 continue
-            self.cpu[pid] = (node, pid in receptors, (int(stat[11]) + int(stat[12])) / TICK)
+            seconds = (int(stat[11]) + int(stat[12])) / TICK
+            # From the first sample on: the soak's jobs, not the references before them.
+            self.cpu_base.setdefault(pid, seconds)
+            self.cpu[pid] = (node, pid in receptors, seconds - self.cpu_base[pid])
             totals[node] = totals.get(node, 0) + rss
             if pid in receptors:
                 self.peak(node, "receptor", half, rss)
@@ -126,6 +131,8 @@ class MemorySampler:
                 bound = RECEPTOR_BOUND_MB if what == "receptor" else NODE_BOUND_MB
                 if max(first, second) > bound:
                     problems.append(f"{node}'s {what} peaked at {max(first, second):.0f} MB, over {bound} MB")
-                if first and second > first * GROWTH_FACTOR + GROWTH_MARGIN_MB:
+                # A node's total follows which jobs happen to run on it at once (three
+                # podman jobs weigh more than three one-task jobs): bounded, not compared.
+                if what != "node" and first and second > first * GROWTH_FACTOR + GROWTH_MARGIN_MB:
                     problems.append(f"{node}'s {what} grew from {first:.0f} MB to {second:.0f} MB between the soak's halves")
         return problems

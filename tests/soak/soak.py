@@ -36,13 +36,17 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import jobs as jobkinds  # noqa: E402
-from faults import Faults  # noqa: E402
+from faults import KINDS as FAULT_KINDS, Faults  # noqa: E402
 from memory import MemorySampler  # noqa: E402
 from netmesh import NetMesh  # noqa: E402
 from mesh import Controller, bytes_transmit, wait_for  # noqa: E402
 
 RUNNERWIRE = jobkinds.RUNNERWIRE
-IDLE_TIMEOUT = 240  # seconds of silence on a results stream before the job is judged lost
+# A results stream silent this long is checked against the unit's status: if the
+# controller holds more of the results than came through, or the unit has ended, the
+# reader reconnects from its offset (as AWX would, to results that stopped).
+SILENCE = 30
+IDLE_TIMEOUT = 300  # seconds of silence in all before the job is judged lost
 MIX = {"task": 0.55, "events": 0.2, "artifacts": 0.1, "podman": 0.15}
 EXEC_NODES = ("n1", "n2", "n3", "n4")
 
@@ -64,6 +68,7 @@ class Job:
         self.offset = 0
         self.cut = None  # "reader" | "process", set by a fault
         self.reconnects = 0
+        self.stall_reconnects = 0  # reconnects to results that had stopped coming
         self.outcome = None  # "successful" | "failed" | "bad"
         self.reason = ""
         self.lost = self.duplicated = self.reordered = self.changed = 0
@@ -143,24 +148,38 @@ class Soak:
         --resume`. Returns (unit status, process exit code, its stderr)."""
         spool = open(out / "results.stream", "wb")
         job.proc = self.start_process(job, out, resume=False)
+        silent_since = None
         try:
             while True:
-                sock, f = self.ctl.results(job.unit, timeout=IDLE_TIMEOUT, startpos=job.offset)
+                sock, f = self.ctl.results(job.unit, timeout=SILENCE, startpos=job.offset)
                 job.sock = sock
+                stalled = False
                 try:
                     while chunk := f.read1(1 << 16):
                         job.proc.stdin.write(chunk)
                         spool.write(chunk)
                         job.offset += len(chunk)
+                        silent_since = None
                 except (OSError, ValueError) as e:
                     if isinstance(e, socket.timeout):
-                        raise TimeoutError(f"results silent for {IDLE_TIMEOUT} s at byte {job.offset}") from None
-                    if not job.cut:
+                        stalled = True
+                    elif not job.cut:
                         raise
                 finally:
                     job.sock = None
                     f.close()
                     sock.close()
+                if stalled:
+                    silent_since = silent_since or time.monotonic() - SILENCE
+                    status = self.ctl.status(job.unit)
+                    behind = (status.get("StdoutSize") or 0) > job.offset or status.get("StateName") not in ("Pending", "Running")
+                    if time.monotonic() - silent_since > IDLE_TIMEOUT:
+                        raise TimeoutError(f"results silent for {IDLE_TIMEOUT} s at byte {job.offset}; unit {status.get('StateName')}, "
+                                           f"{status.get('StdoutSize')} bytes on the controller, detail {status.get('Detail', '')!r}")
+                    if behind:
+                        job.stall_reconnects += 1
+                    job.reconnects += 1
+                    continue
                 cut, job.cut = job.cut, None
                 if not cut:
                     break
@@ -382,10 +401,11 @@ class Soak:
             "explicit_failures": len(failed),
             "bad": len(bad),
             "reconnects": sum(j.reconnects for j in planned),
+            "reconnects_to_stopped_results": sum(j.stall_reconnects for j in planned),
             "memory": self.memory.summary(),
             "cpu_seconds": self.memory.cpu_summary(),
         }
-        figures = json.loads(json.dumps(figures, default=lambda v: round(v, 2)))
+        figures = rounded(figures)
         for line in self.memory.lines():
             print(f"soak: {line}")
         print(f"soak: {figures['jobs_per_minute']} jobs/min; job time p50 {fmt(figures['p50_s'])} s, p99 {fmt(figures['p99_s'])} s; "
@@ -402,6 +422,9 @@ class Soak:
             failures.append(f"{len(orphans)} orphans")
         if not args.no_faults and faults < args.min_faults:
             failures.append(f"{faults} faults, fewer than {args.min_faults}")
+        missing = [k for k in FAULT_KINDS if k not in by_type]
+        if not args.no_faults and missing:
+            failures.append(f"no {', '.join(missing)} fault in the run")
         if elapsed > args.minutes * 60:
             failures.append(f"{elapsed / 60:.1f} minutes, more than {args.minutes}")
         failures += self.memory.problems()
@@ -419,6 +442,16 @@ class Soak:
         if not self.args.keep:
             shutil.rmtree(self.root, ignore_errors=True)
         return left, net_left
+
+
+def rounded(value):
+    if isinstance(value, float):
+        return round(value, 2)
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v) for v in value]
+    return value
 
 
 def parse_mix(text):

@@ -71,7 +71,7 @@ pub fn inspect_stream(
     json_lines: bool,
     mut lines: impl FnMut(&[u8]) -> Result<(), Failure>,
 ) -> Result<Inspection, Failure> {
-    let scratch = tempfile::Builder::new().prefix("runnerwire-inspect-").tempdir().context("cannot create a scratch dir").map_err(Failure::io)?;
+    let scratch = super::scratch::scratch_dir("inspect")?;
     let grants = [Grant { host_path: scratch.path().to_path_buf(), guest_path: "/scratch", writable: true }];
     let mut instance = runtime.instantiate(&grants, budget).map_err(Failure::internal)?;
     let defaults = instance.store.call(|store| instance.codec.runnerwire_codec_types().call_default_limits(store))?;

@@ -41,7 +41,7 @@ pub fn process(runtime: &Runtime, args: &ProcessArgs, cwd: &std::path::Path, inp
         .with_context(|| format!("cannot create the artifact dir {artifact_dir}"))
         .map_err(Failure::io)?;
 
-    let scratch = tempfile::Builder::new().prefix("runnerwire-process-").tempdir().context("cannot create a scratch dir").map_err(Failure::io)?;
+    let scratch = super::scratch::scratch_dir("process")?;
     let grants = Grant::with_scratch(std::path::Path::new(&artifact_dir), "/artifacts", true, scratch.path());
     let mut instance = runtime.instantiate(&grants, budget).map_err(Failure::internal)?;
     let api = instance.codec.runnerwire_codec_process().processor();

@@ -83,7 +83,7 @@ pub fn request_for(args: TransmitArgs, cwd: &Path) -> Result<(PathBuf, wit_trans
 /// The stage for a validated request, in a runtime the caller keeps, on any output (the
 /// Python module's Transmitter uses it).
 pub fn transmit(runtime: &Runtime, pdd: &Path, request: &wit_transmit::TransmitRequest, budget: Budget, out: &mut dyn Write) -> StageResult {
-    let scratch = tempfile::Builder::new().prefix("runnerwire-transmit-").tempdir().context("cannot create a scratch dir").map_err(Failure::io)?;
+    let scratch = super::scratch::scratch_dir("transmit")?;
     let grants = Grant::with_scratch(pdd, "/pdd", false, scratch.path());
     let mut instance = runtime.instantiate(&grants, budget).map_err(Failure::internal)?;
     let api = instance.codec.runnerwire_codec_transmit().transmitter();
