@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 triple=${1:?usage: cross-build.sh TRIPLE}
-cwasm=$PWD/target/wasm32-wasip2/release/runnerwire_codec.$triple.cwasm
+wasm=$PWD/target/wasm32-wasip2/release
+cwasm=$wasm/runnerwire_codec.$triple.cwasm
 mkdir -p target/cross
 exec 9>target/cross/.lock
 flock 9
@@ -21,4 +22,5 @@ target/release/runnerwire-precompile --target "$triple" "$cwasm.new"
 # Replaced only when it changed: cargo rebuilds the CLI when the embedded file is newer.
 if cmp -s "$cwasm.new" "$cwasm"; then rm -f "$cwasm.new"; else mv -f "$cwasm.new" "$cwasm"; fi
 echo "cross-build: the CLI for $triple"
-RUNNERWIRE_PRECOMPILED=$cwasm CARGO_TARGET_DIR=$PWD/target/cross cargo build --locked --release --target "$triple" -p runnerwire
+# The component is in target/, not target/cross: the build script is told where.
+RUNNERWIRE_COMPONENT=$wasm/runnerwire_codec.wasm RUNNERWIRE_PRECOMPILED=$cwasm CARGO_TARGET_DIR=$PWD/target/cross cargo build --locked --release --target "$triple" -p runnerwire

@@ -29,14 +29,15 @@ for arch in x86_64 aarch64; do
         cli=target/release/runnerwire
         cwasm=$wasm/runnerwire_codec.cwasm
         cross=()
-        target_dir=$PWD/target
+        build_env=()
     else
         # Built in target/cross (packaging/cross-build.sh; `make test` starts it early).
         cli=target/cross/$triple/release/runnerwire
         cwasm=$wasm/runnerwire_codec.$triple.cwasm
         cross=(--target "$triple")
         bash packaging/cross-build.sh "$triple"
-        target_dir=$PWD/target/cross  # maturin's build reuses the crates built there
+        # maturin's build reuses the crates built there; the component stays in target/.
+        build_env=(CARGO_TARGET_DIR=$PWD/target/cross RUNNERWIRE_COMPONENT=$wasm/runnerwire_codec.wasm)
     fi
 
     echo "dist: the CLI tarball for $arch"
@@ -49,7 +50,7 @@ for arch in x86_64 aarch64; do
 
     echo "dist: the wheel for $arch"
     cp "$cli" "$bundled"
-    (cd bindings/python && CARGO_TARGET_DIR=$target_dir VIRTUAL_ENV=$PWD/.venv RUNNERWIRE_PRECOMPILED=$cwasm \
+    (cd bindings/python && env "${build_env[@]}" VIRTUAL_ENV=$PWD/.venv RUNNERWIRE_PRECOMPILED=$cwasm \
         "$maturin" build --release --quiet "${cross[@]}" --compatibility "manylinux_${glibc/./_}" \
         --auditwheel check --out "$dist")
 done

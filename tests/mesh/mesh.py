@@ -127,14 +127,18 @@ class Node:
             MARKER: str(self.mesh.root),
         }
 
-    def write_config(self):
+    def base_config(self):
+        """The node's directories, and the entries every node's config starts with."""
         for d in (self.datadir, self.home, self.work, self.dir / "tmp"):
             d.mkdir(parents=True, exist_ok=True)
-        entries = [
+        return [
             ("node", {"id": self.name, "datadir": str(self.datadir)}),
             ("log-level", self.mesh.log_level),
             ("control-service", {"service": "control", "filename": str(self.socket), "permissions": "0600"}),
         ]
+
+    def write_config(self):
+        entries = self.base_config()
         if self.kind == "controller":
             entries.append(("work-signing", {"privatekey": str(self.mesh.private_key), "tokenexpiration": "1m"}))
             for peer in self.mesh.executors():
@@ -150,15 +154,18 @@ class Node:
         if self.socket.exists():
             self.socket.unlink()  # a killed receptor leaves its socket behind
         self.logfile = open(self.log, "ab")
-        # Receptor starts its command runners as os.Args[0]: give it an absolute path.
         self.proc = subprocess.Popen(
-            [str(RECEPTOR.resolve()), "--config", str(self.config)],
+            self.argv(),
             env=self.env(),
             cwd=self.dir,
             stdin=subprocess.DEVNULL,
             stdout=self.logfile,
             stderr=subprocess.STDOUT,
         )
+
+    def argv(self):
+        # Receptor starts its command runners as os.Args[0]: give it an absolute path.
+        return [str(RECEPTOR.resolve()), "--config", str(self.config)]
 
     def ctl(self):
         from receptorctl.socket_interface import ReceptorControl

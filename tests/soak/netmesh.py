@@ -56,14 +56,7 @@ class NetNode(Node):
         return {**super().env(), NODE_MARKER: self.name}
 
     def write_config(self):
-        for d in (self.datadir, self.home, self.work, self.dir / "tmp"):
-            d.mkdir(parents=True, exist_ok=True)
-        entries = [
-            ("node", {"id": self.name, "datadir": str(self.datadir)}),
-            ("log-level", self.mesh.log_level),
-            ("control-service", {"service": "control", "filename": str(self.socket), "permissions": "0600"}),
-        ]
-        entries += list(self.tls.items())
+        entries = self.base_config() + list(self.tls.items())
         if self.listens:
             listener = {"port": self.port}
             if self.listener_tls:
@@ -81,20 +74,8 @@ class NetNode(Node):
             entries.append(("work-command", WORK_COMMAND))
         self.config.write_text(receptor_yaml(entries))
 
-    def start(self):
-        # As Node.start, with receptor in this node's namespace.
-        assert self.proc is None or self.proc.poll() is not None, f"{self.name} is running"
-        if self.socket.exists():
-            self.socket.unlink()
-        self.logfile = open(self.log, "ab")
-        self.proc = subprocess.Popen(
-            [*self.mesh.net.enter(self.name), str(meshlib.RECEPTOR.resolve()), "--config", str(self.config)],
-            env=self.env(),
-            cwd=self.dir,
-            stdin=subprocess.DEVNULL,
-            stdout=self.logfile,
-            stderr=subprocess.STDOUT,
-        )
+    def argv(self):
+        return [*self.mesh.net.enter(self.name), *super().argv()]
 
 
 class NetMesh(Mesh):
