@@ -124,6 +124,8 @@ class Soak:
             job.seconds = time.monotonic() - started
         except Exception as e:
             job.outcome, job.reason = "bad", f"{type(e).__name__}: {e}"
+            reference = self.references.get((job.kind, self.worker_kind(job.node)))
+            job.lost = len(reference["counters"]) if reference else 0  # none of its events arrived whole
             return
         finally:
             with self.lock:
