@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mesh"))
-from test_mesh import INVENTORY, NORMALIZE, UUID, TEST_IMAGE, normalized_events, tree  # noqa: E402
+from test_mesh import INVENTORY, TEST_IMAGE, normalized_events, tree  # noqa: E402
 import mesh as meshlib  # noqa: E402
 
 RUNNERWIRE = str(meshlib.RUNNERWIRE)
@@ -120,5 +120,3 @@ def normalize(job_events_dir, literals):
 def artifact_names(artifact_dir):
     return sorted(n for n in tree(artifact_dir) if not n.startswith("job_events/"))
 
-
-__all__ = ["KINDS", "NORMALIZE", "UUID", "blob_sha256", "write_pdd", "transmit_stream", "stream_counters", "normalize", "artifact_names"]

@@ -19,6 +19,7 @@ its time.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -247,8 +248,6 @@ class Soak:
         if artifacts.is_dir() and jobkinds.artifact_names(artifacts) != ref["names"]:
             problems.append(f"artifacts {jobkinds.artifact_names(artifacts)} != {ref['names']}")
         if job.kind == "artifacts":
-            import hashlib
-
             blob = artifacts / "blob.bin"
             got = hashlib.sha256(blob.read_bytes()).hexdigest() if blob.exists() else None
             if got != self.blob_sha:
