@@ -15,6 +15,7 @@ reason), or `bad` (anything else, e.g. a Succeeded unit whose events differ: the
 """
 
 import hashlib
+import io
 import json
 import random
 import subprocess
@@ -22,7 +23,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mesh"))
-from test_mesh import INVENTORY, TEST_IMAGE, normalized_events, tree  # noqa: E402
+from test_mesh import INVENTORY, podman_transmit, tree  # noqa: E402
 import mesh as meshlib  # noqa: E402
 
 RUNNERWIRE = str(meshlib.RUNNERWIRE)
@@ -72,29 +73,22 @@ def write_pdd(pdd, kind):
 def transmit_stream(pdd, kind, ident, pdd_on_node):
     """The job stream, from `runnerwire transmit` (the programs run from where the node
     unpacks the project: the job knows its private data dir on the node, as AWX's does)."""
+    if kind == "podman":
+        # The mesh tests' podman job: AWX's process isolation kwargs on transmit's stream.
+        out = io.BytesIO()
+        podman_transmit(pdd, ident)(out)
+        return out.getvalue()
     args = [RUNNERWIRE, "transmit", str(pdd), "-p", "site.yml", "--ident", ident]
-    program = None
-    if kind == "events":
-        program = EVENTS_PROGRAM
-    elif kind == "artifacts":
-        # Its blob goes into the job's own artifact directory on the node.
-        program = BLOB_PROGRAM % (f"{pdd_on_node}/artifacts/{ident}/blob.bin", BLOB_SEED, BLOB_BYTES, BLOB_BYTES)
-    if program:
+    if kind in ("events", "artifacts"):
+        # The artifacts program's blob goes into the job's own artifact directory on the node.
+        program = EVENTS_PROGRAM if kind == "events" else BLOB_PROGRAM % (f"{pdd_on_node}/artifacts/{ident}/blob.bin", BLOB_SEED, BLOB_BYTES, BLOB_BYTES)
         (pdd / "project/generate").write_text(program)
         (pdd / "project/generate").chmod(0o755)
         args += ["--binary", f"{pdd_on_node}/project/generate"]
-    if kind == "podman":
-        args += ["--container-image", TEST_IMAGE, "--container-option=--network=none", "--container-option=--pull=never"]
     proc = subprocess.run(args, capture_output=True)
     if proc.returncode != 0:
         raise RuntimeError(f"runnerwire transmit: {proc.stderr.decode(errors='replace')}")
-    data = proc.stdout
-    if kind == "podman":
-        first, rest = data.split(b"\n", 1)
-        line = json.loads(first)
-        line["kwargs"].update({"process_isolation": True, "process_isolation_executable": "podman"})
-        data = json.dumps(line).encode() + b"\n" + rest
-    return data
+    return proc.stdout
 
 
 def stream_counters(path):
@@ -111,10 +105,6 @@ def stream_counters(path):
             if "counter" in value and "event" in value:
                 counters.append(value["counter"])
     return counters
-
-
-def normalize(job_events_dir, literals):
-    return normalized_events(job_events_dir, literals)
 
 
 def artifact_names(artifact_dir):

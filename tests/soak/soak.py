@@ -41,6 +41,7 @@ from faults import KINDS as FAULT_KINDS, Faults  # noqa: E402
 from memory import MemorySampler  # noqa: E402
 from netmesh import NetMesh  # noqa: E402
 from mesh import Controller, bytes_transmit, wait_for  # noqa: E402
+from test_mesh import normalized_events  # noqa: E402
 
 RUNNERWIRE = jobkinds.RUNNERWIRE
 # A results stream silent this long is checked against the unit's status: if the
@@ -233,7 +234,7 @@ class Soak:
         ranks = [order[c] for c in dict.fromkeys(counters) if c in order]
         job.reordered = sum(1 for a, b in zip(ranks, ranks[1:]) if b < a)
         if (artifacts / "job_events").is_dir():
-            events = jobkinds.normalize(artifacts / "job_events", self.literals(job))
+            events = normalized_events(artifacts / "job_events", self.literals(job))
             differing = [i for i, (a, b) in enumerate(zip(events, ref["events"])) if a != b]
             job.changed = len(differing)
             if differing:
@@ -271,7 +272,7 @@ class Soak:
             raise RuntimeError(f"reference {kind} on {node}: status {status}: {job.reason}")
         self.references[(kind, self.worker_kind(node))] = {
             "counters": jobkinds.stream_counters(out / "results.stream"),
-            "events": jobkinds.normalize(artifacts / "job_events", self.literals(job)),
+            "events": normalized_events(artifacts / "job_events", self.literals(job)),
             "names": jobkinds.artifact_names(artifacts),
         }
         shutil.rmtree(out, ignore_errors=True)
